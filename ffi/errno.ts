@@ -1,0 +1,216 @@
+/**
+ * errno: reading it, naming it, and turning it into the `Deno.errors.*` class a
+ * Deno user already catches. The `check*` helpers are the only way a failing
+ * libc call becomes an exception, so every error names the action, the object,
+ * the call and the errno the same way.
+ *
+ * @module
+ */
+
+import { libc } from "./libc.ts";
+import { readCString } from "./cstring.ts";
+
+/** Linux errno numbers (identical on x86_64 and aarch64). */
+export const Errno = {
+  EPERM: 1,
+  ENOENT: 2,
+  ESRCH: 3,
+  EINTR: 4,
+  EIO: 5,
+  EBADF: 9,
+  ECHILD: 10,
+  EAGAIN: 11,
+  ENOMEM: 12,
+  EACCES: 13,
+  EFAULT: 14,
+  EBUSY: 16,
+  EEXIST: 17,
+  ENODEV: 19,
+  ENOTDIR: 20,
+  EISDIR: 21,
+  EINVAL: 22,
+  ENFILE: 23,
+  EMFILE: 24,
+  EFBIG: 27,
+  ENOSPC: 28,
+  EROFS: 30,
+  ERANGE: 34,
+  EDEADLK: 35,
+  ENAMETOOLONG: 36,
+  ENOSYS: 38,
+  ELOOP: 40,
+  ENOMSG: 42,
+  EIDRM: 43,
+  EOVERFLOW: 75,
+  EOPNOTSUPP: 95,
+  ETIMEDOUT: 110,
+  EOWNERDEAD: 130,
+  ENOTRECOVERABLE: 131,
+} as const;
+
+/** The symbolic name of an errno constant, such as `"ENOENT"`. */
+export type ErrnoCode = keyof typeof Errno;
+
+const codeByNumber = new Map<number, string>(
+  Object.entries(Errno).map(([k, v]) => [v, k]),
+);
+
+/** The symbolic name of `errno` (`"ENOENT"`), or `"E<number>"` when unknown. */
+export function errnoCode(errno: number): string {
+  return codeByNumber.get(errno) ?? `E${errno}`;
+}
+
+/**
+ * Fields carried by every error this library raises for a failed system call.
+ */
+export interface SystemCallErrorFields {
+  /** The errno value, for example `2`. */
+  errno: number;
+  /** The errno name, for example `"ENOENT"`. */
+  code: string;
+  /** The libc call that failed, for example `"shm_open"`. */
+  syscall: string;
+  /** The object the call was about: a name, key, id or path. */
+  object?: string;
+}
+
+/**
+ * A failed system call whose errno has no closer `Deno.errors` class (for
+ * example `ENOSPC`, `EINVAL`, `ENOMEM`).
+ *
+ * @example Catching a SystemError
+ * ```ts
+ * import { SystemError } from "@ipc/shm";
+ * import assert from "node:assert/strict";
+ *
+ * const err = new SystemError("Cannot reserve memory", { errno: 28, code: "ENOSPC", syscall: "posix_fallocate" });
+ * assert.equal(err.code, "ENOSPC");
+ * assert.ok(err instanceof Error);
+ * ```
+ */
+export class SystemError extends Error implements SystemCallErrorFields {
+  /** The errno value. */
+  errno: number;
+  /** The errno name. */
+  code: string;
+  /** The libc call that failed. */
+  syscall: string;
+  /** The object the call was about. */
+  object?: string;
+
+  /**
+   * Makes the error for a failed call.
+   *
+   * @param message what failed, for people
+   * @param fields errno, code, syscall and object, for programs
+   */
+  constructor(message: string, fields: SystemCallErrorFields) {
+    super(message);
+    this.name = "SystemError";
+    this.errno = fields.errno;
+    this.code = fields.code;
+    this.syscall = fields.syscall;
+    if (fields.object !== undefined) this.object = fields.object;
+  }
+}
+
+type ErrorCtor = new (message: string) => Error;
+
+function classFor(errno: number): ErrorCtor | undefined {
+  switch (errno) {
+    case Errno.EEXIST:
+      return Deno.errors.AlreadyExists;
+    case Errno.ENOENT:
+    case Errno.EIDRM:
+      return Deno.errors.NotFound;
+    case Errno.EACCES:
+    case Errno.EPERM:
+      return Deno.errors.PermissionDenied;
+    case Errno.EAGAIN:
+      return Deno.errors.WouldBlock;
+    case Errno.ETIMEDOUT:
+      return Deno.errors.TimedOut;
+    case Errno.EINTR:
+      return Deno.errors.Interrupted;
+    case Errno.EBADF:
+      return Deno.errors.BadResource;
+    case Errno.ENOSYS:
+    case Errno.EOPNOTSUPP:
+      return Deno.errors.NotSupported;
+    case Errno.EBUSY:
+      return Deno.errors.Busy;
+    default:
+      return undefined;
+  }
+}
+
+/** Where a failure happened: the call, what it was doing, and on what. */
+export interface CallSite {
+  /** The libc call, for example `"shm_open"`. */
+  syscall: string;
+  /** What the user asked for, for example `"Cannot open shared memory"`. */
+  action: string;
+  /** The object's name, key, id or path. */
+  object?: string;
+}
+
+/** The error type thrown for a failed call: a `Deno.errors.*` or `SystemError`. */
+export type ErrnoError = Error & SystemCallErrorFields;
+
+/**
+ * Builds the typed error for `errno` at `site`:
+ * `Cannot open shared memory "/jobs": shm_open failed with EEXIST (File exists)`.
+ */
+export function errnoError(errno: number, site: CallSite): ErrnoError {
+  const code = errnoCode(errno);
+  const what = site.object === undefined ? "" : ` "${site.object}"`;
+  const message = `${site.action}${what}: ${site.syscall} failed with ${code} (${strerror(errno)})`;
+  const fields: SystemCallErrorFields = { errno, code, syscall: site.syscall };
+  if (site.object !== undefined) fields.object = site.object;
+  const Ctor = classFor(errno);
+  if (Ctor === undefined) return new SystemError(message, fields);
+  return Object.assign(new Ctor(message), fields);
+}
+
+let errnoCell: Int32Array | undefined;
+
+/**
+ * The calling thread's errno. Read it right after the failing synchronous
+ * call: any other FFI call in between may overwrite it.
+ */
+export function errno(): number {
+  if (errnoCell === undefined) {
+    const p = libc().__errno_location();
+    // errno lives in thread-local storage: one location per thread for its lifetime.
+    errnoCell = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(p!, 4));
+  }
+  return errnoCell[0]!;
+}
+
+/** Sets errno to 0 (for calls whose failure value is also a valid result). */
+export function clearErrno(): void {
+  errno();
+  errnoCell![0] = 0;
+}
+
+/** `strerror(errno)`: the C library's words for an errno. */
+export function strerror(n: number): string {
+  return readCString(libc().strerror(n));
+}
+
+/** Throws the typed error for errno when `ret` is -1; returns `ret` otherwise. */
+export function check(ret: number, site: CallSite): number {
+  if (ret === -1) throw errnoError(errno(), site);
+  return ret;
+}
+
+/** Like {@linkcode check} for calls returning `ssize_t`/`off_t` as bigint. */
+export function checkBig(ret: number | bigint, site: CallSite): bigint {
+  if (ret === -1 || ret === -1n) throw errnoError(errno(), site);
+  return BigInt(ret);
+}
+
+/** For calls that return the error number instead of setting errno (`posix_fallocate`). */
+export function checkReturned(ret: number, site: CallSite): void {
+  if (ret !== 0) throw errnoError(ret, site);
+}

@@ -1,0 +1,23 @@
+/**
+ * POSIX IPC: shared memory objects (`shm_open`/`mmap`) with typed views.
+ *
+ * @example Create, write, read back, remove
+ * ```ts
+ * import { SharedMemory } from "@ipc/shm/posix";
+ * import assert from "node:assert/strict";
+ *
+ * const name = `/doc-posix-${Deno.pid}`;
+ * using shm = SharedMemory.create(name, { size: 4096 });
+ * shm.writeCString(0, "hi");
+ * assert.equal(shm.readCString(0), "hi");
+ * shm.unlink();
+ * ```
+ *
+ * @module
+ */
+
+export {
+  type CreateSharedMemoryOptions,
+  type OpenSharedMemoryOptions,
+  SharedMemory,
+} from "./shared_memory.ts";

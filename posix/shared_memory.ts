@@ -1,0 +1,404 @@
+/**
+ * POSIX shared memory objects (`shm_open` + `mmap`) as typed views.
+ *
+ * @module
+ */
+
+import { libc } from "../ffi/libc.ts";
+import { check, checkReturned, errno, errnoError } from "../ffi/errno.ts";
+import { cString } from "../ffi/cstring.ts";
+import { MAP, O, PROT } from "../ffi/constants.ts";
+import { fstat } from "../ffi/stat.ts";
+import { MappedRegion } from "../memory/region.ts";
+import { checkMode, checkName, checkOptions, checkSize } from "./_validate.ts";
+
+/** Options for {@linkcode SharedMemory.create} and {@linkcode SharedMemory.openOrCreate}. */
+export interface CreateSharedMemoryOptions {
+  /** Size in bytes: a positive safe integer. Reserved up front (`posix_fallocate`). */
+  size: number;
+  /**
+   * Permission bits, applied exactly (not filtered by the umask) so that a
+   * mode meant for other users is the mode they get. Default `0o600`.
+   */
+  mode?: number;
+}
+
+/** Options for {@linkcode SharedMemory.open}. */
+export interface OpenSharedMemoryOptions {
+  /**
+   * Open for reading only (`O_RDONLY`). Views still read like any TypedArray;
+   * the mapping is private copy-on-write, so a write through a view changes
+   * only this process's copy of that page — it never reaches the object, and
+   * that page stops following other processes' writes. Default `false`.
+   */
+  readOnly?: boolean;
+}
+
+const fds = new FinalizationRegistry<number>((fd) => {
+  // A safety net for a forgotten close(): the descriptor only. Never unmap here,
+  // since views may still be alive.
+  libc().close(fd);
+});
+
+const CREATE = "Cannot create shared memory";
+const OPEN = "Cannot open shared memory";
+
+/**
+ * A POSIX shared memory object mapped into this process: what C gets from
+ * `shm_open`, `ftruncate`, `mmap`, `munmap` and `shm_unlink`, with typed views
+ * that cannot outlive the mapping.
+ *
+ * Needs `--allow-ffi`. See `man 7 shm_overview`.
+ *
+ * @example Two handles see the same bytes
+ * ```ts
+ * import { SharedMemory } from "@ipc/shm";
+ * import assert from "node:assert/strict";
+ *
+ * const name = `/doc-shm-${Deno.pid}`;
+ * using writer = SharedMemory.create(name, { size: 4096 });
+ * try {
+ *   writer.writeCString(0, "Hello from shared memory!");
+ *   using reader = SharedMemory.open(name, { readOnly: true });
+ *   assert.equal(reader.readCString(0), "Hello from shared memory!");
+ * } finally {
+ *   SharedMemory.unlink(name);
+ * }
+ * ```
+ */
+export class SharedMemory extends MappedRegion implements Disposable {
+  #name: string;
+  #fd: number;
+  #size: number;
+  #readOnly: boolean;
+  #closed = false;
+  #token = {};
+
+  private constructor(name: string, fd: number, size: number, readOnly: boolean) {
+    super();
+    this.#name = name;
+    this.#fd = fd;
+    this.#size = size;
+    this.#readOnly = readOnly;
+    fds.register(this, fd, this.#token);
+  }
+
+  /**
+   * Creates a new object of `size` bytes and maps it. The memory is reserved
+   * at once, so a full `/dev/shm` fails here with `ENOSPC` instead of killing
+   * the process with SIGBUS later.
+   *
+   * @param name `/` then 1–255 bytes, no other `/`, no NUL
+   * @param options size and mode
+   * @returns the mapped object, zero-filled
+   * @throws {Deno.errors.AlreadyExists} when `name` exists
+   * @throws {SystemError} `ENOSPC` when `/dev/shm` cannot hold `size` bytes
+   * @throws {TypeError | RangeError} for a bad name, size or mode
+   *
+   * @example Create, write, remove
+   * ```ts
+   * import { SharedMemory } from "@ipc/shm";
+   * import assert from "node:assert/strict";
+   *
+   * const name = `/doc-create-${Deno.pid}`;
+   * using shm = SharedMemory.create(name, { size: 64 });
+   * shm.bytes[0] = 7;
+   * assert.equal(shm.size, 64);
+   * assert.throws(() => SharedMemory.create(name, { size: 64 }), Deno.errors.AlreadyExists);
+   * shm.unlink();
+   * ```
+   */
+  static create(name: string, options: CreateSharedMemoryOptions): SharedMemory {
+    checkName(name, "Shared memory");
+    checkOptions(options, "create()");
+    if (options === undefined) throw new TypeError("create() needs { size }");
+    const { size, mode = 0o600 } = options;
+    checkSize(size);
+    checkMode(mode);
+    const site = { action: CREATE, object: name };
+    const fd = check(
+      libc().shm_open(cString(name), O.RDWR | O.CREAT | O.EXCL | O.CLOEXEC, mode),
+      { ...site, syscall: "shm_open" },
+    );
+    try {
+      check(libc().fchmod(fd, mode), { ...site, syscall: "fchmod" });
+      checkReturned(libc().posix_fallocate(fd, 0n, BigInt(size)), {
+        ...site,
+        syscall: "posix_fallocate",
+      });
+      return SharedMemory.#mapNew(name, fd, size, false, site);
+    } catch (e) {
+      // A failed create leaves nothing behind.
+      libc().close(fd);
+      libc().shm_unlink(cString(name));
+      throw e;
+    }
+  }
+
+  /**
+   * Opens an existing object and maps all of it; its size comes from `fstat`,
+   * so the mapping never reaches past the object.
+   *
+   * @param name the object's name
+   * @param options `readOnly` (see {@linkcode OpenSharedMemoryOptions})
+   * @throws {Deno.errors.NotFound} when `name` does not exist
+   * @throws {Deno.errors.PermissionDenied} when its mode refuses this user
+   *
+   * @example Open what another handle created
+   * ```ts
+   * import { SharedMemory } from "@ipc/shm";
+   * import assert from "node:assert/strict";
+   *
+   * const name = `/doc-open-${Deno.pid}`;
+   * using a = SharedMemory.create(name, { size: 16 });
+   * a.bytes[3] = 42;
+   * using b = SharedMemory.open(name);
+   * assert.equal(b.bytes[3], 42);
+   * SharedMemory.unlink(name);
+   * assert.throws(() => SharedMemory.open(name), Deno.errors.NotFound);
+   * ```
+   */
+  static open(name: string, options: OpenSharedMemoryOptions = {}): SharedMemory {
+    checkName(name, "Shared memory");
+    checkOptions(options, "open()");
+    const readOnly = options.readOnly ?? false;
+    if (typeof readOnly !== "boolean") throw new TypeError("readOnly must be a boolean");
+    const site = { action: OPEN, object: name };
+    const fd = check(
+      libc().shm_open(cString(name), (readOnly ? O.RDONLY : O.RDWR) | O.CLOEXEC, 0),
+      { ...site, syscall: "shm_open" },
+    );
+    try {
+      const { size } = fstat(fd, site);
+      return SharedMemory.#mapNew(name, fd, size, readOnly, site);
+    } catch (e) {
+      libc().close(fd);
+      throw e;
+    }
+  }
+
+  /**
+   * Opens `name`, creating it first if it does not exist. When it exists and
+   * is smaller than `size` it is grown to `size` (never shrunk), which also
+   * covers a creator that has not finished reserving its memory yet.
+   *
+   * @param name the object's name
+   * @param options size and mode (mode applies only if this call creates it)
+   *
+   * @example Both sides may call openOrCreate
+   * ```ts
+   * import { SharedMemory } from "@ipc/shm";
+   * import assert from "node:assert/strict";
+   *
+   * const name = `/doc-ooc-${Deno.pid}`;
+   * using a = SharedMemory.openOrCreate(name, { size: 128 });
+   * using b = SharedMemory.openOrCreate(name, { size: 128 });
+   * a.bytes[0] = 1;
+   * assert.equal(b.bytes[0], 1);
+   * SharedMemory.unlink(name);
+   * ```
+   */
+  static openOrCreate(name: string, options: CreateSharedMemoryOptions): SharedMemory {
+    checkName(name, "Shared memory");
+    checkOptions(options, "openOrCreate()");
+    if (options === undefined) throw new TypeError("openOrCreate() needs { size }");
+    checkSize(options.size);
+    checkMode(options.mode ?? 0o600);
+    for (let attempt = 0;; attempt++) {
+      try {
+        return SharedMemory.create(name, options);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      }
+      const site = { action: OPEN, object: name };
+      const fd = libc().shm_open(cString(name), O.RDWR | O.CLOEXEC, 0);
+      if (fd === -1) {
+        const err = errno();
+        // Unlinked between our two calls: try creating again (bounded).
+        if (err === 2 && attempt < 8) continue;
+        throw errnoError(err, { ...site, syscall: "shm_open" });
+      }
+      try {
+        let { size } = fstat(fd, site);
+        if (size < options.size) {
+          checkReturned(libc().posix_fallocate(fd, 0n, BigInt(options.size)), {
+            ...site,
+            syscall: "posix_fallocate",
+          });
+          size = options.size;
+        }
+        return SharedMemory.#mapNew(name, fd, size, false, site);
+      } catch (e) {
+        libc().close(fd);
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * Removes `name` (`shm_unlink`). Processes that have it mapped keep their
+   * memory until they close; new opens fail with `NotFound`.
+   *
+   * @throws {Deno.errors.NotFound} when `name` does not exist
+   *
+   * @example Remove by name
+   * ```ts
+   * import { SharedMemory } from "@ipc/shm";
+   * import assert from "node:assert/strict";
+   *
+   * const name = `/doc-unlink-${Deno.pid}`;
+   * SharedMemory.create(name, { size: 8 }).close();
+   * SharedMemory.unlink(name);
+   * assert.throws(() => SharedMemory.unlink(name), Deno.errors.NotFound);
+   * ```
+   */
+  static unlink(name: string): void {
+    checkName(name, "Shared memory");
+    check(libc().shm_unlink(cString(name)), {
+      action: "Cannot unlink shared memory",
+      object: name,
+      syscall: "shm_unlink",
+    });
+  }
+
+  static #mapNew(
+    name: string,
+    fd: number,
+    size: number,
+    readOnly: boolean,
+    site: { action: string; object: string },
+  ): SharedMemory {
+    const shm = new SharedMemory(name, fd, size, readOnly);
+    shm.adopt(mapFd(fd, size, readOnly, site), size);
+    return shm;
+  }
+
+  /** The object's name, as given. */
+  get name(): string {
+    return this.#name;
+  }
+
+  /** The mapped size in bytes. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** True when opened with `readOnly`. */
+  get readOnly(): boolean {
+    return this.#readOnly;
+  }
+
+  /** True after {@linkcode SharedMemory.close}. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** @internal */
+  protected describe(): string {
+    return `shared memory "${this.#name}"`;
+  }
+
+  /**
+   * Grows the object to `newSize` bytes and remaps it. Every view handed out
+   * before is detached; take new ones. Shrinking is refused: a process that
+   * still maps the old size would die with SIGBUS.
+   *
+   * @throws {RangeError} when `newSize` is smaller than `size`
+   * @throws {TypeError} on a read-only handle
+   *
+   * @example Grow and take a new view
+   * ```ts
+   * import { SharedMemory } from "@ipc/shm";
+   * import assert from "node:assert/strict";
+   *
+   * const name = `/doc-resize-${Deno.pid}`;
+   * using shm = SharedMemory.create(name, { size: 4 });
+   * const old = shm.bytes;
+   * shm.resize(8192);
+   * assert.equal(old.length, 0);
+   * assert.equal(shm.bytes.length, 8192);
+   * shm.unlink();
+   * ```
+   */
+  resize(newSize: number): void {
+    this.#ensureOpen("resize");
+    checkSize(newSize, "newSize");
+    if (this.#readOnly) {
+      throw new TypeError(`Cannot resize ${this.describe()}: it was opened read-only`);
+    }
+    if (newSize < this.#size) {
+      throw new RangeError(
+        `Cannot shrink ${this.describe()} from ${this.#size} to ${newSize} bytes: processes mapping it would crash`,
+      );
+    }
+    if (newSize === this.#size) return;
+    const site = { action: "Cannot resize shared memory", object: this.#name };
+    checkReturned(libc().posix_fallocate(this.#fd, 0n, BigInt(newSize)), {
+      ...site,
+      syscall: "posix_fallocate",
+    });
+    const pointer = mapFd(this.#fd, newSize, false, site);
+    this.release(unmap);
+    this.#size = newSize;
+    this.adopt(pointer, newSize);
+  }
+
+  /**
+   * Removes this object's name (see {@linkcode SharedMemory.unlink}); works
+   * whether or not this handle is closed.
+   */
+  unlink(): void {
+    SharedMemory.unlink(this.#name);
+  }
+
+  /**
+   * Unmaps the memory and closes the descriptor; idempotent. Every view
+   * handed out is detached (reads as length 0). The object itself remains
+   * until it is unlinked.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.release(unmap);
+    fds.unregister(this.#token);
+    libc().close(this.#fd);
+  }
+
+  /** Same as {@linkcode SharedMemory.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #ensureOpen(what: string): void {
+    if (this.#closed) {
+      throw new Deno.errors.BadResource(`Cannot ${what} ${this.describe()}: it is closed`);
+    }
+  }
+}
+
+function mapFd(
+  fd: number,
+  size: number,
+  readOnly: boolean,
+  site: { action: string; object: string },
+): Deno.PointerObject | null {
+  if (size === 0) return null;
+  // Read-only handles map privately and writable: a stray write lands on a
+  // private copy-on-write page instead of faulting (PROT_READ would SIGSEGV).
+  const p = libc().mmap(
+    null,
+    BigInt(size),
+    PROT.READ | PROT.WRITE,
+    readOnly ? MAP.PRIVATE : MAP.SHARED,
+    fd,
+    0n,
+  );
+  if (p === null || Deno.UnsafePointer.value(p) === 0xffffffffffffffffn) {
+    throw errnoError(errno(), { ...site, syscall: "mmap" });
+  }
+  return p;
+}
+
+function unmap(pointer: Deno.PointerObject, length: number): void {
+  libc().munmap(pointer, BigInt(length));
+}

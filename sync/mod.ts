@@ -1,0 +1,7 @@
+/**
+ * Cross-process synchronisation built on shared memory and semaphores.
+ *
+ * @module
+ */
+
+export {};

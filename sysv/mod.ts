@@ -1,0 +1,7 @@
+/**
+ * System V IPC: keys, shared memory segments and semaphore sets.
+ *
+ * @module
+ */
+
+export {};
