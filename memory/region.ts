@@ -64,6 +64,27 @@ export function overlayWithPrivateMemory(pointer: Deno.PointerObject, length: nu
   return Deno.UnsafePointer.equals(p, pointer);
 }
 
+const pins = new WeakMap<MappedRegion, number>();
+
+/**
+ * Marks `region` as in use by native code that may still touch it after the
+ * region is closed (a `nonblocking` FFI call waiting on a semaphore inside it).
+ * While pinned, closing overlays the range with private memory instead of
+ * unmapping it, so that call sees zeros, never a hole. Returns the unpin function.
+ * Internal: not exported from `mod.ts`.
+ */
+export function pinRegion(region: MappedRegion): () => void {
+  pins.set(region, (pins.get(region) ?? 0) + 1);
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    const n = (pins.get(region) ?? 1) - 1;
+    if (n === 0) pins.delete(region);
+    else pins.set(region, n);
+  };
+}
+
 /**
  * Memory this process has mapped (a POSIX shared memory object or an attached
  * System V segment), handed out as typed views.
@@ -118,7 +139,7 @@ export abstract class MappedRegion {
     this.#bytes = new Uint8Array(0);
     this.#dataView = new DataView(this.#buffer);
     if (pointer === null) return;
-    if (this.#escaped && overlayWithPrivateMemory(pointer, length)) return;
+    if ((this.#escaped || pins.has(this)) && overlayWithPrivateMemory(pointer, length)) return;
     unmap(pointer, length);
   }
 
