@@ -33,3 +33,4 @@ export {
   SharedMemory,
 } from "./posix/mod.ts";
 export { type ErrnoError, type SystemCallErrorFields, SystemError } from "./ffi/errno.ts";
+export { Mutex, MUTEX_ALIGN, MUTEX_SIZE, MutexGuard } from "./sync/mod.ts";

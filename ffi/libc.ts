@@ -8,10 +8,12 @@
 
 import { runtimeSymbols } from "./runtime.ts";
 import { mmanSymbols } from "./mman.ts";
+import { processSymbols } from "./process.ts";
 
 const symbols = {
   ...runtimeSymbols,
   ...mmanSymbols,
+  ...processSymbols,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The merged symbol table type. */

@@ -1,7 +1,23 @@
 /**
- * Cross-process synchronisation built on shared memory and semaphores.
+ * Cross-process synchronisation built on shared memory: a robust `Mutex`
+ * (atomics when free, a process-shared semaphore to sleep when contended).
+ *
+ * @example Guard shared data across processes
+ * ```ts
+ * import { Mutex } from "@ipc/shm/sync";
+ *
+ * const name = `/doc-sync-${Deno.pid}`;
+ * using mutex = Mutex.create(name);
+ * {
+ *   using _guard = await mutex.lock({ timeout: 1000 });
+ *   // ... update the shared data ...
+ * }
+ * Mutex.remove(name);
+ * ```
  *
  * @module
  */
 
-export {};
+export { Mutex, MUTEX_ALIGN, MUTEX_SIZE, MutexGuard } from "./mutex.ts";
+export type { SyncWaitOptions, WaitOptions } from "./_options.ts";
+export type { CreateLockOptions } from "./_named.ts";

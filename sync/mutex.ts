@@ -1,0 +1,615 @@
+/**
+ * A cross-process mutex: one 32-bit lock word in shared memory, taken and
+ * released with atomics, and a process-shared semaphore beside it used only
+ * to sleep and wake waiters.
+ *
+ * @module
+ */
+
+import { Errno, errnoError } from "../ffi/errno.ts";
+import type { MappedRegion } from "../memory/region.ts";
+import { SharedMemory } from "../posix/shared_memory.ts";
+import { checkMode } from "../posix/_validate.ts";
+import { isAlive } from "./_liveness.ts";
+import { awaitMagic, type CreateLockOptions, openNamed } from "./_named.ts";
+import {
+  checkWaitOptions,
+  deadlineOf,
+  type SyncWaitOptions,
+  timedOut,
+  type WaitOptions,
+} from "./_options.ts";
+import { type Parker, parkerAt } from "./_parker.ts";
+
+/** Bytes a mutex occupies inside a mapping (lock word, header and semaphore). */
+export const MUTEX_SIZE = 64;
+/** Required alignment of a mutex's byte offset. */
+export const MUTEX_ALIGN = 8;
+
+// Int32 indices into the mutex's memory.
+const LOCK = 0; // 0 = free, else owner pid | WAITERS
+const MAGIC = 1; // set last by init(); attach() refuses memory without it
+const RECOVERIES = 2; // how many times a dead owner's lock was taken over
+const PARKER_OFFSET = 16;
+const WAITERS = 1 << 30;
+const PID_MASK = WAITERS - 1;
+const MUTEX_MAGIC = 0x4d757478; // "Mutx"
+
+/** How long one sleep lasts before a waiter checks whether the owner died. */
+const SLICE_MS = 50;
+/** How long a blocked lock spins before it sleeps. */
+const SPIN_MS = 0.02;
+
+// Deno.pid is the process id in Workers too: Workers of one process share it.
+const pid = Deno.pid;
+const NO_OPTIONS: WaitOptions = Object.freeze({});
+
+let unlockFor: (mutex: Mutex, guard: MutexGuard) => void;
+
+/**
+ * Proof that the lock is held. Release it with `release()` or, better, let
+ * `using` do it: `using _guard = await mutex.lock()`.
+ *
+ * @example Release by scope
+ * ```ts
+ * import { sync } from "@ipc/shm";
+ * import assert from "node:assert/strict";
+ *
+ * const name = `/doc-guard-${Deno.pid}`;
+ * using mutex = sync.Mutex.create(name);
+ * {
+ *   using guard = mutex.lockSync();
+ *   assert.equal(guard.recovered, false);
+ *   assert.equal(mutex.tryLock(), undefined);
+ * }
+ * assert.ok(mutex.tryLock()?.release() === undefined);
+ * sync.Mutex.remove(name);
+ * ```
+ */
+export class MutexGuard implements Disposable {
+  #mutex: Mutex | undefined;
+  /**
+   * True when the previous owner died holding the lock (the `EOWNERDEAD`
+   * convention): the data it guards may be half-updated; repair it before
+   * relying on it.
+   */
+  readonly recovered: boolean;
+
+  /** @internal */
+  constructor(mutex: Mutex, recovered: boolean) {
+    this.#mutex = mutex;
+    this.recovered = recovered;
+  }
+
+  /** True once released. */
+  get released(): boolean {
+    return this.#mutex === undefined;
+  }
+
+  /**
+   * Releases the lock; idempotent.
+   *
+   * @throws {Deno.errors.PermissionDenied} (`EPERM`) when the lock word no
+   *   longer names this process — someone else's memory write took it away
+   */
+  release(): void {
+    const mutex = this.#mutex;
+    if (mutex === undefined) return;
+    this.#mutex = undefined;
+    unlockFor(mutex, this);
+  }
+
+  /** Same as {@linkcode MutexGuard.release}. */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}
+
+/**
+ * A mutex shared between processes, Workers, and handles: each handle contends
+ * like another process would (it is not re-entrant).
+ *
+ * - **Fast when free**: lock and unlock are one compare-exchange each; no
+ *   system call, no FFI call.
+ * - **Sleeps when contended**: after a ~20 µs spin a waiter sleeps on a
+ *   process-shared semaphore and the unlocker wakes it.
+ * - **Robust**: the lock word holds the owner's pid. A waiter that has slept
+ *   for a 50 ms slice checks whether that pid is still a live process (a
+ *   zombie counts as dead); if not, it takes the lock over and its guard says
+ *   `recovered: true`. Limits: Workers of one process share a pid, so a Worker
+ *   terminated while holding the lock is not detected; and if the owner dies
+ *   and its pid is reused by a new process before anyone checks, the lock is
+ *   held until that process exits.
+ *
+ * Named mutexes live in a 64-byte POSIX shared memory object of that name;
+ * {@linkcode Mutex.init} and {@linkcode Mutex.attach} put one inside any
+ * mapping, next to the data it guards. Needs `--allow-ffi`.
+ *
+ * @example Guard a counter that two handles share
+ * ```ts
+ * import { sync } from "@ipc/shm";
+ * import assert from "node:assert/strict";
+ *
+ * const name = `/doc-mutex-${Deno.pid}`;
+ * using a = sync.Mutex.create(name);
+ * using b = sync.Mutex.open(name);
+ * {
+ *   using _held = await a.lock();
+ *   assert.equal(b.tryLock(), undefined);
+ * }
+ * const result = await b.withLock(() => 42);
+ * assert.equal(result, 42);
+ * sync.Mutex.remove(name);
+ * ```
+ */
+export class Mutex implements Disposable {
+  #word: Int32Array;
+  #parker: Parker;
+  #owned: SharedMemory | undefined;
+  #name: string | undefined;
+  #closed = false;
+  /** The guard this handle holds, if any (a handle is not re-entrant). */
+  #holder: MutexGuard | undefined;
+  #lastLivenessCheck = -Infinity;
+
+  static {
+    unlockFor = (mutex, guard) => mutex.#unlock(guard);
+  }
+
+  private constructor(
+    region: MappedRegion,
+    byteOffset: number,
+    init: boolean,
+    owned?: SharedMemory,
+  ) {
+    checkPlacement(region, byteOffset);
+    this.#word = region.view(Int32Array, byteOffset, 4);
+    if (init) {
+      Atomics.store(this.#word, LOCK, 0);
+      Atomics.store(this.#word, RECOVERIES, 0);
+      this.#parker = parkerAt(region, byteOffset + PARKER_OFFSET, true);
+      Atomics.store(this.#word, MAGIC, MUTEX_MAGIC);
+    } else {
+      if (!awaitMagic(this.#word, MAGIC, MUTEX_MAGIC)) {
+        throw new Deno.errors.InvalidData(
+          `No mutex is initialised at byte offset ${byteOffset} of this mapping`,
+        );
+      }
+      this.#parker = parkerAt(region, byteOffset + PARKER_OFFSET, false);
+    }
+    this.#owned = owned;
+    this.#name = owned?.name;
+  }
+
+  /**
+   * Creates a named mutex (a 64-byte shared memory object called `name`).
+   *
+   * @param name `/` then 1–255 bytes, no other `/`
+   * @throws {Deno.errors.AlreadyExists} when `name` exists
+   *
+   * @example Create and remove
+   * ```ts
+   * import { sync } from "@ipc/shm";
+   * const name = `/doc-mutex-create-${Deno.pid}`;
+   * const m = sync.Mutex.create(name, { mode: 0o600 });
+   * m.close();
+   * sync.Mutex.remove(name);
+   * ```
+   */
+  static create(name: string, options: CreateLockOptions = {}): Mutex {
+    const mode = options.mode ?? 0o600;
+    checkMode(mode);
+    return openNamed(
+      "create",
+      name,
+      MUTEX_SIZE,
+      mode,
+      (s) => new Mutex(s, 0, true, s),
+      (s) => new Mutex(s, 0, false, s),
+    );
+  }
+
+  /**
+   * Opens a named mutex another process created.
+   *
+   * @throws {Deno.errors.NotFound} when `name` does not exist
+   * @throws {Deno.errors.InvalidData} when `name` is not a mutex
+   *
+   * @example Open by name
+   * ```ts
+   * import { sync } from "@ipc/shm";
+   * import assert from "node:assert/strict";
+   * const name = `/doc-mutex-open-${Deno.pid}`;
+   * using created = sync.Mutex.create(name);
+   * using opened = sync.Mutex.open(name);
+   * assert.equal(opened.name, name);
+   * sync.Mutex.remove(name);
+   * ```
+   */
+  static open(name: string): Mutex {
+    return openNamed(
+      "open",
+      name,
+      MUTEX_SIZE,
+      0o600,
+      (s) => new Mutex(s, 0, true, s),
+      (s) => new Mutex(s, 0, false, s),
+    );
+  }
+
+  /**
+   * Opens `name`, creating it if it does not exist.
+   *
+   * @example Either side may start first
+   * ```ts
+   * import { sync } from "@ipc/shm";
+   * const name = `/doc-mutex-ooc-${Deno.pid}`;
+   * using a = sync.Mutex.openOrCreate(name);
+   * using b = sync.Mutex.openOrCreate(name);
+   * sync.Mutex.remove(name);
+   * ```
+   */
+  static openOrCreate(name: string, options: CreateLockOptions = {}): Mutex {
+    const mode = options.mode ?? 0o600;
+    checkMode(mode);
+    return openNamed(
+      "openOrCreate",
+      name,
+      MUTEX_SIZE,
+      mode,
+      (s) => new Mutex(s, 0, true, s),
+      (s) => new Mutex(s, 0, false, s),
+    );
+  }
+
+  /**
+   * Removes a named mutex. Handles already open keep working.
+   *
+   * @throws {Deno.errors.NotFound} when `name` does not exist
+   *
+   * @example Remove by name
+   * ```ts
+   * import { sync } from "@ipc/shm";
+   * const name = `/doc-mutex-rm-${Deno.pid}`;
+   * sync.Mutex.create(name).close();
+   * sync.Mutex.remove(name);
+   * ```
+   */
+  static remove(name: string): void {
+    SharedMemory.unlink(name);
+  }
+
+  /**
+   * Initialises a new, unlocked mutex at `byteOffset` of `region` (for
+   * example a `SharedMemory` that also holds the data it guards). Call once;
+   * other processes call {@linkcode Mutex.attach}.
+   *
+   * @param region a mapping: `SharedMemory` or a System V attachment
+   * @param byteOffset a multiple of `MUTEX_ALIGN` with `MUTEX_SIZE` bytes after it
+   * @throws {RangeError} when misaligned or out of bounds
+   *
+   * @example A lock next to its data
+   * ```ts
+   * import { MUTEX_SIZE, SharedMemory, sync } from "@ipc/shm";
+   * import assert from "node:assert/strict";
+   *
+   * const name = `/doc-mutex-init-${Deno.pid}`;
+   * using shm = SharedMemory.create(name, { size: MUTEX_SIZE + 8 });
+   * using mutex = sync.Mutex.init(shm, 0);
+   * const counter = shm.view(Float64Array, MUTEX_SIZE, 1);
+   * mutex.withLockSync(() => counter[0]! += 1);
+   * assert.equal(counter[0], 1);
+   * shm.unlink();
+   * ```
+   */
+  static init(region: MappedRegion, byteOffset: number): Mutex {
+    return new Mutex(region, byteOffset, true);
+  }
+
+  /**
+   * Attaches to a mutex another handle initialised at `byteOffset` of `region`.
+   *
+   * @throws {Deno.errors.InvalidData} when no mutex was initialised there
+   *
+   * @example Attach in a second handle
+   * ```ts
+   * import { MUTEX_SIZE, SharedMemory, sync } from "@ipc/shm";
+   * const name = `/doc-mutex-attach-${Deno.pid}`;
+   * using shm = SharedMemory.create(name, { size: MUTEX_SIZE });
+   * using a = sync.Mutex.init(shm, 0);
+   * using other = SharedMemory.open(name);
+   * using b = sync.Mutex.attach(other, 0);
+   * b.lockSync().release();
+   * shm.unlink();
+   * ```
+   */
+  static attach(region: MappedRegion, byteOffset: number): Mutex {
+    return new Mutex(region, byteOffset, false);
+  }
+
+  /** The name of a named mutex; `undefined` for one inside a mapping. */
+  get name(): string | undefined {
+    return this.#name;
+  }
+
+  /** True after {@linkcode Mutex.close}. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * How many times a lock left by a dead owner was taken over (across all
+   * processes, since init).
+   */
+  get recoveries(): number {
+    this.#check();
+    return Atomics.load(this.#word, RECOVERIES);
+  }
+
+  /**
+   * Takes the lock if it is free (or its owner is dead), without waiting.
+   *
+   * @returns a guard, or `undefined` when another holder has it
+   */
+  tryLock(): MutexGuard | undefined {
+    this.#check();
+    if (Atomics.compareExchange(this.#word, LOCK, 0, pid) === 0) return this.#guard(false);
+    // A failed tryLock may be retried in a tight loop: look for a dead owner at
+    // most every few milliseconds, since that costs two system calls.
+    const now = performance.now();
+    if (now - this.#lastLivenessCheck < 5) return undefined;
+    this.#lastLivenessCheck = now;
+    return this.#takeOverIfDead();
+  }
+
+  /**
+   * Takes the lock, blocking this thread while it waits. Nothing else on this
+   * thread runs meanwhile, so prefer {@linkcode Mutex.lock} on a busy event loop.
+   *
+   * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
+   *
+   * @example With a timeout
+   * ```ts
+   * import { sync } from "@ipc/shm";
+   * import assert from "node:assert/strict";
+   * const name = `/doc-mutex-locksync-${Deno.pid}`;
+   * using a = sync.Mutex.create(name);
+   * using b = sync.Mutex.open(name);
+   * using _held = a.lockSync();
+   * assert.throws(() => b.lockSync({ timeout: 10 }), Deno.errors.TimedOut);
+   * sync.Mutex.remove(name);
+   * ```
+   */
+  lockSync(options: SyncWaitOptions = NO_OPTIONS): MutexGuard {
+    this.#check();
+    if (options !== NO_OPTIONS) checkWaitOptions(options);
+    if (Atomics.compareExchange(this.#word, LOCK, 0, pid) === 0) return this.#guard(false);
+    checkWaitOptions(options);
+    const deadline = deadlineOf(options.timeout);
+    const spun = this.#spin(deadline);
+    if (spun !== undefined) return spun;
+    for (;;) {
+      const got = this.#acquireContended();
+      if (got !== undefined) return got;
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) throw timedOut("lock the mutex", options.timeout);
+      try {
+        this.#parker.waitSync({ timeout: Math.min(SLICE_MS, remaining) });
+      } catch (e) {
+        if (!(e instanceof Deno.errors.TimedOut)) throw e;
+        const taken = this.#takeOverIfDead();
+        if (taken !== undefined) return taken;
+      }
+      this.#check();
+    }
+  }
+
+  /**
+   * Takes the lock, waiting without blocking the event loop.
+   *
+   * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
+   * @throws `signal.reason` when `signal` aborts first
+   *
+   * @example Abort a wait
+   * ```ts
+   * import { sync } from "@ipc/shm";
+   * import assert from "node:assert/strict";
+   * const name = `/doc-mutex-lock-${Deno.pid}`;
+   * using a = sync.Mutex.create(name);
+   * using b = sync.Mutex.open(name);
+   * const held = await a.lock();
+   * await assert.rejects(b.lock({ signal: AbortSignal.timeout(10) }));
+   * held.release();
+   * using _mine = await b.lock({ timeout: 1000 });
+   * sync.Mutex.remove(name);
+   * ```
+   */
+  lock(options: WaitOptions = NO_OPTIONS): Promise<MutexGuard> {
+    try {
+      this.#check();
+      if (options !== NO_OPTIONS) {
+        checkWaitOptions(options);
+        options.signal?.throwIfAborted();
+      }
+      if (Atomics.compareExchange(this.#word, LOCK, 0, pid) === 0) {
+        return Promise.resolve(this.#guard(false));
+      }
+    } catch (e) {
+      // An async API reports every failure through its promise.
+      return Promise.reject(e);
+    }
+    return this.#lockSlow(options);
+  }
+
+  async #lockSlow(options: WaitOptions): Promise<MutexGuard> {
+    checkWaitOptions(options);
+    const { signal } = options;
+    const deadline = deadlineOf(options.timeout);
+    signal?.throwIfAborted();
+    const spun = this.#spin(deadline);
+    if (spun !== undefined) return spun;
+    for (;;) {
+      const got = this.#acquireContended();
+      if (got !== undefined) return got;
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) throw timedOut("lock the mutex", options.timeout);
+      try {
+        await this.#parker.wait({
+          timeout: Math.min(SLICE_MS, remaining),
+          ...(signal ? { signal } : {}),
+        });
+      } catch (e) {
+        if (!(e instanceof Deno.errors.TimedOut)) throw e;
+        const taken = this.#takeOverIfDead();
+        if (taken !== undefined) return taken;
+      }
+      this.#check();
+    }
+  }
+
+  /**
+   * Runs `fn` while holding the lock and releases it afterwards, even if `fn`
+   * throws.
+   *
+   * @returns what `fn` returns
+   *
+   * @example
+   * ```ts
+   * import { sync } from "@ipc/shm";
+   * import assert from "node:assert/strict";
+   * const name = `/doc-mutex-with-${Deno.pid}`;
+   * using m = sync.Mutex.create(name);
+   * assert.equal(await m.withLock(async () => "done"), "done");
+   * sync.Mutex.remove(name);
+   * ```
+   */
+  async withLock<T>(
+    fn: (guard: MutexGuard) => T | Promise<T>,
+    options: WaitOptions = {},
+  ): Promise<T> {
+    using guard = await this.lock(options);
+    return await fn(guard);
+  }
+
+  /**
+   * Synchronous {@linkcode Mutex.withLock}.
+   *
+   * @example
+   * ```ts
+   * import { sync } from "@ipc/shm";
+   * import assert from "node:assert/strict";
+   * const name = `/doc-mutex-withsync-${Deno.pid}`;
+   * using m = sync.Mutex.create(name);
+   * assert.equal(m.withLockSync(() => 7), 7);
+   * sync.Mutex.remove(name);
+   * ```
+   */
+  withLockSync<T>(fn: (guard: MutexGuard) => T, options: SyncWaitOptions = {}): T {
+    using guard = this.lockSync(options);
+    return fn(guard);
+  }
+
+  /**
+   * Releases this handle (and any lock it still holds); idempotent. A named
+   * mutex stays until {@linkcode Mutex.remove}.
+   */
+  close(): void {
+    if (this.#closed) return;
+    try {
+      this.#holder?.release();
+    } catch { /* the lock word was not ours any more; nothing to give back */ }
+    this.#closed = true;
+    this.#owned?.close();
+  }
+
+  /** Same as {@linkcode Mutex.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #guard(recovered: boolean): MutexGuard {
+    return (this.#holder = new MutexGuard(this, recovered));
+  }
+
+  #unlock(guard: MutexGuard): void {
+    // A guard outlived its handle (closed, and released then): nothing to do.
+    if (this.#holder !== guard) return;
+    this.#holder = undefined;
+    const w = this.#word;
+    if (w.length === 0) return; // the mapping is gone, and the lock with it
+    const prev = Atomics.compareExchange(w, LOCK, pid, 0);
+    if (prev === pid) return;
+    if ((prev & PID_MASK) !== pid) {
+      throw errnoError(Errno.EPERM, {
+        syscall: "Mutex.unlock",
+        action: "Cannot release mutex",
+        object: this.#name ?? "in shared memory",
+      });
+    }
+    // Someone is (or was) asleep: free the word, then wake one sleeper.
+    Atomics.store(w, LOCK, 0);
+    this.#parker.post();
+  }
+
+  #spin(deadline: number): MutexGuard | undefined {
+    const end = Math.min(performance.now() + SPIN_MS, deadline);
+    do {
+      if (
+        Atomics.load(this.#word, LOCK) === 0 &&
+        Atomics.compareExchange(this.#word, LOCK, 0, pid) === 0
+      ) {
+        return this.#guard(false);
+      }
+    } while (performance.now() < end);
+    return undefined;
+  }
+
+  /** One attempt on the contended path: take a free word, or flag that we sleep. */
+  #acquireContended(): MutexGuard | undefined {
+    const w = this.#word;
+    for (;;) {
+      const v = Atomics.load(w, LOCK);
+      if (v === 0) {
+        // Others may still sleep: keep the WAITERS flag so our unlock wakes one.
+        if (Atomics.compareExchange(w, LOCK, 0, pid | WAITERS) === 0) return this.#guard(false);
+        continue;
+      }
+      if ((v & WAITERS) !== 0 || Atomics.compareExchange(w, LOCK, v, v | WAITERS) === v) {
+        return undefined;
+      }
+    }
+  }
+
+  #takeOverIfDead(): MutexGuard | undefined {
+    const v = Atomics.load(this.#word, LOCK);
+    const owner = v & PID_MASK;
+    if (owner === 0 || owner === pid || isAlive(owner)) return undefined;
+    if (Atomics.compareExchange(this.#word, LOCK, v, pid | (v & WAITERS)) !== v) return undefined;
+    Atomics.add(this.#word, RECOVERIES, 1);
+    return this.#guard(true);
+  }
+
+  #check(): void {
+    if (this.#closed || this.#word.length === 0) {
+      throw new Deno.errors.BadResource(
+        `Cannot use mutex${this.#name ? ` "${this.#name}"` : ""}: it is closed`,
+      );
+    }
+  }
+}
+
+function checkPlacement(region: MappedRegion, byteOffset: number): void {
+  if (!Number.isSafeInteger(byteOffset) || byteOffset < 0) {
+    throw new RangeError(`byteOffset must be a non-negative integer, got ${byteOffset}`);
+  }
+  if (byteOffset % MUTEX_ALIGN !== 0) {
+    throw new RangeError(
+      `A mutex needs ${MUTEX_ALIGN}-byte alignment; byte offset ${byteOffset} is misaligned`,
+    );
+  }
+  if (byteOffset + MUTEX_SIZE > region.byteLength) {
+    throw new RangeError(
+      `A mutex needs ${MUTEX_SIZE} bytes at offset ${byteOffset}; the mapping has ${region.byteLength}`,
+    );
+  }
+}
