@@ -17,6 +17,8 @@ export const PARKER_ALIGN = 8;
 
 /** The sleep/wake half of a lock. */
 export interface Parker {
+  /** Wake-ups posted and not yet consumed. */
+  readonly value: number;
   post(): void;
   waitSync(options: { timeout?: number }): void;
   wait(options: { timeout?: number; signal?: AbortSignal }): Promise<void>;
@@ -36,6 +38,9 @@ export function parkerAt(region: MappedRegion, byteOffset: number, init: boolean
     }
   };
   return {
+    get value() {
+      return Atomics.load(cell, 0);
+    },
     post() {
       Atomics.add(cell, 0, 1);
     },

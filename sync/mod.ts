@@ -21,3 +21,5 @@
 export { Mutex, MUTEX_ALIGN, MUTEX_SIZE, MutexGuard } from "./mutex.ts";
 export type { SyncWaitOptions, WaitOptions } from "./_options.ts";
 export type { CreateLockOptions } from "./_named.ts";
+export { type CreateSemaphoreOptions, Permit, Semaphore, semaphoreSize } from "./semaphore.ts";
+export { type CreateRwLockOptions, RwLock, RwLockGuard, rwLockSize } from "./rwlock.ts";

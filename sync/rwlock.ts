@@ -1,0 +1,442 @@
+/**
+ * A reader-writer lock over shared memory: many readers or one writer, across
+ * processes, robust to holders that die.
+ *
+ * @module
+ */
+
+import type { MappedRegion } from "../memory/region.ts";
+import { SharedMemory } from "../posix/shared_memory.ts";
+import { checkMode } from "../posix/_validate.ts";
+import { isAlive } from "./_liveness.ts";
+import { type CreateLockOptions, openNamed } from "./_named.ts";
+import type { SyncWaitOptions, WaitOptions } from "./_options.ts";
+import {
+  checkSlots,
+  StateLock,
+  stateLockSize,
+  type Taker,
+  WORD_A,
+  WORD_B,
+  WORD_C,
+  WORD_D,
+} from "./_state_lock.ts";
+
+const MAGIC = 0x52774c6b; // "RwLk"
+const WRITER = WORD_A; // pid of the writer, or 0
+const WAITING_WRITER = WORD_B; // token of the handle whose writer waits (readers queue behind it)
+const DIRTY = WORD_C; // 1 when a writer died holding the lock, until someone is told
+const WAITING_PID = WORD_D; // pid of that waiting writer, to clear the mark if it dies
+
+const pid = Deno.pid;
+
+/** Options for creating a reader-writer lock. */
+export interface CreateRwLockOptions extends CreateLockOptions {
+  /** How many processes may hold read locks at once (table size). Default 64. */
+  maxHolders?: number;
+}
+
+/** Bytes an `RwLock` with `maxHolders` table entries needs in a mapping. */
+export function rwLockSize(maxHolders = 64): number {
+  checkSlots(maxHolders);
+  return stateLockSize(maxHolders);
+}
+
+/**
+ * A held read or write lock; `release()` or `using` gives it back.
+ *
+ * @example
+ * ```ts
+ * import { sync } from "@ipc/shm";
+ * import assert from "node:assert/strict";
+ * const name = `/doc-rwguard-${Deno.pid}`;
+ * using lock = sync.RwLock.create(name);
+ * {
+ *   using guard = lock.writeSync();
+ *   assert.equal(guard.mode, "write");
+ * }
+ * sync.RwLock.remove(name);
+ * ```
+ */
+export class RwLockGuard implements Disposable {
+  #give: (() => void) | undefined;
+  /** `"read"` or `"write"`. */
+  readonly mode: "read" | "write";
+  /**
+   * True when a writer died holding the lock before this guard was handed
+   * out: the guarded data may be half-written.
+   */
+  readonly recovered: boolean;
+
+  /** @internal */
+  constructor(mode: "read" | "write", recovered: boolean, give: () => void) {
+    this.mode = mode;
+    this.recovered = recovered;
+    this.#give = give;
+  }
+
+  /** True once released. */
+  get released(): boolean {
+    return this.#give === undefined;
+  }
+
+  /** Gives the lock back; idempotent. */
+  release(): void {
+    const give = this.#give;
+    if (give === undefined) return;
+    this.#give = undefined;
+    give();
+  }
+
+  /** Same as {@linkcode RwLockGuard.release}. */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}
+
+/**
+ * Many readers or one writer, shared by processes, Workers and handles (each
+ * handle counts like another process; neither mode is re-entrant). A waiting
+ * writer stops new readers from entering, so writers are not starved.
+ *
+ * Robust like `Mutex`: a waiter whose 50 ms sleep slice ends checks the
+ * holders; a dead writer's lock is taken back and the next guard reports
+ * `recovered: true`; dead readers' holds are dropped.
+ *
+ * @example Readers share, a writer excludes
+ * ```ts
+ * import { sync } from "@ipc/shm";
+ * import assert from "node:assert/strict";
+ *
+ * const name = `/doc-rw-${Deno.pid}`;
+ * using a = sync.RwLock.create(name);
+ * using b = sync.RwLock.open(name);
+ * const r1 = await a.read();
+ * const r2 = b.tryRead();
+ * assert.ok(r2);
+ * assert.equal(b.tryWrite(), undefined);
+ * r1.release();
+ * r2.release();
+ * using _w = await b.write({ timeout: 100 });
+ * assert.equal(a.tryRead(), undefined);
+ * sync.RwLock.remove(name);
+ * ```
+ */
+export class RwLock implements Disposable {
+  #state: StateLock;
+  #owned: SharedMemory | undefined;
+  #closed = false;
+  #held = new Set<RwLockGuard>();
+  // Handles contend like processes, so a waiting writer is named per handle.
+  #token = crypto.getRandomValues(new Int32Array(1))[0]! | 1;
+  #reader: Taker = {
+    take: (s) => {
+      if (s.cells[WRITER] !== 0 || s.cells[WAITING_WRITER] !== 0) return false;
+      s.addMine(1);
+      return true;
+    },
+  };
+  #writer: Taker = {
+    take: (s) => {
+      if (s.cells[WRITER] === 0 && s.total() === 0) {
+        s.cells[WRITER] = pid;
+        if (s.cells[WAITING_WRITER] === this.#token) s.cells[WAITING_WRITER] = 0;
+        return true;
+      }
+      if (s.cells[WAITING_WRITER] === 0) {
+        s.cells[WAITING_WRITER] = this.#token;
+        s.cells[WAITING_PID] = pid;
+      }
+      return false;
+    },
+    gaveUp: (s) => {
+      if (s.cells[WAITING_WRITER] === this.#token) {
+        s.cells[WAITING_WRITER] = 0;
+        s.wake(true);
+      }
+    },
+  };
+
+  private constructor(
+    region: MappedRegion,
+    byteOffset: number,
+    maxHolders: number | undefined,
+    owned?: SharedMemory,
+  ) {
+    this.#state = new StateLock(
+      region,
+      byteOffset,
+      maxHolders,
+      MAGIC,
+      maxHolders === undefined ? undefined : () => {},
+      {
+        scrubbed: (s, deadReads) => {
+          const writer = s.cells[WRITER]!;
+          if (writer !== 0 && writer !== pid && !isAlive(writer)) {
+            s.cells[WRITER] = 0;
+            s.cells[DIRTY] = 1;
+          }
+          const waiter = s.cells[WAITING_PID]!;
+          if (s.cells[WAITING_WRITER] !== 0 && waiter !== pid && !isAlive(waiter)) {
+            s.cells[WAITING_WRITER] = 0;
+          }
+          if (deadReads > 0 || s.cells[DIRTY] === 1) s.wake(true);
+        },
+      },
+      "reader-writer lock",
+    );
+    this.#owned = owned;
+  }
+
+  /**
+   * Creates a named reader-writer lock (a small shared memory object).
+   *
+   * @throws {Deno.errors.AlreadyExists} when `name` exists
+   *
+   * @example
+   * ```ts
+   * import { sync } from "@ipc/shm";
+   * const name = `/doc-rw-create-${Deno.pid}`;
+   * sync.RwLock.create(name).close();
+   * sync.RwLock.remove(name);
+   * ```
+   */
+  static create(name: string, options: CreateRwLockOptions = {}): RwLock {
+    const { mode, maxHolders } = args(options);
+    return openNamed(
+      "create",
+      name,
+      stateLockSize(maxHolders),
+      mode,
+      (s) => new RwLock(s, 0, maxHolders, s),
+      (s) => new RwLock(s, 0, undefined, s),
+    );
+  }
+
+  /**
+   * Opens a named reader-writer lock.
+   *
+   * @throws {Deno.errors.NotFound} when `name` does not exist
+   *
+   * @example
+   * ```ts
+   * import { sync } from "@ipc/shm";
+   * const name = `/doc-rw-open-${Deno.pid}`;
+   * using a = sync.RwLock.create(name);
+   * using b = sync.RwLock.open(name);
+   * sync.RwLock.remove(name);
+   * ```
+   */
+  static open(name: string): RwLock {
+    return openNamed(
+      "open",
+      name,
+      0,
+      0o600,
+      (s) => new RwLock(s, 0, undefined, s),
+      (s) => new RwLock(s, 0, undefined, s),
+    );
+  }
+
+  /**
+   * Opens `name`, creating it if it does not exist.
+   *
+   * @example
+   * ```ts
+   * import { sync } from "@ipc/shm";
+   * const name = `/doc-rw-ooc-${Deno.pid}`;
+   * using a = sync.RwLock.openOrCreate(name);
+   * using b = sync.RwLock.openOrCreate(name);
+   * sync.RwLock.remove(name);
+   * ```
+   */
+  static openOrCreate(name: string, options: CreateRwLockOptions = {}): RwLock {
+    const { mode, maxHolders } = args(options);
+    return openNamed(
+      "openOrCreate",
+      name,
+      stateLockSize(maxHolders),
+      mode,
+      (s) => new RwLock(s, 0, maxHolders, s),
+      (s) => new RwLock(s, 0, undefined, s),
+    );
+  }
+
+  /**
+   * Removes a named reader-writer lock.
+   *
+   * @example
+   * ```ts
+   * import { sync } from "@ipc/shm";
+   * const name = `/doc-rw-rm-${Deno.pid}`;
+   * sync.RwLock.create(name).close();
+   * sync.RwLock.remove(name);
+   * ```
+   */
+  static remove(name: string): void {
+    SharedMemory.unlink(name);
+  }
+
+  /**
+   * Initialises a lock at `byteOffset` of `region` ({@linkcode rwLockSize} bytes, 8-byte aligned).
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory, sync } from "@ipc/shm";
+   * const name = `/doc-rw-init-${Deno.pid}`;
+   * using shm = SharedMemory.create(name, { size: sync.rwLockSize() + 8 });
+   * using lock = sync.RwLock.init(shm, 0);
+   * lock.readSync().release();
+   * shm.unlink();
+   * ```
+   */
+  static init(
+    region: MappedRegion,
+    byteOffset: number,
+    options: { maxHolders?: number } = {},
+  ): RwLock {
+    const maxHolders = options.maxHolders ?? 64;
+    checkSlots(maxHolders);
+    return new RwLock(region, byteOffset, maxHolders);
+  }
+
+  /**
+   * Attaches to a lock initialised at `byteOffset` of `region`.
+   *
+   * @throws {Deno.errors.InvalidData} when none was initialised there
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory, sync } from "@ipc/shm";
+   * const name = `/doc-rw-attach-${Deno.pid}`;
+   * using shm = SharedMemory.create(name, { size: sync.rwLockSize() });
+   * using a = sync.RwLock.init(shm, 0);
+   * using b = sync.RwLock.attach(shm, 0);
+   * shm.unlink();
+   * ```
+   */
+  static attach(region: MappedRegion, byteOffset: number): RwLock {
+    return new RwLock(region, byteOffset, undefined);
+  }
+
+  /** True after {@linkcode RwLock.close}. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Takes a read lock if no writer holds or waits for the lock. */
+  tryRead(): RwLockGuard | undefined {
+    this.#check();
+    return this.#state.tryAcquire(this.#reader) ? this.#guard("read") : undefined;
+  }
+
+  /** Takes the write lock if nobody holds the lock. */
+  tryWrite(): RwLockGuard | undefined {
+    this.#check();
+    if (this.#state.tryAcquire(this.#writer)) return this.#guard("write");
+    // A try must not leave a waiting-writer mark that would block readers.
+    this.#state.critical(() => this.#writer.gaveUp!(this.#state));
+    return undefined;
+  }
+
+  /**
+   * Takes a read lock, blocking this thread while a writer holds or waits.
+   *
+   * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
+   */
+  readSync(options: SyncWaitOptions = {}): RwLockGuard {
+    this.#check();
+    this.#state.acquireSync(this.#reader, options, "take a read lock");
+    return this.#guard("read");
+  }
+
+  /**
+   * Takes the write lock, blocking this thread while anyone holds the lock.
+   *
+   * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
+   */
+  writeSync(options: SyncWaitOptions = {}): RwLockGuard {
+    this.#check();
+    this.#state.acquireSync(this.#writer, options, "take the write lock");
+    return this.#guard("write");
+  }
+
+  /**
+   * Takes a read lock without blocking the event loop.
+   *
+   * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
+   * @throws `signal.reason` when aborted
+   */
+  async read(options: WaitOptions = {}): Promise<RwLockGuard> {
+    this.#check();
+    await this.#state.acquire(this.#reader, options, "take a read lock");
+    return this.#guard("read");
+  }
+
+  /**
+   * Takes the write lock without blocking the event loop.
+   *
+   * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
+   * @throws `signal.reason` when aborted
+   */
+  async write(options: WaitOptions = {}): Promise<RwLockGuard> {
+    this.#check();
+    await this.#state.acquire(this.#writer, options, "take the write lock");
+    return this.#guard("write");
+  }
+
+  /** Releases this handle's locks and the handle; idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    for (const g of [...this.#held]) {
+      try {
+        g.release();
+      } catch { /* mapping already gone */ }
+    }
+    this.#closed = true;
+    this.#state.inner.close();
+    this.#owned?.close();
+  }
+
+  /** Same as {@linkcode RwLock.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #guard(mode: "read" | "write"): RwLockGuard {
+    const s = this.#state;
+    const recovered = s.critical(() => {
+      if (s.cells[DIRTY] !== 1) return false;
+      s.cells[DIRTY] = 0;
+      return true;
+    });
+    const guard: RwLockGuard = new RwLockGuard(mode, recovered, () => {
+      this.#held.delete(guard);
+      if (this.#closed) return;
+      s.critical(() => {
+        if (mode === "read") s.addMine(-1);
+        else if (s.cells[WRITER] === pid) s.cells[WRITER] = 0;
+        s.wake(true);
+      });
+    });
+    this.#held.add(guard);
+    return guard;
+  }
+
+  #check(): void {
+    if (this.#closed || this.#state.cells.length === 0) {
+      throw new Deno.errors.BadResource("Cannot use reader-writer lock: it is closed");
+    }
+  }
+}
+
+function args(options: CreateRwLockOptions) {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError("options must be an object");
+  }
+  const mode = options.mode ?? 0o600;
+  checkMode(mode);
+  const maxHolders = options.maxHolders ?? 64;
+  checkSlots(maxHolders);
+  return { mode, maxHolders };
+}

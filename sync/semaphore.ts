@@ -1,0 +1,385 @@
+/**
+ * A counting semaphore over shared memory that hands out permits, and takes
+ * back the permits of processes that die holding them.
+ *
+ * @module
+ */
+
+import type { MappedRegion } from "../memory/region.ts";
+import { SharedMemory } from "../posix/shared_memory.ts";
+import { checkMode } from "../posix/_validate.ts";
+import { type CreateLockOptions, openNamed } from "./_named.ts";
+import type { SyncWaitOptions, WaitOptions } from "./_options.ts";
+import { checkSlots, StateLock, stateLockSize, type Taker, WORD_A, WORD_B } from "./_state_lock.ts";
+
+const MAGIC = 0x53656d61; // "Sema"
+const AVAILABLE = WORD_A;
+const CAPACITY = WORD_B;
+const SEM_MAX = 0x7fffffff;
+
+/** Options for creating a permit semaphore. */
+export interface CreateSemaphoreOptions extends CreateLockOptions {
+  /** How many permits exist (1 or more). */
+  permits: number;
+  /** How many processes may hold permits at once (table size). Default 64. */
+  maxHolders?: number;
+}
+
+/** Bytes a permit semaphore with `maxHolders` table entries needs in a mapping. */
+export function semaphoreSize(maxHolders = 64): number {
+  checkSlots(maxHolders);
+  return stateLockSize(maxHolders);
+}
+
+/**
+ * One permit; give it back with `release()` or by leaving a `using` scope.
+ *
+ * @example Dispose returns the permit
+ * ```ts
+ * import { sync } from "@ipc/shm";
+ * import assert from "node:assert/strict";
+ * const name = `/doc-permit-${Deno.pid}`;
+ * using sem = sync.Semaphore.create(name, { permits: 1 });
+ * {
+ *   using _permit = await sem.acquire();
+ *   assert.equal(sem.available, 0);
+ * }
+ * assert.equal(sem.available, 1);
+ * sync.Semaphore.remove(name);
+ * ```
+ */
+export class Permit implements Disposable {
+  #give: (() => void) | undefined;
+
+  /** @internal */
+  constructor(give: () => void) {
+    this.#give = give;
+  }
+
+  /** True once released. */
+  get released(): boolean {
+    return this.#give === undefined;
+  }
+
+  /** Gives the permit back; idempotent. */
+  release(): void {
+    const give = this.#give;
+    if (give === undefined) return;
+    this.#give = undefined;
+    give();
+  }
+
+  /** Same as {@linkcode Permit.release}. */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}
+
+/**
+ * A pool of `permits` shared by processes: `acquire()` takes one (waiting
+ * while none is free), and the returned {@linkcode Permit} gives it back.
+ *
+ * Robust like `Mutex`: a table records which processes hold how many permits;
+ * a waiter whose 50 ms sleep slice ends without a permit removes dead
+ * processes from the table, and their permits become available again. It is a
+ * permit pool, not a signalling semaphore: only permits can be released (for
+ * post/wait signalling between processes use `posix.Semaphore`).
+ *
+ * @example Limit concurrent work across processes
+ * ```ts
+ * import { sync } from "@ipc/shm";
+ * import assert from "node:assert/strict";
+ *
+ * const name = `/doc-sem-${Deno.pid}`;
+ * using pool = sync.Semaphore.create(name, { permits: 2 });
+ * const a = pool.tryAcquire();
+ * const b = await pool.acquire({ timeout: 100 });
+ * assert.equal(pool.tryAcquire(), undefined);
+ * a?.release();
+ * b.release();
+ * assert.equal(pool.available, 2);
+ * sync.Semaphore.remove(name);
+ * ```
+ */
+export class Semaphore implements Disposable {
+  #state: StateLock;
+  #owned: SharedMemory | undefined;
+  #closed = false;
+  #held = 0;
+  #taker: Taker = {
+    take: (s) => {
+      const available = s.cells[AVAILABLE]!;
+      if (available <= 0) return false;
+      s.addMine(1);
+      s.cells[AVAILABLE] = available - 1;
+      return true;
+    },
+  };
+
+  private constructor(
+    region: MappedRegion,
+    byteOffset: number,
+    init: { permits: number; maxHolders: number } | undefined,
+    owned?: SharedMemory,
+  ) {
+    this.#state = new StateLock(
+      region,
+      byteOffset,
+      init?.maxHolders,
+      MAGIC,
+      init &&
+        ((cells) => {
+          cells[AVAILABLE] = init.permits;
+          cells[CAPACITY] = init.permits;
+        }),
+      {
+        scrubbed: (s) => {
+          // The table is the truth: what nobody alive holds is available.
+          s.cells[AVAILABLE] = s.cells[CAPACITY]! - s.total();
+        },
+      },
+      "semaphore",
+    );
+    this.#owned = owned;
+  }
+
+  /**
+   * Creates a named permit semaphore (a small shared memory object).
+   *
+   * @throws {Deno.errors.AlreadyExists} when `name` exists
+   * @throws {RangeError} for a bad permit count or table size
+   *
+   * @example
+   * ```ts
+   * import { sync } from "@ipc/shm";
+   * const name = `/doc-sem-create-${Deno.pid}`;
+   * sync.Semaphore.create(name, { permits: 3 }).close();
+   * sync.Semaphore.remove(name);
+   * ```
+   */
+  static create(name: string, options: CreateSemaphoreOptions): Semaphore {
+    const { mode, init } = createArgs(options);
+    return openNamed(
+      "create",
+      name,
+      stateLockSize(init.maxHolders),
+      mode,
+      (s) => new Semaphore(s, 0, init, s),
+      (s) => new Semaphore(s, 0, undefined, s),
+    );
+  }
+
+  /**
+   * Opens a named permit semaphore.
+   *
+   * @throws {Deno.errors.NotFound} when `name` does not exist
+   *
+   * @example
+   * ```ts
+   * import { sync } from "@ipc/shm";
+   * import assert from "node:assert/strict";
+   * const name = `/doc-sem-open-${Deno.pid}`;
+   * using a = sync.Semaphore.create(name, { permits: 3 });
+   * using b = sync.Semaphore.open(name);
+   * assert.equal(b.capacity, 3);
+   * sync.Semaphore.remove(name);
+   * ```
+   */
+  static open(name: string): Semaphore {
+    return openNamed(
+      "open",
+      name,
+      0,
+      0o600,
+      (s) => new Semaphore(s, 0, undefined, s),
+      (s) => new Semaphore(s, 0, undefined, s),
+    );
+  }
+
+  /**
+   * Opens `name`, creating it with `options` if it does not exist.
+   *
+   * @example
+   * ```ts
+   * import { sync } from "@ipc/shm";
+   * const name = `/doc-sem-ooc-${Deno.pid}`;
+   * using a = sync.Semaphore.openOrCreate(name, { permits: 1 });
+   * using b = sync.Semaphore.openOrCreate(name, { permits: 1 });
+   * sync.Semaphore.remove(name);
+   * ```
+   */
+  static openOrCreate(name: string, options: CreateSemaphoreOptions): Semaphore {
+    const { mode, init } = createArgs(options);
+    return openNamed(
+      "openOrCreate",
+      name,
+      stateLockSize(init.maxHolders),
+      mode,
+      (s) => new Semaphore(s, 0, init, s),
+      (s) => new Semaphore(s, 0, undefined, s),
+    );
+  }
+
+  /**
+   * Removes a named permit semaphore.
+   *
+   * @example
+   * ```ts
+   * import { sync } from "@ipc/shm";
+   * const name = `/doc-sem-rm-${Deno.pid}`;
+   * sync.Semaphore.create(name, { permits: 1 }).close();
+   * sync.Semaphore.remove(name);
+   * ```
+   */
+  static remove(name: string): void {
+    SharedMemory.unlink(name);
+  }
+
+  /**
+   * Initialises a permit semaphore at `byteOffset` of `region`
+   * ({@linkcode semaphoreSize} bytes, 8-byte aligned).
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory, sync } from "@ipc/shm";
+   * const name = `/doc-sem-init-${Deno.pid}`;
+   * using shm = SharedMemory.create(name, { size: sync.semaphoreSize(8) });
+   * using pool = sync.Semaphore.init(shm, 0, { permits: 4, maxHolders: 8 });
+   * pool.acquireSync().release();
+   * shm.unlink();
+   * ```
+   */
+  static init(
+    region: MappedRegion,
+    byteOffset: number,
+    options: Omit<CreateSemaphoreOptions, "mode">,
+  ): Semaphore {
+    return new Semaphore(region, byteOffset, createArgs(options).init);
+  }
+
+  /**
+   * Attaches to a permit semaphore initialised at `byteOffset` of `region`.
+   *
+   * @throws {Deno.errors.InvalidData} when none was initialised there
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory, sync } from "@ipc/shm";
+   * const name = `/doc-sem-attach-${Deno.pid}`;
+   * using shm = SharedMemory.create(name, { size: sync.semaphoreSize() });
+   * using a = sync.Semaphore.init(shm, 0, { permits: 1 });
+   * using b = sync.Semaphore.attach(shm, 0);
+   * shm.unlink();
+   * ```
+   */
+  static attach(region: MappedRegion, byteOffset: number): Semaphore {
+    return new Semaphore(region, byteOffset, undefined);
+  }
+
+  /** Total permits. */
+  get capacity(): number {
+    this.#check();
+    return Atomics.load(this.#state.cells, CAPACITY);
+  }
+
+  /** Permits free right now (a snapshot). */
+  get available(): number {
+    this.#check();
+    return Atomics.load(this.#state.cells, AVAILABLE);
+  }
+
+  /** True after {@linkcode Semaphore.close}. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Takes a permit if one is free, without waiting.
+   *
+   * @returns the permit, or `undefined` when none is free
+   */
+  tryAcquire(): Permit | undefined {
+    this.#check();
+    return this.#state.tryAcquire(this.#taker) ? this.#permit() : undefined;
+  }
+
+  /**
+   * Takes a permit, blocking this thread while none is free.
+   *
+   * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
+   */
+  acquireSync(options: SyncWaitOptions = {}): Permit {
+    this.#check();
+    this.#state.acquireSync(this.#taker, options, "acquire a permit");
+    return this.#permit();
+  }
+
+  /**
+   * Takes a permit without blocking the event loop.
+   *
+   * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
+   * @throws `signal.reason` when aborted
+   */
+  async acquire(options: WaitOptions = {}): Promise<Permit> {
+    this.#check();
+    await this.#state.acquire(this.#taker, options, "acquire a permit");
+    return this.#permit();
+  }
+
+  /** Releases this handle's permits and the handle; idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    try {
+      while (this.#held > 0) this.#give();
+    } catch { /* mapping already gone */ }
+    this.#closed = true;
+    this.#state.inner.close();
+    this.#owned?.close();
+  }
+
+  /** Same as {@linkcode Semaphore.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #permit(): Permit {
+    this.#held++;
+    return new Permit(() => {
+      if (this.#closed || this.#held === 0) return;
+      this.#give();
+    });
+  }
+
+  #give(): void {
+    this.#held--;
+    const s = this.#state;
+    s.critical(() => {
+      s.addMine(-1);
+      s.cells[AVAILABLE] = s.cells[AVAILABLE]! + 1;
+      s.wake(false);
+    });
+  }
+
+  #check(): void {
+    if (this.#closed || this.#state.cells.length === 0) {
+      throw new Deno.errors.BadResource("Cannot use semaphore: it is closed");
+    }
+  }
+}
+
+function createArgs(options: CreateSemaphoreOptions | Omit<CreateSemaphoreOptions, "mode">) {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError("options must be an object with permits");
+  }
+  const { permits, maxHolders = 64 } = options;
+  const mode = ("mode" in options ? options.mode : undefined) ?? 0o600;
+  checkMode(mode);
+  if (typeof permits !== "number") {
+    throw new TypeError(`permits must be a number, got ${typeof permits}`);
+  }
+  if (!Number.isSafeInteger(permits) || permits < 1 || permits > SEM_MAX) {
+    throw new RangeError(`permits must be an integer from 1 to ${SEM_MAX}, got ${permits}`);
+  }
+  checkSlots(maxHolders);
+  return { mode, init: { permits, maxHolders } };
+}

@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { SharedMemory } from "../posix/shared_memory.ts";
+import { Semaphore, semaphoreSize } from "../sync/semaphore.ts";
+import { assertNoLeftovers, uniqueName } from "./_helpers.ts";
+
+const semUrl = new URL("../sync/semaphore.ts", import.meta.url).href;
+const shmUrl = new URL("../posix/shared_memory.ts", import.meta.url).href;
+
+Deno.test("sync.Semaphore: 4 processes never hold more than 2 of 2 permits", async () => {
+  const name = uniqueName("ssp");
+  using shm = SharedMemory.create(name, { size: semaphoreSize() + 16 });
+  try {
+    using _sem = Semaphore.init(shm, 0, { permits: 2 });
+    const script = `
+      import { Semaphore, semaphoreSize } from ${JSON.stringify(semUrl)};
+      import { SharedMemory } from ${JSON.stringify(shmUrl)};
+      using shm = SharedMemory.open(${JSON.stringify(name)});
+      using sem = Semaphore.attach(shm, 0);
+      const c = shm.view(Int32Array, semaphoreSize(), 4);
+      for (let i = 0; i < 200; i++) {
+        const p = i % 2 ? sem.acquireSync({ timeout: 20000 }) : await sem.acquire({ timeout: 20000 });
+        const inside = Atomics.add(c, 0, 1) + 1;
+        for (;;) { const m = Atomics.load(c, 1); if (inside <= m || Atomics.compareExchange(c, 1, m, inside) === m) break; }
+        const t = performance.now(); while (performance.now() - t < 0.05) {}
+        Atomics.sub(c, 0, 1);
+        Atomics.add(c, 2, 1);
+        p.release();
+      }
+    `;
+    const procs = Array.from(
+      { length: 4 },
+      () =>
+        new Deno.Command(Deno.execPath(), { args: ["eval", "--quiet", script], stderr: "piped" })
+          .output(),
+    );
+    for (const o of await Promise.all(procs)) {
+      assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
+    }
+    const c = shm.view(Int32Array, semaphoreSize(), 4);
+    assert.equal(c[2], 800);
+    assert.ok(c[1]! <= 2, `max concurrent holders ${c[1]}`);
+    assert.ok(c[1]! >= 1);
+  } finally {
+    SharedMemory.unlink(name);
+  }
+});
+
+Deno.test("sync.Semaphore: permits of a process killed while holding them come back", async () => {
+  const name = uniqueName("ssk");
+  using sem = Semaphore.create(name, { permits: 2 });
+  try {
+    const script = `
+      import { Semaphore } from ${JSON.stringify(semUrl)};
+      const s = Semaphore.open(${JSON.stringify(name)});
+      s.acquireSync(); s.acquireSync();
+      console.log("holding");
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000);
+    `;
+    const proc = new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--quiet", script],
+      stdout: "piped",
+    }).spawn();
+    const reader = proc.stdout.getReader();
+    assert.match(new TextDecoder().decode((await reader.read()).value), /holding/);
+    assert.equal(sem.tryAcquire(), undefined);
+    proc.kill("SIGKILL");
+    const p1 = await sem.acquire({ timeout: 5000 });
+    const p2 = sem.acquireSync({ timeout: 5000 });
+    assert.equal(sem.available, 0);
+    p1.release();
+    p2.release();
+    assert.equal(sem.available, 2);
+    reader.releaseLock();
+    await proc.stdout.cancel();
+    await proc.status;
+  } finally {
+    Semaphore.remove(name);
+  }
+});
+
+Deno.test("sync.Semaphore: timeouts, aborts and idempotent permits", async () => {
+  const name = uniqueName("sst");
+  using a = Semaphore.create(name, { permits: 1 });
+  using b = Semaphore.open(name);
+  try {
+    const p = a.acquireSync();
+    assert.throws(() => b.acquireSync({ timeout: 0 }), Deno.errors.TimedOut);
+    assert.throws(() => b.acquireSync({ timeout: 20 }), Deno.errors.TimedOut);
+    await assert.rejects(b.acquire({ timeout: 20 }), Deno.errors.TimedOut);
+    const reason = new Error("cancelled");
+    const ac = new AbortController();
+    const waiting = b.acquire({ signal: ac.signal });
+    setTimeout(() => ac.abort(reason), 10);
+    await assert.rejects(waiting, (e) => e === reason);
+    const later = b.acquire({ timeout: 5000 });
+    p.release();
+    p.release();
+    const q = await later;
+    assert.equal(a.available, 0);
+    q.release();
+    assert.equal(a.available, 1);
+  } finally {
+    Semaphore.remove(name);
+  }
+});
+
+Deno.test("sync.Semaphore: bad arguments give typed errors", () => {
+  assert.throws(() => Semaphore.create(uniqueName("ssb"), { permits: 0 }), RangeError);
+  assert.throws(() => Semaphore.create(uniqueName("ssb"), { permits: 1.5 }), RangeError);
+  assert.throws(
+    () => Semaphore.create(uniqueName("ssb"), { permits: "2" as unknown as number }),
+    TypeError,
+  );
+  assert.throws(
+    () => Semaphore.create(uniqueName("ssb"), { permits: 1, maxHolders: 0 }),
+    RangeError,
+  );
+  assert.throws(() => Semaphore.create(uniqueName("ssb"), { permits: 1, mode: -1 }), RangeError);
+  assert.throws(() => Semaphore.open(uniqueName("ssb")), Deno.errors.NotFound);
+  const name = uniqueName("ssc");
+  const s = Semaphore.create(name, { permits: 1 });
+  s.close();
+  assert.throws(() => s.tryAcquire(), Deno.errors.BadResource);
+  Semaphore.remove(name);
+  assertNoLeftovers();
+});
