@@ -352,8 +352,7 @@ export class Mutex implements Disposable {
    * @returns a guard, or `undefined` when another holder has it
    */
   tryLock(): MutexGuard | undefined {
-    this.#check();
-    if (Atomics.compareExchange(this.#word, LOCK, 0, pid) === 0) return this.#guard(false);
+    if (this.#cas()) return this.#guard(false);
     // A failed tryLock may be retried in a tight loop: look for a dead owner at
     // most every few milliseconds, since that costs two system calls.
     const now = performance.now();
@@ -381,9 +380,8 @@ export class Mutex implements Disposable {
    * ```
    */
   lockSync(options: SyncWaitOptions = NO_OPTIONS): MutexGuard {
-    this.#check();
     if (options !== NO_OPTIONS) checkWaitOptions(options);
-    if (Atomics.compareExchange(this.#word, LOCK, 0, pid) === 0) return this.#guard(false);
+    if (this.#cas()) return this.#guard(false);
     checkWaitOptions(options);
     const deadline = deadlineOf(options.timeout);
     const spun = this.#spin(deadline);
@@ -426,14 +424,11 @@ export class Mutex implements Disposable {
    */
   lock(options: WaitOptions = NO_OPTIONS): Promise<MutexGuard> {
     try {
-      this.#check();
       if (options !== NO_OPTIONS) {
         checkWaitOptions(options);
         options.signal?.throwIfAborted();
       }
-      if (Atomics.compareExchange(this.#word, LOCK, 0, pid) === 0) {
-        return Promise.resolve(this.#guard(false));
-      }
+      if (this.#cas()) return Promise.resolve(this.#guard(false));
     } catch (e) {
       // An async API reports every failure through its promise.
       return Promise.reject(e);
@@ -519,6 +514,7 @@ export class Mutex implements Disposable {
       this.#holder?.release();
     } catch { /* the lock word was not ours any more; nothing to give back */ }
     this.#closed = true;
+    this.#word = new Int32Array(0);
     this.#owned?.close();
   }
 
@@ -587,6 +583,16 @@ export class Mutex implements Disposable {
     if (Atomics.compareExchange(this.#word, LOCK, v, pid | (v & WAITERS)) !== v) return undefined;
     Atomics.add(this.#word, RECOVERIES, 1);
     return this.#guard(true);
+  }
+
+  /** The fast path: one compare-exchange. A closed handle or mapping has an empty word, so it throws. */
+  #cas(): boolean {
+    try {
+      return Atomics.compareExchange(this.#word, LOCK, 0, pid) === 0;
+    } catch {
+      this.#check();
+      throw new Deno.errors.BadResource("Cannot use mutex: its memory is gone");
+    }
   }
 
   #check(): void {
