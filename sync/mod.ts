@@ -23,3 +23,4 @@ export type { SyncWaitOptions, WaitOptions } from "./_options.ts";
 export type { CreateLockOptions } from "./_named.ts";
 export { type CreateSemaphoreOptions, Permit, Semaphore, semaphoreSize } from "./semaphore.ts";
 export { type CreateRwLockOptions, RwLock, RwLockGuard, rwLockSize } from "./rwlock.ts";
+export { ReleaseOnce } from "./_release_once.ts";

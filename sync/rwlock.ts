@@ -10,6 +10,7 @@ import { SharedMemory } from "../posix/shared_memory.ts";
 import { checkMode } from "../posix/_validate.ts";
 import { isAlive } from "./_liveness.ts";
 import { type CreateLockOptions, openNamed } from "./_named.ts";
+import { ReleaseOnce } from "./_release_once.ts";
 import type { SyncWaitOptions, WaitOptions } from "./_options.ts";
 import {
   checkSlots,
@@ -58,8 +59,7 @@ export function rwLockSize(maxHolders = 64): number {
  * sync.RwLock.remove(name);
  * ```
  */
-export class RwLockGuard implements Disposable {
-  #give: (() => void) | undefined;
+export class RwLockGuard extends ReleaseOnce {
   /** `"read"` or `"write"`. */
   readonly mode: "read" | "write";
   /**
@@ -70,27 +70,9 @@ export class RwLockGuard implements Disposable {
 
   /** @internal */
   constructor(mode: "read" | "write", recovered: boolean, give: () => void) {
+    super(give);
     this.mode = mode;
     this.recovered = recovered;
-    this.#give = give;
-  }
-
-  /** True once released. */
-  get released(): boolean {
-    return this.#give === undefined;
-  }
-
-  /** Gives the lock back; idempotent. */
-  release(): void {
-    const give = this.#give;
-    if (give === undefined) return;
-    this.#give = undefined;
-    give();
-  }
-
-  /** Same as {@linkcode RwLockGuard.release}. */
-  [Symbol.dispose](): void {
-    this.release();
   }
 }
 

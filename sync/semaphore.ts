@@ -9,6 +9,7 @@ import type { MappedRegion } from "../memory/region.ts";
 import { SharedMemory } from "../posix/shared_memory.ts";
 import { checkMode } from "../posix/_validate.ts";
 import { type CreateLockOptions, openNamed } from "./_named.ts";
+import { ReleaseOnce } from "./_release_once.ts";
 import type { SyncWaitOptions, WaitOptions } from "./_options.ts";
 import { checkSlots, StateLock, stateLockSize, type Taker, WORD_A, WORD_B } from "./_state_lock.ts";
 
@@ -48,32 +49,7 @@ export function semaphoreSize(maxHolders = 64): number {
  * sync.Semaphore.remove(name);
  * ```
  */
-export class Permit implements Disposable {
-  #give: (() => void) | undefined;
-
-  /** @internal */
-  constructor(give: () => void) {
-    this.#give = give;
-  }
-
-  /** True once released. */
-  get released(): boolean {
-    return this.#give === undefined;
-  }
-
-  /** Gives the permit back; idempotent. */
-  release(): void {
-    const give = this.#give;
-    if (give === undefined) return;
-    this.#give = undefined;
-    give();
-  }
-
-  /** Same as {@linkcode Permit.release}. */
-  [Symbol.dispose](): void {
-    this.release();
-  }
-}
+export class Permit extends ReleaseOnce {}
 
 /**
  * A pool of `permits` shared by processes: `acquire()` takes one (waiting
