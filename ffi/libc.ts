@@ -9,11 +9,13 @@
 import { runtimeSymbols } from "./runtime.ts";
 import { mmanSymbols } from "./mman.ts";
 import { processSymbols } from "./process.ts";
+import { semaphoreSymbols } from "./semaphore.ts";
 
 const symbols = {
   ...runtimeSymbols,
   ...mmanSymbols,
   ...processSymbols,
+  ...semaphoreSymbols,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The merged symbol table type. */

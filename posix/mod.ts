@@ -1,5 +1,6 @@
 /**
- * POSIX IPC: shared memory objects (`shm_open`/`mmap`) with typed views.
+ * POSIX IPC: shared memory objects (`shm_open`/`mmap`) with typed views, and
+ * named or in-memory semaphores whose waits never block the event loop.
  *
  * @example Create, write, read back, remove
  * ```ts
@@ -21,3 +22,12 @@ export {
   type OpenSharedMemoryOptions,
   SharedMemory,
 } from "./shared_memory.ts";
+export {
+  type CreateSemaphoreOptions,
+  SEM_ALIGN,
+  SEM_SIZE,
+  SEM_VALUE_MAX,
+  Semaphore,
+  type SemaphoreWaitOptions,
+  type SemaphoreWaitSyncOptions,
+} from "./semaphore.ts";

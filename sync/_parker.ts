@@ -1,19 +1,18 @@
 /**
- * Where a waiter sleeps: a process-shared semaphore inside the same mapping as
- * the lock word. The lock word decides who owns the lock; the semaphore only
- * puts waiters to sleep and wakes them.
- *
- * TEMPORARY polling implementation until posix.Semaphore lands.
+ * Where a waiter sleeps: a process-shared POSIX semaphore (`sem_init`, pshared)
+ * inside the same mapping as the lock word. The lock word decides who owns the
+ * lock; the semaphore only puts waiters to sleep and wakes them.
  *
  * @module
  */
 
 import type { MappedRegion } from "../memory/region.ts";
+import { SEM_ALIGN, SEM_SIZE, Semaphore } from "../posix/semaphore.ts";
 
-/** Bytes reserved for a parker (sizeof(sem_t) on glibc x86_64/aarch64). */
-export const PARKER_SIZE = 32;
+/** Bytes reserved for a parker (`sizeof(sem_t)`). */
+export const PARKER_SIZE = SEM_SIZE;
 /** Alignment of a parker. */
-export const PARKER_ALIGN = 8;
+export const PARKER_ALIGN = SEM_ALIGN;
 
 /** The sleep/wake half of a lock. */
 export interface Parker {
@@ -24,40 +23,9 @@ export interface Parker {
   wait(options: { timeout?: number; signal?: AbortSignal }): Promise<void>;
 }
 
-const sleepCell = new Int32Array(new SharedArrayBuffer(4));
-
 /** Initialises (when `init`) or attaches the parker at `byteOffset` of `region`. */
 export function parkerAt(region: MappedRegion, byteOffset: number, init: boolean): Parker {
-  const cell = region.view(Int32Array, byteOffset, 1);
-  if (init) Atomics.store(cell, 0, 0);
-  const take = () => {
-    for (;;) {
-      const v = Atomics.load(cell, 0);
-      if (v <= 0) return false;
-      if (Atomics.compareExchange(cell, 0, v, v - 1) === v) return true;
-    }
-  };
-  return {
-    get value() {
-      return Atomics.load(cell, 0);
-    },
-    post() {
-      Atomics.add(cell, 0, 1);
-    },
-    waitSync({ timeout }) {
-      const end = timeout === undefined ? Infinity : performance.now() + timeout;
-      while (!take()) {
-        if (performance.now() >= end) throw new Deno.errors.TimedOut("park timed out");
-        Atomics.wait(sleepCell, 0, 0, 1);
-      }
-    },
-    async wait({ timeout, signal }) {
-      const end = timeout === undefined ? Infinity : performance.now() + timeout;
-      while (!take()) {
-        signal?.throwIfAborted();
-        if (performance.now() >= end) throw new Deno.errors.TimedOut("park timed out");
-        await new Promise((r) => setTimeout(r, 1));
-      }
-    },
-  };
+  return init
+    ? Semaphore.init(region, byteOffset, { value: 0 })
+    : Semaphore.attach(region, byteOffset);
 }

@@ -143,3 +143,19 @@ export function devShmEntries(fragment: string): string[] {
 export function assertNoLeftovers(): void {
   assert.deepEqual(devShmEntries(`-${Deno.pid}-`), [], "objects left behind in /dev/shm");
 }
+
+/**
+ * `Deno.test` that, before it ends, waits for parked semaphore waits (see
+ * `posix.Semaphore.settled()`): a test that abandons a wait leaves a bounded
+ * FFI call in flight for up to 50 ms, which the op sanitizer would report.
+ */
+export function test(name: string, fn: () => void | Promise<void>): void {
+  Deno.test(name, async () => {
+    try {
+      await fn();
+    } finally {
+      const { Semaphore } = await import("../posix/semaphore.ts");
+      await Semaphore.settled();
+    }
+  });
+}

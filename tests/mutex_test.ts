@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { SharedMemory } from "../posix/shared_memory.ts";
 import { Mutex, MUTEX_SIZE } from "../sync/mutex.ts";
-import { assertNoLeftovers, uniqueName } from "./_helpers.ts";
+import { assertNoLeftovers, test, uniqueName } from "./_helpers.ts";
 
 const child = new URL("./fixtures/counter_child.ts", import.meta.url).pathname;
 const COUNTER = 1, DIRTY = 2, STUCK = 3, RECOVERED = 4, DONE = 8;
@@ -41,18 +41,18 @@ async function runCounters(children: number, iters: number, mode: string) {
   }
 }
 
-Deno.test("Mutex: 3 processes × 20,000 locked increments end at exactly 60,000", async () => {
+test("Mutex: 3 processes × 20,000 locked increments end at exactly 60,000", async () => {
   const cells = await runCounters(3, 20_000, "locked");
   assert.equal(cells[COUNTER], 60_000);
   assert.equal(cells[DIRTY], 0);
 });
 
-Deno.test("Mutex: the same increments without the lock lose updates (the test above can fail)", async () => {
+test("Mutex: the same increments without the lock lose updates (the test above can fail)", async () => {
   const cells = await runCounters(3, 2_000_000, "unlocked");
   assert.ok(cells[COUNTER]! < 6_000_000, `expected lost updates, got ${cells[COUNTER]}`);
 });
 
-Deno.test("Mutex: a holder killed with SIGKILL is recovered and the others finish consistently", async () => {
+test("Mutex: a holder killed with SIGKILL is recovered and the others finish consistently", async () => {
   const name = uniqueName("mxk");
   using shm = SharedMemory.create(name, { size: MUTEX_SIZE + 64 * 4 });
   try {
@@ -87,7 +87,7 @@ Deno.test("Mutex: a holder killed with SIGKILL is recovered and the others finis
   }
 });
 
-Deno.test("Mutex: a dead holder is recovered even before its parent reaps it (zombie)", async () => {
+test("Mutex: a dead holder is recovered even before its parent reaps it (zombie)", async () => {
   const name = uniqueName("mxz");
   using mutex = Mutex.create(name);
   try {
@@ -121,7 +121,7 @@ Deno.test("Mutex: a dead holder is recovered even before its parent reaps it (zo
   }
 });
 
-Deno.test("Mutex: two handles in one thread contend like two processes", () => {
+test("Mutex: two handles in one thread contend like two processes", () => {
   const name = uniqueName("mxh");
   using a = Mutex.create(name);
   using b = Mutex.open(name);
@@ -142,7 +142,7 @@ Deno.test("Mutex: two handles in one thread contend like two processes", () => {
   }
 });
 
-Deno.test("Mutex.lock() times out, and an aborted lock() rejects with signal.reason", async () => {
+test("Mutex.lock() times out, and an aborted lock() rejects with signal.reason", async () => {
   const name = uniqueName("mxa");
   using a = Mutex.create(name);
   using b = Mutex.open(name);
@@ -161,7 +161,7 @@ Deno.test("Mutex.lock() times out, and an aborted lock() rejects with signal.rea
   }
 });
 
-Deno.test("Mutex.lock() waiting in the event loop is woken by an unlock", async () => {
+test("Mutex.lock() waiting in the event loop is woken by an unlock", async () => {
   const name = uniqueName("mxw");
   using a = Mutex.create(name);
   using b = Mutex.open(name);
@@ -183,7 +183,7 @@ Deno.test("Mutex.lock() waiting in the event loop is woken by an unlock", async 
   }
 });
 
-Deno.test("Mutex: Workers of one process increment a shared counter exactly", async () => {
+test("Mutex: Workers of one process increment a shared counter exactly", async () => {
   const name = uniqueName("mxwk");
   using shm = SharedMemory.create(name, { size: MUTEX_SIZE + 8 });
   try {
@@ -223,7 +223,7 @@ Deno.test("Mutex: Workers of one process increment a shared counter exactly", as
   }
 });
 
-Deno.test("Mutex misuse gives typed errors", () => {
+test("Mutex misuse gives typed errors", () => {
   const name = uniqueName("mxm");
   using shm = SharedMemory.create(name, { size: 256 });
   try {
@@ -259,7 +259,7 @@ Deno.test("Mutex misuse gives typed errors", () => {
   assert.throws(() => Mutex.create(name, { mode: 0o1000 }), RangeError);
 });
 
-Deno.test("Mutex.close() while holding the lock releases it for the others", () => {
+test("Mutex.close() while holding the lock releases it for the others", () => {
   const name = uniqueName("mxcl");
   using b = Mutex.create(name);
   try {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { SharedMemory } from "../posix/shared_memory.ts";
 import { RwLock, rwLockSize } from "../sync/rwlock.ts";
-import { assertNoLeftovers, uniqueName } from "./_helpers.ts";
+import { assertNoLeftovers, test, uniqueName } from "./_helpers.ts";
 
 const child = new URL("./fixtures/rw_child.ts", import.meta.url).pathname;
 const A = 0, B = 1, TORN = 2, WRITES = 3, STUCK = 4, RECOVERED = 5;
@@ -14,7 +14,7 @@ function spawn(name: string, role: string, iters: number) {
   }).spawn();
 }
 
-Deno.test("RwLock: 2 writer and 2 reader processes never see a torn pair", async () => {
+test("RwLock: 2 writer and 2 reader processes never see a torn pair", async () => {
   const name = uniqueName("rw");
   using shm = SharedMemory.create(name, { size: rwLockSize() + 32 });
   try {
@@ -37,7 +37,7 @@ Deno.test("RwLock: 2 writer and 2 reader processes never see a torn pair", async
   }
 });
 
-Deno.test("RwLock: a writer killed while holding is recovered and reported once", async () => {
+test("RwLock: a writer killed while holding is recovered and reported once", async () => {
   const name = uniqueName("rwk");
   using shm = SharedMemory.create(name, { size: rwLockSize() + 32 });
   try {
@@ -65,7 +65,7 @@ Deno.test("RwLock: a writer killed while holding is recovered and reported once"
   }
 });
 
-Deno.test("RwLock: readers share, a writer excludes, a waiting writer holds off new readers", async () => {
+test("RwLock: readers share, a writer excludes, a waiting writer holds off new readers", async () => {
   const name = uniqueName("rws");
   using a = RwLock.create(name);
   using b = RwLock.open(name);
@@ -95,7 +95,7 @@ Deno.test("RwLock: readers share, a writer excludes, a waiting writer holds off 
   }
 });
 
-Deno.test("RwLock: an aborted write wait does not keep readers out", async () => {
+test("RwLock: an aborted write wait does not keep readers out", async () => {
   const name = uniqueName("rwa");
   using a = RwLock.create(name);
   using b = RwLock.open(name);
@@ -113,7 +113,7 @@ Deno.test("RwLock: an aborted write wait does not keep readers out", async () =>
   }
 });
 
-Deno.test("RwLock misuse gives typed errors", () => {
+test("RwLock misuse gives typed errors", () => {
   const name = uniqueName("rwm");
   using shm = SharedMemory.create(name, { size: rwLockSize(4) });
   try {

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { SharedMemory } from "../posix/shared_memory.ts";
 import { Semaphore, semaphoreSize } from "../sync/semaphore.ts";
-import { assertNoLeftovers, uniqueName } from "./_helpers.ts";
+import { assertNoLeftovers, test, uniqueName } from "./_helpers.ts";
 
 const semUrl = new URL("../sync/semaphore.ts", import.meta.url).href;
 const shmUrl = new URL("../posix/shared_memory.ts", import.meta.url).href;
 
-Deno.test("sync.Semaphore: 4 processes never hold more than 2 of 2 permits", async () => {
+test("sync.Semaphore: 4 processes never hold more than 2 of 2 permits", async () => {
   const name = uniqueName("ssp");
   using shm = SharedMemory.create(name, { size: semaphoreSize() + 16 });
   try {
@@ -45,7 +45,7 @@ Deno.test("sync.Semaphore: 4 processes never hold more than 2 of 2 permits", asy
   }
 });
 
-Deno.test("sync.Semaphore: permits of a process killed while holding them come back", async () => {
+test("sync.Semaphore: permits of a process killed while holding them come back", async () => {
   const name = uniqueName("ssk");
   using sem = Semaphore.create(name, { permits: 2 });
   try {
@@ -78,7 +78,7 @@ Deno.test("sync.Semaphore: permits of a process killed while holding them come b
   }
 });
 
-Deno.test("sync.Semaphore: timeouts, aborts and idempotent permits", async () => {
+test("sync.Semaphore: timeouts, aborts and idempotent permits", async () => {
   const name = uniqueName("sst");
   using a = Semaphore.create(name, { permits: 1 });
   using b = Semaphore.open(name);
@@ -104,7 +104,7 @@ Deno.test("sync.Semaphore: timeouts, aborts and idempotent permits", async () =>
   }
 });
 
-Deno.test("sync.Semaphore: bad arguments give typed errors", () => {
+test("sync.Semaphore: bad arguments give typed errors", () => {
   assert.throws(() => Semaphore.create(uniqueName("ssb"), { permits: 0 }), RangeError);
   assert.throws(() => Semaphore.create(uniqueName("ssb"), { permits: 1.5 }), RangeError);
   assert.throws(

@@ -1,0 +1,32 @@
+/**
+ * `struct timespec` deadlines on `CLOCK_MONOTONIC`, the clock that wall-clock
+ * changes cannot move.
+ *
+ * @module
+ */
+
+import { libc } from "./libc.ts";
+
+/** `CLOCK_MONOTONIC` */
+export const CLOCK_MONOTONIC = 1;
+
+/** A `struct timespec` buffer (`tv_sec`, `tv_nsec`: two 64-bit fields on LP64). */
+export type Timespec = Uint8Array<ArrayBuffer>;
+
+const now = new BigInt64Array(2);
+const nowBytes = new Uint8Array(now.buffer);
+
+/** The monotonic clock now, in nanoseconds. */
+export function monotonicNs(): bigint {
+  libc().clock_gettime(CLOCK_MONOTONIC, nowBytes);
+  return now[0]! * 1_000_000_000n + now[1]!;
+}
+
+/** A new timespec holding `CLOCK_MONOTONIC` now + `ms` milliseconds. */
+export function deadlineIn(ms: number, into: Timespec = new Uint8Array(16)): Timespec {
+  const t = monotonicNs() + BigInt(Math.max(0, Math.round(ms * 1e6)));
+  const v = new BigInt64Array(into.buffer, into.byteOffset, 2);
+  v[0] = t / 1_000_000_000n;
+  v[1] = t % 1_000_000_000n;
+  return into;
+}

@@ -1,0 +1,600 @@
+/**
+ * POSIX semaphores: named (`sem_open`) and in-memory (`sem_init` inside a
+ * mapping), with waits that never block the event loop.
+ *
+ * @module
+ */
+
+import { libc } from "../ffi/libc.ts";
+import { check, Errno, errno, errnoError } from "../ffi/errno.ts";
+import { cString } from "../ffi/cstring.ts";
+import { O } from "../ffi/constants.ts";
+import { CLOCK_MONOTONIC, deadlineIn } from "../ffi/timespec.ts";
+import { type MappedRegion, pinRegion } from "../memory/region.ts";
+import { checkMode, checkName, checkOptions } from "./_validate.ts";
+import { DEFAULT_SPIN_US, parksSettled, type ParkTarget, spin, WaitQueue } from "./_park.ts";
+
+/** `sizeof(sem_t)` on glibc x86_64 and aarch64: bytes an in-memory semaphore occupies. */
+export const SEM_SIZE = 32;
+/** `_Alignof(sem_t)`: an in-memory semaphore's byte offset must be a multiple of this. */
+export const SEM_ALIGN = 8;
+/** The largest value a POSIX semaphore can hold (`SEM_VALUE_MAX`). */
+export const SEM_VALUE_MAX = 2147483647;
+
+/** Options for creating a semaphore. */
+export interface CreateSemaphoreOptions {
+  /** Initial value, 0 to `SEM_VALUE_MAX`. Default 0. */
+  value?: number;
+  /** Permission bits of a named semaphore, applied exactly. Default `0o600`. */
+  mode?: number;
+}
+
+/** Options for an async wait. */
+export interface SemaphoreWaitOptions {
+  /** Milliseconds. Absent: forever. `0`: try once. Positive: bounded, then `TimedOut`. */
+  timeout?: number;
+  /** Aborting rejects the wait with `signal.reason`. */
+  signal?: AbortSignal;
+  /**
+   * Microseconds to spin on `sem_trywait` before parking (default 20). Spinning
+   * catches a peer that answers quickly without a thread hand-off.
+   */
+  spinMicros?: number;
+}
+
+/** Options for a blocking wait. */
+export interface SemaphoreWaitSyncOptions {
+  /** Milliseconds. Absent: forever. `0`: try once. Positive: bounded, then `TimedOut`. */
+  timeout?: number;
+  /** Microseconds to spin before blocking (default 20). */
+  spinMicros?: number;
+}
+
+const MAX_NAME_BYTES = 251; // NAME_MAX minus glibc's "sem." prefix in /dev/shm
+
+const handles = new FinalizationRegistry<Deno.PointerObject>((p) => {
+  // Safety net for a forgotten close() of a named semaphore: it only unmaps
+  // the sem_t of a handle nobody can reach any more.
+  libc().sem_close(p);
+});
+
+/**
+ * A POSIX semaphore: a counter that `post()` raises and `wait()` lowers,
+ * blocking (or, for `wait()`, awaiting) while it is 0. Named semaphores live
+ * in `/dev/shm/sem.NAME`; in-memory ones sit inside a `SharedMemory` (or
+ * System V) mapping next to the data they guard.
+ *
+ * `wait()` never blocks the event loop: see the design notes in
+ * `posix/_park.ts` (spin, then one bounded park per handle on Deno's
+ * blocking-call pool, capped so file I/O keeps its threads). Needs
+ * `--allow-ffi`. See `man 7 sem_overview`.
+ *
+ * @example Post in one handle, wait in another
+ * ```ts
+ * import { posix } from "@ipc/shm";
+ * import assert from "node:assert/strict";
+ *
+ * const name = `/doc-sem-${Deno.pid}`;
+ * using a = posix.Semaphore.create(name, { value: 0 });
+ * using b = posix.Semaphore.open(name);
+ * a.post();
+ * await b.wait({ timeout: 1000 });
+ * assert.equal(b.tryWait(), false);
+ * posix.Semaphore.unlink(name);
+ * ```
+ */
+export class Semaphore implements Disposable {
+  #name: string | undefined;
+  #named: Deno.PointerObject | null = null;
+  #region: MappedRegion | undefined;
+  #offset = 0;
+  #base: Deno.PointerObject | null = null;
+  #sem: Deno.PointerObject | null = null;
+  #closed = false;
+  #destroyOnClose = false;
+  #queue: WaitQueue;
+  #parkTarget: ParkTarget;
+  #token = {};
+  #getValueBuf = new Int32Array(1);
+
+  private constructor(
+    named: { name: string; pointer: Deno.PointerObject } | undefined,
+    region?: { region: MappedRegion; byteOffset: number },
+  ) {
+    if (named) {
+      this.#name = named.name;
+      this.#named = named.pointer;
+      this.#sem = named.pointer;
+      handles.register(this, named.pointer, this.#token);
+    } else {
+      this.#region = region!.region;
+      this.#offset = region!.byteOffset;
+    }
+    const target: ParkTarget = {
+      tryTake: () => this.#tryTake(),
+      park: (sliceMs) => this.#park(sliceMs),
+      giveBack: () => this.post(),
+    };
+    this.#parkTarget = target;
+    this.#queue = new WaitQueue(target);
+  }
+
+  /**
+   * Creates a named semaphore (`sem_open` with `O_CREAT | O_EXCL`).
+   *
+   * @param name `/` then 1–251 bytes, no other `/`, no NUL
+   * @throws {Deno.errors.AlreadyExists} when `name` exists
+   * @throws {TypeError | RangeError} for a bad name, value or mode
+   *
+   * @example
+   * ```ts
+   * import { posix } from "@ipc/shm";
+   * import assert from "node:assert/strict";
+   * const name = `/doc-sem-create-${Deno.pid}`;
+   * using sem = posix.Semaphore.create(name, { value: 2 });
+   * assert.equal(sem.value, 2);
+   * sem.unlink();
+   * ```
+   */
+  static create(name: string, options: CreateSemaphoreOptions = {}): Semaphore {
+    const { value, mode } = createArgs(name, options);
+    const p = libc().sem_open(cString(name), O.CREAT | O.EXCL, mode, value);
+    if (p === null) {
+      throw errnoError(errno(), {
+        action: "Cannot create semaphore",
+        object: name,
+        syscall: "sem_open",
+      });
+    }
+    const sem = new Semaphore({ name, pointer: p });
+    // sem_open applies the umask; the mode asked for is the mode others get.
+    if (libc().chmod(cString(`/dev/shm/sem.${name.slice(1)}`), mode) === -1) {
+      const e = errnoError(errno(), {
+        action: "Cannot create semaphore",
+        object: name,
+        syscall: "chmod",
+      });
+      sem.close();
+      libc().sem_unlink(cString(name));
+      throw e;
+    }
+    return sem;
+  }
+
+  /**
+   * Opens an existing named semaphore.
+   *
+   * @throws {Deno.errors.NotFound} when `name` does not exist
+   * @throws {Deno.errors.PermissionDenied} when its mode refuses this user
+   *
+   * @example
+   * ```ts
+   * import { posix } from "@ipc/shm";
+   * import assert from "node:assert/strict";
+   * assert.throws(() => posix.Semaphore.open(`/doc-sem-missing-${Deno.pid}`), Deno.errors.NotFound);
+   * ```
+   */
+  static open(name: string): Semaphore {
+    checkName(name, "Semaphore", MAX_NAME_BYTES);
+    const p = libc().sem_open(cString(name), 0, 0, 0);
+    if (p === null) {
+      throw errnoError(errno(), {
+        action: "Cannot open semaphore",
+        object: name,
+        syscall: "sem_open",
+      });
+    }
+    return new Semaphore({ name, pointer: p });
+  }
+
+  /**
+   * Opens `name`, creating it with `options` if it does not exist.
+   *
+   * @example
+   * ```ts
+   * import { posix } from "@ipc/shm";
+   * const name = `/doc-sem-ooc-${Deno.pid}`;
+   * using a = posix.Semaphore.openOrCreate(name, { value: 1 });
+   * using b = posix.Semaphore.openOrCreate(name, { value: 1 });
+   * posix.Semaphore.unlink(name);
+   * ```
+   */
+  static openOrCreate(name: string, options: CreateSemaphoreOptions = {}): Semaphore {
+    createArgs(name, options);
+    for (let attempt = 0;; attempt++) {
+      try {
+        return Semaphore.create(name, options);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      }
+      try {
+        return Semaphore.open(name);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound) || attempt >= 8) throw e;
+      }
+    }
+  }
+
+  /**
+   * Removes a named semaphore (`sem_unlink`); open handles keep working.
+   *
+   * @throws {Deno.errors.NotFound} when `name` does not exist
+   *
+   * @example
+   * ```ts
+   * import { posix } from "@ipc/shm";
+   * const name = `/doc-sem-unlink-${Deno.pid}`;
+   * posix.Semaphore.create(name).close();
+   * posix.Semaphore.unlink(name);
+   * ```
+   */
+  static unlink(name: string): void {
+    checkName(name, "Semaphore", MAX_NAME_BYTES);
+    check(libc().sem_unlink(cString(name)), {
+      action: "Cannot unlink semaphore",
+      object: name,
+      syscall: "sem_unlink",
+    });
+  }
+
+  /**
+   * Initialises an in-memory, process-shared semaphore (`sem_init` with
+   * `pshared = 1`) at `byteOffset` of a mapping. Do it once; other processes
+   * {@linkcode Semaphore.attach}.
+   *
+   * @param region a `SharedMemory` or System V attachment
+   * @param byteOffset a multiple of `SEM_ALIGN` with `SEM_SIZE` bytes after it
+   * @throws {RangeError} when misaligned or out of bounds
+   *
+   * @example A semaphore inside shared memory
+   * ```ts
+   * import { posix, SharedMemory } from "@ipc/shm";
+   * import assert from "node:assert/strict";
+   * const name = `/doc-sem-init-${Deno.pid}`;
+   * using shm = SharedMemory.create(name, { size: 4096 });
+   * using sem = posix.Semaphore.init(shm, 0, { value: 1 });
+   * using peer = posix.Semaphore.attach(shm, 0);
+   * assert.equal(peer.tryWait(), true);
+   * assert.equal(sem.value, 0);
+   * sem.destroy();
+   * shm.unlink();
+   * ```
+   */
+  static init(
+    region: MappedRegion,
+    byteOffset: number,
+    options: { value?: number } = {},
+  ): Semaphore {
+    checkOptions(options, "init()");
+    const value = options.value ?? 0;
+    checkValue(value);
+    const sem = Semaphore.attach(region, byteOffset);
+    check(libc().sem_init(sem.#pointer(), 1, value), {
+      action: "Cannot initialise semaphore",
+      object: `at byte ${byteOffset}`,
+      syscall: "sem_init",
+    });
+    return sem;
+  }
+
+  /**
+   * Uses the in-memory semaphore another handle initialised at `byteOffset`.
+   *
+   * @throws {RangeError} when misaligned or out of bounds
+   *
+   * @example
+   * ```ts
+   * import { posix, SEM_SIZE, SharedMemory } from "@ipc/shm";
+   * const name = `/doc-sem-attach-${Deno.pid}`;
+   * using shm = SharedMemory.create(name, { size: SEM_SIZE });
+   * using a = posix.Semaphore.init(shm, 0);
+   * using b = posix.Semaphore.attach(shm, 0);
+   * b.post();
+   * a.waitSync({ timeout: 100 });
+   * shm.unlink();
+   * ```
+   */
+  static attach(region: MappedRegion, byteOffset: number): Semaphore {
+    if (region === null || typeof region !== "object" || typeof region.view !== "function") {
+      throw new TypeError("attach() takes a mapped region (SharedMemory or a System V attachment)");
+    }
+    if (!Number.isSafeInteger(byteOffset) || byteOffset < 0) {
+      throw new RangeError(`byteOffset must be a non-negative integer, got ${byteOffset}`);
+    }
+    if (byteOffset % SEM_ALIGN !== 0) {
+      throw new RangeError(
+        `A semaphore needs ${SEM_ALIGN}-byte alignment; byte offset ${byteOffset} is misaligned`,
+      );
+    }
+    if (byteOffset + SEM_SIZE > region.byteLength) {
+      throw new RangeError(
+        `A semaphore needs ${SEM_SIZE} bytes at offset ${byteOffset}; the mapping has ${region.byteLength}`,
+      );
+    }
+    return new Semaphore(undefined, { region, byteOffset });
+  }
+
+  /**
+   * Resolves once this thread has no parked wait in flight. A wait that was
+   * aborted or timed out settles at once, but its bounded park on Deno's
+   * blocking-call pool ends up to 50 ms later; `deno test`'s op sanitizer
+   * counts it until then. Await this at the end of a test that abandons waits.
+   *
+   * @example
+   * ```ts
+   * import { posix } from "@ipc/shm";
+   * const name = `/doc-sem-settled-${Deno.pid}`;
+   * using sem = posix.Semaphore.create(name);
+   * await sem.wait({ timeout: 5 }).catch(() => {});
+   * await posix.Semaphore.settled();
+   * sem.unlink();
+   * ```
+   */
+  static settled(): Promise<void> {
+    return parksSettled();
+  }
+
+  /** The name of a named semaphore; `undefined` for an in-memory one. */
+  get name(): string | undefined {
+    return this.#name;
+  }
+
+  /** True after {@linkcode Semaphore.close} or {@linkcode Semaphore.destroy}. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The current value (`sem_getvalue`): a snapshot that may change at once. */
+  get value(): number {
+    check(
+      libc().sem_getvalue(this.#pointer(), new Uint8Array(this.#getValueBuf.buffer)),
+      this.#site("sem_getvalue"),
+    );
+    return this.#getValueBuf[0]!;
+  }
+
+  /**
+   * Adds one (`sem_post`), waking a waiter if there is one.
+   *
+   * @throws {SystemError} `EOVERFLOW` past `SEM_VALUE_MAX`
+   */
+  post(): void {
+    check(libc().sem_post(this.#pointer()), this.#site("sem_post"));
+  }
+
+  /** Takes one if the value is above 0 (`sem_trywait`); never waits. */
+  tryWait(): boolean {
+    return this.#tryTake();
+  }
+
+  /**
+   * Takes one, blocking this thread while the value is 0. Measured on the
+   * monotonic clock; EINTR is retried.
+   *
+   * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
+   */
+  waitSync(options: SemaphoreWaitSyncOptions = {}): void {
+    checkOptions(options, "waitSync()");
+    const { timeout, spinMicros = DEFAULT_SPIN_US } = options;
+    checkTimeout(timeout);
+    checkSpin(spinMicros);
+    if (spin(this.#target(), timeout === 0 ? 0 : spinMicros)) return;
+    if (timeout === 0) throw timedOut(this, 0);
+    const ts = timeout === undefined ? undefined : deadlineIn(timeout);
+    for (;;) {
+      const p = this.#pointer();
+      const r = ts === undefined
+        ? libc().sem_wait(p)
+        : libc().sem_clockwait(p, CLOCK_MONOTONIC, ts);
+      if (r === 0) return;
+      const e = errno();
+      if (e === Errno.EINTR) continue;
+      if (e === Errno.ETIMEDOUT) throw timedOut(this, timeout);
+      throw errnoError(e, this.#site(ts === undefined ? "sem_wait" : "sem_clockwait"));
+    }
+  }
+
+  /**
+   * Takes one, awaiting while the value is 0 without blocking the event loop.
+   *
+   * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
+   * @throws `signal.reason` when `signal` aborts first
+   *
+   * @example A timeout and an abort
+   * ```ts
+   * import { posix } from "@ipc/shm";
+   * import assert from "node:assert/strict";
+   * const name = `/doc-sem-wait-${Deno.pid}`;
+   * using sem = posix.Semaphore.create(name);
+   * await assert.rejects(sem.wait({ timeout: 10 }), Deno.errors.TimedOut);
+   * const reason = new Error("stop");
+   * await assert.rejects(sem.wait({ signal: AbortSignal.abort(reason) }), (e) => e === reason);
+   * await posix.Semaphore.settled();
+   * sem.unlink();
+   * ```
+   */
+  wait(options: SemaphoreWaitOptions = {}): Promise<void> {
+    try {
+      checkOptions(options, "wait()");
+      const { timeout, signal, spinMicros = DEFAULT_SPIN_US } = options;
+      checkTimeout(timeout);
+      checkSpin(spinMicros);
+      if (signal !== undefined && !(signal instanceof AbortSignal)) {
+        throw new TypeError("signal must be an AbortSignal");
+      }
+      signal?.throwIfAborted();
+      if (spin(this.#target(), timeout === 0 ? 0 : spinMicros)) return Promise.resolve();
+      if (timeout === 0) throw timedOut(this, 0);
+      const deadline = timeout === undefined ? Infinity : performance.now() + timeout;
+      return this.#queue.wait(deadline, () => timedOut(this, timeout), signal);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Waits, then returns a permit that posts when disposed:
+   * `using _permit = await sem.acquire()`.
+   *
+   * @example
+   * ```ts
+   * import { posix } from "@ipc/shm";
+   * import assert from "node:assert/strict";
+   * const name = `/doc-sem-acquire-${Deno.pid}`;
+   * using sem = posix.Semaphore.create(name, { value: 1 });
+   * {
+   *   using _permit = await sem.acquire({ timeout: 100 });
+   *   assert.equal(sem.value, 0);
+   * }
+   * assert.equal(sem.value, 1);
+   * sem.unlink();
+   * ```
+   */
+  async acquire(options: SemaphoreWaitOptions = {}): Promise<Disposable & { release(): void }> {
+    await this.wait(options);
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      this.post();
+    };
+    return { release, [Symbol.dispose]: release };
+  }
+
+  /** Removes this handle's name (see {@linkcode Semaphore.unlink}). */
+  unlink(): void {
+    if (this.#name === undefined) {
+      throw new TypeError("An in-memory semaphore has no name to unlink");
+    }
+    Semaphore.unlink(this.#name);
+  }
+
+  /**
+   * Destroys an in-memory semaphore (`sem_destroy`) and closes this handle.
+   * Only call it when no process waits on it any more.
+   */
+  destroy(): void {
+    if (this.#region === undefined) {
+      throw new TypeError("destroy() is for in-memory semaphores; use unlink()");
+    }
+    const p = this.#pointer();
+    check(libc().sem_destroy(p), this.#site("sem_destroy"));
+    this.close();
+  }
+
+  /**
+   * Closes this handle; idempotent. Pending `wait()`s reject with
+   * `BadResource`. A named semaphore stays until unlinked.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue.closeAll(
+      new Deno.errors.BadResource(`${this.#describe()} was closed while waiting`),
+    );
+    handles.unregister(this.#token);
+    if (this.#named !== null && !this.#queue.parking) libc().sem_close(this.#named);
+    // With a park in flight, sem_close runs when it returns (#park), so the
+    // pool thread never waits on unmapped memory.
+  }
+
+  /** Same as {@linkcode Semaphore.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #target(): ParkTarget {
+    return this.#parkTarget;
+  }
+
+  #tryTake(): boolean {
+    const p = this.#pointer();
+    for (;;) {
+      if (libc().sem_trywait(p) === 0) return true;
+      const e = errno();
+      if (e === Errno.EAGAIN) return false;
+      if (e !== Errno.EINTR) throw errnoError(e, this.#site("sem_trywait"));
+    }
+  }
+
+  #park(sliceMs: number): Promise<number> {
+    const p = this.#pointer();
+    const unpin = this.#region ? pinRegion(this.#region) : () => {};
+    return libc().sem_clockwait_nb(p, CLOCK_MONOTONIC, deadlineIn(sliceMs)).then((r) => {
+      unpin();
+      if (this.#closed && this.#named !== null) {
+        libc().sem_close(this.#named);
+        this.#named = null;
+      }
+      return r;
+    });
+  }
+
+  /** The sem_t address, re-derived if the region was remapped; throws once closed. */
+  #pointer(): Deno.PointerObject {
+    if (this.#closed) {
+      throw new Deno.errors.BadResource(`Cannot use ${this.#describe()}: it is closed`);
+    }
+    if (this.#region === undefined) return this.#sem!;
+    if (this.#region.closed) {
+      throw new Deno.errors.BadResource(`Cannot use ${this.#describe()}: its mapping is closed`);
+    }
+    const base = this.#region.unsafePointer;
+    if (base !== this.#base || this.#sem === null) {
+      this.#base = base;
+      this.#sem = Deno.UnsafePointer.offset(base!, this.#offset) as Deno.PointerObject;
+    }
+    return this.#sem;
+  }
+
+  #describe(): string {
+    return this.#name === undefined
+      ? `semaphore at byte ${this.#offset}`
+      : `semaphore "${this.#name}"`;
+  }
+
+  #site(syscall: string) {
+    return {
+      action: "Semaphore operation failed",
+      object: this.#name ?? `at byte ${this.#offset}`,
+      syscall,
+    };
+  }
+}
+
+function createArgs(name: string, options: CreateSemaphoreOptions) {
+  checkName(name, "Semaphore", MAX_NAME_BYTES);
+  checkOptions(options, "create()");
+  const { value = 0, mode = 0o600 } = options;
+  checkValue(value);
+  checkMode(mode);
+  return { value, mode };
+}
+
+function checkValue(value: unknown): asserts value is number {
+  if (typeof value !== "number") throw new TypeError(`value must be a number, got ${typeof value}`);
+  if (!Number.isSafeInteger(value) || value < 0 || value > SEM_VALUE_MAX) {
+    throw new RangeError(`value must be an integer from 0 to ${SEM_VALUE_MAX}, got ${value}`);
+  }
+}
+
+function checkTimeout(timeout: unknown): void {
+  if (timeout === undefined) return;
+  if (typeof timeout !== "number") {
+    throw new TypeError(`timeout must be a number, got ${typeof timeout}`);
+  }
+  if (Number.isNaN(timeout) || timeout < 0) {
+    throw new RangeError(`timeout must be ≥ 0 ms, got ${timeout}`);
+  }
+}
+
+function checkSpin(micros: unknown): void {
+  if (typeof micros !== "number" || Number.isNaN(micros) || micros < 0) {
+    throw new RangeError(`spinMicros must be a number ≥ 0, got ${String(micros)}`);
+  }
+}
+
+function timedOut(sem: Semaphore, timeout: number | undefined): Deno.errors.TimedOut {
+  const what = sem.name === undefined ? "an in-memory semaphore" : `semaphore "${sem.name}"`;
+  return new Deno.errors.TimedOut(`Timed out after ${timeout} ms waiting on ${what}`);
+}

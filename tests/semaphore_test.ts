@@ -1,0 +1,315 @@
+import assert from "node:assert/strict";
+import { SharedMemory } from "../posix/shared_memory.ts";
+import { SEM_SIZE, SEM_VALUE_MAX, Semaphore } from "../posix/semaphore.ts";
+import {
+  assertNoLeftovers,
+  compileC,
+  devShmEntries,
+  hasCC,
+  runExe,
+  test,
+  uniqueName,
+} from "./_helpers.ts";
+
+const semUrl = new URL("../posix/semaphore.ts", import.meta.url).href;
+const shmUrl = new URL("../posix/shared_memory.ts", import.meta.url).href;
+
+function denoEval(script: string) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--quiet", script],
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+test("posix.Semaphore: a Deno child posts and the parent's wait() wakes, and back", async () => {
+  const ping = uniqueName("ping");
+  const pong = uniqueName("pong");
+  using a = Semaphore.create(ping);
+  using b = Semaphore.create(pong);
+  try {
+    const child = denoEval(`
+      import { Semaphore } from ${JSON.stringify(semUrl)};
+      using ping = Semaphore.open(${JSON.stringify(ping)});
+      using pong = Semaphore.open(${JSON.stringify(pong)});
+      for (let i = 0; i < 200; i++) {
+        if (i % 2) ping.waitSync({ timeout: 10000 }); else await ping.wait({ timeout: 10000 });
+        pong.post();
+      }
+    `).spawn();
+    for (let i = 0; i < 200; i++) {
+      a.post();
+      if (i % 2) await b.wait({ timeout: 10000 });
+      else b.waitSync({ timeout: 10000 });
+    }
+    const out = await child.output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.equal(a.value, 0);
+    assert.equal(b.value, 0);
+  } finally {
+    Semaphore.unlink(ping);
+    Semaphore.unlink(pong);
+  }
+});
+
+Deno.test({
+  name: "posix.Semaphore interoperates with a C peer (sem_open, sem_post, sem_timedwait)",
+  ignore: !hasCC,
+  async fn() {
+    const toC = uniqueName("toc");
+    const fromC = uniqueName("fromc");
+    using a = Semaphore.create(toC);
+    using b = Semaphore.create(fromC);
+    try {
+      const exe = await compileC(`
+        #include <fcntl.h>
+        #include <semaphore.h>
+        #include <stdio.h>
+        #include <time.h>
+        int main(int argc, char **argv) {
+          sem_t *in = sem_open(argv[1], 0), *out = sem_open(argv[2], 0);
+          if (in == SEM_FAILED || out == SEM_FAILED) { perror("sem_open"); return 2; }
+          for (int i = 0; i < 100; i++) {
+            struct timespec ts; clock_gettime(CLOCK_REALTIME, &ts); ts.tv_sec += 10;
+            if (sem_timedwait(in, &ts) != 0) { perror("sem_timedwait"); return 3; }
+            sem_post(out);
+          }
+          printf("done\\n");
+          return 0;
+        }`);
+      const peer = runExe(exe, [toC, fromC]);
+      for (let i = 0; i < 100; i++) {
+        a.post();
+        await b.wait({ timeout: 10000 });
+      }
+      const r = await peer;
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), "done");
+    } finally {
+      Semaphore.unlink(toC);
+      Semaphore.unlink(fromC);
+    }
+  },
+});
+
+test("posix.Semaphore.init(): an in-memory semaphore works across two processes", async () => {
+  const name = uniqueName("insem");
+  using shm = SharedMemory.create(name, { size: 4096 });
+  try {
+    using ready = Semaphore.init(shm, 0);
+    using go = Semaphore.init(shm, SEM_SIZE);
+    const child = denoEval(`
+      import { Semaphore } from ${JSON.stringify(semUrl)};
+      import { SharedMemory } from ${JSON.stringify(shmUrl)};
+      using shm = SharedMemory.open(${JSON.stringify(name)});
+      using ready = Semaphore.attach(shm, 0);
+      using go = Semaphore.attach(shm, ${SEM_SIZE});
+      for (let i = 0; i < 100; i++) { ready.post(); await go.wait({ timeout: 10000 }); }
+      shm.bytes[100] = 42;
+      ready.post();
+    `).spawn();
+    for (let i = 0; i < 100; i++) {
+      await ready.wait({ timeout: 10000 });
+      go.post();
+    }
+    ready.waitSync({ timeout: 10000 });
+    assert.equal(shm.bytes[100], 42);
+    const out = await child.output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  } finally {
+    SharedMemory.unlink(name);
+  }
+});
+
+test("posix.Semaphore: tryWait, timeouts (sync and async) and aborts", async () => {
+  const name = uniqueName("tmo");
+  using sem = Semaphore.create(name, { value: 1 });
+  try {
+    assert.equal(sem.tryWait(), true);
+    assert.equal(sem.tryWait(), false);
+    assert.throws(() => sem.waitSync({ timeout: 0 }), Deno.errors.TimedOut);
+    const t0 = performance.now();
+    assert.throws(() => sem.waitSync({ timeout: 30 }), Deno.errors.TimedOut);
+    assert.ok(performance.now() - t0 >= 25);
+    await assert.rejects(sem.wait({ timeout: 0 }), Deno.errors.TimedOut);
+    await assert.rejects(sem.wait({ timeout: 30 }), Deno.errors.TimedOut);
+    const reason = new Error("no longer needed");
+    const ac = new AbortController();
+    const p = sem.wait({ signal: ac.signal });
+    setTimeout(() => ac.abort(reason), 10);
+    await assert.rejects(p, (e) => e === reason);
+    await assert.rejects(sem.wait({ signal: AbortSignal.abort(reason) }), (e) => e === reason);
+    // The abandoned waits consumed nothing: a post is still there for the next waiter.
+    sem.post();
+    await sem.wait({ timeout: 1000 });
+    assert.equal(sem.value, 0);
+  } finally {
+    Semaphore.unlink(name);
+  }
+});
+
+test("posix.Semaphore: 100 concurrent waits are all served by posts, FIFO, on one park", async () => {
+  const name = uniqueName("many");
+  using sem = Semaphore.create(name);
+  try {
+    const order: number[] = [];
+    const waits = Array.from(
+      { length: 100 },
+      (_, i) => sem.wait({ timeout: 10000 }).then(() => order.push(i)),
+    );
+    for (let i = 0; i < 100; i++) sem.post();
+    await Promise.all(waits);
+    assert.equal(order.length, 100);
+    assert.equal(sem.value, 0);
+  } finally {
+    Semaphore.unlink(name);
+  }
+});
+
+test("posix.Semaphore: waits on 20 semaphores at once (more than the park cap) all complete", async () => {
+  const names = Array.from({ length: 20 }, () => uniqueName("cap"));
+  const sems = names.map((n) => Semaphore.create(n));
+  try {
+    const waits = sems.map((s) => s.wait({ timeout: 10000 }));
+    await new Promise((r) => setTimeout(r, 20));
+    for (const s of sems) s.post();
+    await Promise.all(waits);
+  } finally {
+    for (const s of sems) s.close();
+    for (const n of names) Semaphore.unlink(n);
+  }
+});
+
+test("posix.Semaphore: 100 abandoned waits do not starve file reads", async () => {
+  const names = Array.from({ length: 100 }, () => uniqueName("starve"));
+  const sems = names.map((n) => Semaphore.create(n));
+  const file = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(file, "still readable");
+    const ac = new AbortController();
+    const waits = sems.map((s) => s.wait({ signal: ac.signal }).catch((e) => e));
+    await new Promise((r) => setTimeout(r, 10));
+    // While 100 waits are pending, Deno's own file I/O still gets threads.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const text = await Promise.race([
+      Deno.readTextFile(file),
+      new Promise((_, reject) =>
+        timer = setTimeout(() => reject(new Error("file read starved")), 2000)
+      ),
+    ]).finally(() => clearTimeout(timer));
+    assert.equal(text, "still readable");
+    ac.abort(new Error("done"));
+    for (const r of await Promise.all(waits)) assert.equal((r as Error).message, "done");
+  } finally {
+    for (const s of sems) s.close();
+    for (const n of names) Semaphore.unlink(n);
+    await Deno.remove(file);
+  }
+});
+
+test("posix.Semaphore: a script whose waits were all aborted exits on its own", async () => {
+  const name = uniqueName("exit");
+  using _sem = Semaphore.create(name);
+  try {
+    const t0 = performance.now();
+    const out = await denoEval(`
+      import { Semaphore } from ${JSON.stringify(semUrl)};
+      const sem = Semaphore.open(${JSON.stringify(name)});
+      const ac = new AbortController();
+      const waits = Array.from({ length: 10 }, () => sem.wait({ signal: ac.signal }).catch(() => {}));
+      setTimeout(() => ac.abort(), 20);
+      await Promise.all(waits);
+      console.log("aborted");
+    `).output();
+    const elapsed = performance.now() - t0;
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.equal(new TextDecoder().decode(out.stdout).trim(), "aborted");
+    assert.ok(elapsed < 10_000, `took ${elapsed} ms to exit`);
+  } finally {
+    Semaphore.unlink(name);
+  }
+});
+
+test("posix.Semaphore: closing the mapping under a parked wait rejects it without a crash", async () => {
+  const name = uniqueName("closepark");
+  const shm = SharedMemory.create(name, { size: 4096 });
+  try {
+    const sem = Semaphore.init(shm, 64);
+    const p = sem.wait({ timeout: 5000 }).catch((e) => e);
+    await new Promise((r) => setTimeout(r, 10));
+    shm.close(); // the park is still in flight: the range is overlaid, not unmapped
+    sem.close();
+    const e = await p;
+    assert.ok(e instanceof Deno.errors.BadResource, String(e));
+    assert.throws(() => sem.post(), Deno.errors.BadResource);
+  } finally {
+    SharedMemory.unlink(name);
+  }
+});
+
+test("posix.Semaphore: bad names, values and options give typed errors", () => {
+  assert.throws(() => Semaphore.create("no-slash"), TypeError);
+  assert.throws(() => Semaphore.create("/a/b"), TypeError);
+  assert.throws(() => Semaphore.create("/"), TypeError);
+  assert.throws(() => Semaphore.create(`/${"x".repeat(252)}`), RangeError);
+  assert.throws(() => Semaphore.create(42 as unknown as string), TypeError);
+  assert.throws(() => Semaphore.create(uniqueName("v"), { value: -1 }), RangeError);
+  assert.throws(() => Semaphore.create(uniqueName("v"), { value: 1.5 }), RangeError);
+  assert.throws(() => Semaphore.create(uniqueName("v"), { value: SEM_VALUE_MAX + 1 }), RangeError);
+  assert.throws(
+    () => Semaphore.create(uniqueName("v"), { value: "1" as unknown as number }),
+    TypeError,
+  );
+  assert.throws(() => Semaphore.create(uniqueName("v"), { mode: 0o1777 }), RangeError);
+  assert.throws(() => Semaphore.open(uniqueName("missing")), Deno.errors.NotFound);
+  assert.throws(() => Semaphore.unlink(uniqueName("missing")), Deno.errors.NotFound);
+  const name = uniqueName("dup");
+  using sem = Semaphore.create(name);
+  try {
+    assert.throws(() => Semaphore.create(name), Deno.errors.AlreadyExists);
+    assert.throws(() => sem.waitSync({ timeout: -1 }), RangeError);
+    assert.throws(() => sem.waitSync({ timeout: "1" as unknown as number }), TypeError);
+  } finally {
+    Semaphore.unlink(name);
+  }
+  const shm = SharedMemory.create(uniqueName("align"), { size: 64 });
+  try {
+    assert.throws(() => Semaphore.init(shm, 4), RangeError);
+    assert.throws(() => Semaphore.init(shm, 40), RangeError);
+    assert.throws(() => Semaphore.init(shm, -8), RangeError);
+  } finally {
+    shm.unlink();
+    shm.close();
+  }
+});
+
+test("posix.Semaphore.post() past SEM_VALUE_MAX is EOVERFLOW", () => {
+  const name = uniqueName("ovf");
+  using sem = Semaphore.create(name, { value: SEM_VALUE_MAX });
+  try {
+    assert.throws(() => sem.post(), (e: Error & { code?: string }) => e.code === "EOVERFLOW");
+    assert.equal(sem.value, SEM_VALUE_MAX);
+  } finally {
+    Semaphore.unlink(name);
+  }
+});
+
+test("posix.Semaphore: mode 0o600 by default, the asked mode exactly otherwise; nothing left in /dev/shm", () => {
+  const a = uniqueName("mode");
+  const b = uniqueName("mode");
+  using sa = Semaphore.create(a);
+  using sb = Semaphore.create(b, { mode: 0o666 });
+  try {
+    assert.equal(Deno.statSync(`/dev/shm/sem.${a.slice(1)}`).mode! & 0o777, 0o600);
+    assert.equal(Deno.statSync(`/dev/shm/sem.${b.slice(1)}`).mode! & 0o777, 0o666);
+  } finally {
+    sa.unlink();
+    sb.unlink();
+  }
+  sa.close();
+  sa.close();
+  assert.equal(sa.closed, true);
+  assert.throws(() => sa.tryWait(), Deno.errors.BadResource);
+  assert.deepEqual(devShmEntries(`sem.t-mode-${Deno.pid}-`), []);
+  assertNoLeftovers();
+});
