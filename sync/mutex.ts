@@ -410,7 +410,7 @@ export class Mutex implements Disposable {
    *
    * @example Abort a wait
    * ```ts
-   * import { sync } from "@ipc/shm";
+   * import { posix, sync } from "@ipc/shm";
    * import assert from "node:assert/strict";
    * const name = `/doc-mutex-lock-${Deno.pid}`;
    * using a = sync.Mutex.create(name);
@@ -420,6 +420,7 @@ export class Mutex implements Disposable {
    * held.release();
    * using _mine = await b.lock({ timeout: 1000 });
    * sync.Mutex.remove(name);
+   * await posix.Semaphore.settled(); // the abandoned wait's park ends within 50 ms
    * ```
    */
   lock(options: WaitOptions = NO_OPTIONS): Promise<MutexGuard> {
