@@ -313,3 +313,19 @@ test("posix.Semaphore: mode 0o600 by default, the asked mode exactly otherwise; 
   assert.deepEqual(devShmEntries(`sem.t-mode-${Deno.pid}-`), []);
   assertNoLeftovers();
 });
+
+test("examples/producer_consumer.ts moves every item exactly once, in order, between two processes", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../examples/producer_consumer.ts", import.meta.url).pathname,
+      "3000",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.match(stdout, /received all 3000 items exactly once, in order/);
+});
