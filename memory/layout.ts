@@ -276,6 +276,8 @@ export type StructAccessor<F extends Fields> =
   & {
     /** A plain-object copy of every field. */
     toJSON(): StructValue<F>;
+    /** Assigns several fields at once; nested structs and arrays take plain values. */
+    set(values: Partial<StructValue<F>>): void;
   };
 
 /** A plain snapshot of a struct's fields (nested structs and arrays as plain data). */
@@ -328,6 +330,9 @@ export function struct<F extends Fields>(fields: F): StructType<F> {
     if (type === null || typeof type !== "object" || typeof type.get !== "function") {
       throw new TypeError(`Field "${name}" is not a layout type`);
     }
+    if (name === "toJSON" || name === "set") {
+      throw new TypeError(`"${name}" is reserved for the accessor's own method; rename the field`);
+    }
     size = alignUp(size, type.align);
     offsets[name] = size;
     size += type.size;
@@ -352,6 +357,11 @@ export function struct<F extends Fields>(fields: F): StructType<F> {
   Object.defineProperty(proto, "toJSON", {
     value(this: Live) {
       return snapshot(this.view, this.offset);
+    },
+  });
+  Object.defineProperty(proto, "set", {
+    value(this: Live, values: Partial<StructValue<F>>) {
+      type.set(this.view, this.offset, values);
     },
   });
 

@@ -1,0 +1,253 @@
+import assert from "node:assert/strict";
+import { SharedMemory } from "../posix/shared_memory.ts";
+import {
+  assertNoLeftovers,
+  assertOk,
+  devShmEntries,
+  runDeno,
+  tempModule,
+  uniqueName,
+} from "./_helpers.ts";
+
+const lib = new URL("../mod.ts", import.meta.url).href;
+
+Deno.test("SharedMemory: a child Deno process writes, the parent reads, and back", async () => {
+  const name = uniqueName("xproc");
+  using shm = SharedMemory.create(name, { size: 4096 });
+  try {
+    shm.writeCString(0, "from the parent");
+    const child = await tempModule(`
+      import { SharedMemory } from ${JSON.stringify(lib)};
+      using shm = SharedMemory.open(${JSON.stringify(name)});
+      console.log(shm.readCString(0));
+      shm.writeCString(1024, "from the child, pid " + Deno.pid);
+      shm.view(Float64Array, 2048, 4).set([1.5, 2.5, 3.5, 4.5]);
+    `);
+    try {
+      const r = await runDeno(child);
+      assertOk(r);
+      assert.equal(r.stdout.trim(), "from the parent");
+      assert.match(shm.readCString(1024), /^from the child, pid \d+$/);
+      assert.deepEqual([...shm.view(Float64Array, 2048, 4)], [1.5, 2.5, 3.5, 4.5]);
+    } finally {
+      await Deno.remove(child);
+    }
+  } finally {
+    SharedMemory.unlink(name);
+  }
+});
+
+Deno.test("SharedMemory.create() throws AlreadyExists when the name exists, and leaves the first intact", () => {
+  const name = uniqueName("dup");
+  using shm = SharedMemory.create(name, { size: 64 });
+  try {
+    shm.bytes[0] = 9;
+    assert.throws(
+      () => SharedMemory.create(name, { size: 128 }),
+      (e: Error & { code?: string; syscall?: string }) =>
+        e instanceof Deno.errors.AlreadyExists && e.code === "EEXIST" && e.syscall === "shm_open" &&
+        e.message.includes(name),
+    );
+    using again = SharedMemory.open(name);
+    assert.equal(again.size, 64);
+    assert.equal(again.bytes[0], 9);
+  } finally {
+    SharedMemory.unlink(name);
+  }
+});
+
+Deno.test("SharedMemory.open() and unlink() throw NotFound for a missing name", () => {
+  const name = uniqueName("missing");
+  assert.throws(
+    () => SharedMemory.open(name),
+    (e: Error & { errno?: number }) => e instanceof Deno.errors.NotFound && e.errno === 2,
+  );
+  assert.throws(() => SharedMemory.unlink(name), Deno.errors.NotFound);
+});
+
+Deno.test("SharedMemory rejects every bad name with TypeError/RangeError before any syscall", () => {
+  const bad: [unknown, ErrorConstructor][] = [
+    ["noslash", TypeError],
+    ["", TypeError],
+    ["/", TypeError],
+    ["/a/b", TypeError],
+    ["/nul\0inside", TypeError],
+    ["/.", TypeError],
+    ["/..", TypeError],
+    [`/${"x".repeat(256)}`, RangeError],
+    [`/${"é".repeat(128)}`, RangeError], // 256 bytes of UTF-8
+    [42, TypeError],
+    [undefined, TypeError],
+    [null, TypeError],
+  ];
+  for (const [name, Err] of bad) {
+    assert.throws(
+      () => SharedMemory.create(name as string, { size: 8 }),
+      Err,
+      `create(${JSON.stringify(name)})`,
+    );
+    assert.throws(() => SharedMemory.open(name as string), Err, `open(${JSON.stringify(name)})`);
+    assert.throws(
+      () => SharedMemory.unlink(name as string),
+      Err,
+      `unlink(${JSON.stringify(name)})`,
+    );
+  }
+  // 255 bytes is the limit, and it works.
+  const longest = `/${"y".repeat(240)}-${Deno.pid}`.slice(0, 256);
+  SharedMemory.create(longest, { size: 8 }).close();
+  SharedMemory.unlink(longest);
+});
+
+Deno.test("SharedMemory rejects every bad size and mode, and a failed create leaves nothing behind", () => {
+  const name = uniqueName("size");
+  const sizes: [unknown, ErrorConstructor][] = [
+    [0, RangeError],
+    [-1, RangeError],
+    [1.5, RangeError],
+    [NaN, RangeError],
+    [Infinity, RangeError],
+    [Number.MAX_SAFE_INTEGER + 2, RangeError],
+    ["4096", TypeError],
+    [4096n, TypeError],
+    [undefined, TypeError],
+  ];
+  for (const [size, Err] of sizes) {
+    assert.throws(
+      () => SharedMemory.create(name, { size: size as number }),
+      Err,
+      `size ${String(size)}`,
+    );
+  }
+  assert.throws(() => SharedMemory.create(name, undefined as never), TypeError);
+  assert.throws(() => SharedMemory.create(name, { size: 8, mode: 0o1000 }), RangeError);
+  assert.throws(() => SharedMemory.create(name, { size: 8, mode: -1 }), RangeError);
+  assert.throws(() => SharedMemory.create(name, { size: 8, mode: "600" as never }), TypeError);
+  assert.throws(() => SharedMemory.open(name, { readOnly: "yes" as never }), TypeError);
+  // Larger than this machine could reserve: posix_fallocate fails and the object is removed.
+  assert.throws(
+    () => SharedMemory.create(name, { size: 2 ** 50 }),
+    (e: Error & { code?: string }) =>
+      typeof e.code === "string" &&
+      (e.code === "ENOSPC" || e.code === "EFBIG" || e.code === "ENOMEM"),
+  );
+  assert.deepEqual(devShmEntries(name.slice(1)), []);
+});
+
+Deno.test("SharedMemory is created 0o600 unless another mode is asked for, which is applied exactly", () => {
+  const a = uniqueName("mode");
+  const b = uniqueName("mode");
+  using sa = SharedMemory.create(a, { size: 8 });
+  using sb = SharedMemory.create(b, { size: 8, mode: 0o664 });
+  try {
+    assert.equal(Deno.statSync(`/dev/shm${a}`).mode! & 0o777, 0o600);
+    assert.equal(Deno.statSync(`/dev/shm${b}`).mode! & 0o777, 0o664);
+  } finally {
+    sa.unlink();
+    sb.unlink();
+  }
+});
+
+Deno.test("SharedMemory.openOrCreate() creates once, then opens, and grows a smaller object", () => {
+  const name = uniqueName("ooc");
+  try {
+    using a = SharedMemory.openOrCreate(name, { size: 100 });
+    a.bytes[99] = 7;
+    using b = SharedMemory.openOrCreate(name, { size: 100 });
+    assert.equal(b.bytes[99], 7);
+    using c = SharedMemory.openOrCreate(name, { size: 8192 });
+    assert.equal(c.size, 8192);
+    assert.equal(c.bytes[99], 7);
+  } finally {
+    SharedMemory.unlink(name);
+  }
+});
+
+Deno.test("SharedMemory.resize() grows, keeps the data, detaches old views, and peers see the new size", () => {
+  const name = uniqueName("resize");
+  using shm = SharedMemory.create(name, { size: 16 });
+  try {
+    shm.bytes.set([1, 2, 3]);
+    const old = shm.bytes;
+    const oldI32 = shm.view(Int32Array);
+    shm.resize(3 * 4096);
+    assert.equal(old.length, 0);
+    assert.equal(oldI32.length, 0);
+    assert.equal(shm.size, 3 * 4096);
+    assert.deepEqual([...shm.bytes.subarray(0, 4)], [1, 2, 3, 0]);
+    shm.bytes[3 * 4096 - 1] = 255;
+    using peer = SharedMemory.open(name);
+    assert.equal(peer.size, 3 * 4096);
+    assert.equal(peer.bytes[3 * 4096 - 1], 255);
+    shm.resize(3 * 4096); // same size: nothing happens
+    assert.throws(() => shm.resize(16), RangeError);
+    assert.throws(() => shm.resize(0), RangeError);
+    using ro = SharedMemory.open(name, { readOnly: true });
+    assert.throws(() => ro.resize(65536), TypeError);
+  } finally {
+    SharedMemory.unlink(name);
+  }
+});
+
+Deno.test("SharedMemory read-only: views read normally; a write neither crashes nor reaches the object", async () => {
+  const name = uniqueName("ro");
+  using shm = SharedMemory.create(name, { size: 8192 });
+  try {
+    shm.writeCString(0, "hello");
+    using ro = SharedMemory.open(name, { readOnly: true });
+    assert.equal(ro.readOnly, true);
+    const v = ro.bytes;
+    assert.equal(v.length, 8192);
+    assert.equal(v.indexOf(0x6c), 2); // "l"
+    assert.deepEqual([...v.subarray(0, 5)], [...new TextEncoder().encode("hello")]);
+    // Writes by the owner are seen through the read-only handle (pages not written here).
+    shm.bytes[4096] = 77;
+    assert.equal(ro.bytes[4096], 77);
+    // A write through the read-only view stays private to this process.
+    v[0] = 0x48;
+    assert.equal(shm.bytes[0], 0x68);
+    using again = SharedMemory.open(name, { readOnly: true });
+    assert.equal(again.readCString(0), "hello");
+    // And in another process, the same write does not crash it either.
+    const child = await tempModule(`
+      import { SharedMemory } from ${JSON.stringify(lib)};
+      using ro = SharedMemory.open(${JSON.stringify(name)}, { readOnly: true });
+      ro.bytes.fill(1);
+      ro.view(Float64Array)[0] = 3.25;
+      console.log(ro.view(Float64Array)[0]);
+    `);
+    try {
+      const r = await runDeno(child);
+      assertOk(r);
+      assert.equal(r.stdout.trim(), "3.25");
+      assert.equal(shm.readCString(0), "hello");
+    } finally {
+      await Deno.remove(child);
+    }
+  } finally {
+    SharedMemory.unlink(name);
+  }
+});
+
+Deno.test("SharedMemory.close() is idempotent, refuses further use, and the object stays until unlinked", () => {
+  const name = uniqueName("close");
+  const shm = SharedMemory.create(name, { size: 64 });
+  try {
+    shm.bytes[0] = 5;
+    shm.close();
+    shm.close();
+    assert.equal(shm.closed, true);
+    assert.throws(() => shm.bytes, Deno.errors.BadResource);
+    assert.throws(() => shm.view(Uint8Array), Deno.errors.BadResource);
+    assert.throws(() => shm.resize(128), Deno.errors.BadResource);
+    using again = SharedMemory.open(name);
+    assert.equal(again.bytes[0], 5);
+  } finally {
+    shm.unlink(); // works on a closed handle
+  }
+  assert.throws(() => SharedMemory.open(name), Deno.errors.NotFound);
+});
+
+Deno.test("SharedMemory: the suite leaves /dev/shm as it found it", () => {
+  assertNoLeftovers();
+});
