@@ -10,12 +10,18 @@ import { runtimeSymbols } from "./runtime.ts";
 import { mmanSymbols } from "./mman.ts";
 import { processSymbols } from "./process.ts";
 import { semaphoreSymbols } from "./semaphore.ts";
+import { sysvShmSymbols } from "./sysv_shm.ts";
+import { sysvSemSymbols } from "./sysv_sem.ts";
+import { fsSymbols } from "./fs.ts";
 
 const symbols = {
   ...runtimeSymbols,
   ...mmanSymbols,
   ...processSymbols,
   ...semaphoreSymbols,
+  ...sysvShmSymbols,
+  ...sysvSemSymbols,
+  ...fsSymbols,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The merged symbol table type. */

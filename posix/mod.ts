@@ -31,3 +31,4 @@ export {
   type SemaphoreWaitOptions,
   type SemaphoreWaitSyncOptions,
 } from "./semaphore.ts";
+export { listSharedMemory, type PosixObjectInfo } from "./list.ts";

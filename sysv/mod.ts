@@ -1,7 +1,39 @@
 /**
- * System V IPC: keys, shared memory segments and semaphore sets.
+ * System V IPC: `ftok` keys, shared memory segments (`shmget`/`shmat`),
+ * semaphore sets (`semget`/`semop`), and listings of what exists and who is
+ * attached.
+ *
+ * @example A segment shared by key
+ * ```ts
+ * import { sysv } from "@ipc/shm";
+ * import assert from "node:assert/strict";
+ *
+ * const seg = sysv.Segment.private(4096);
+ * using at = seg.attach();
+ * at.writeCString(0, "hello");
+ * assert.equal(sysv.Segment.fromId(seg.id).stat().nattch, 1);
+ * seg.remove(); // goes when the last process detaches
+ * ```
  *
  * @module
  */
 
-export {};
+export { ftok, IPC_PRIVATE } from "./key.ts";
+export { Attachment, type CreateSegmentOptions, Segment, type SegmentStat } from "./segment.ts";
+export {
+  type CreateSemaphoreSetOptions,
+  SemaphoreSet,
+  type SemaphoreSetStat,
+  type SemOp,
+  type SemOpOptions,
+  SEMVMX,
+} from "./semaphore_set.ts";
+export {
+  attachedProcesses,
+  listSegments,
+  listSemaphoreSets,
+  type ProcessRef,
+  type SegmentInfo,
+  type SemaphoreSetInfo,
+} from "./list.ts";
+export type { IpcPerm } from "../ffi/sysv_layouts.ts";
