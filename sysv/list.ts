@@ -93,7 +93,7 @@ const time = (
 export function listSegments(): SegmentInfo[] {
   const maps = scanMaps();
   return readSysvipcTable("/proc/sysvipc/shm").map((r) => {
-    const mode = Number(r.perms);
+    const mode = parseInt(r.perms ?? "0", 8); // the kernel prints perms in octal
     const id = Number(r.shmid);
     return {
       key: Number(r.key) | 0,
@@ -132,7 +132,7 @@ export function listSemaphoreSets(): SemaphoreSetInfo[] {
   return readSysvipcTable("/proc/sysvipc/sem").map((r) => ({
     key: Number(r.key) | 0,
     id: Number(r.semid),
-    mode: Number(r.perms) & 0o777,
+    mode: parseInt(r.perms ?? "0", 8) & 0o777,
     count: Number(r.nsems),
     uid: Number(r.uid),
     gid: Number(r.gid),
