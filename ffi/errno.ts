@@ -187,6 +187,17 @@ export function errno(): number {
   return errnoCell[0]!;
 }
 
+/**
+ * The calling thread's errno cell itself. Hot paths fetch it *before* the
+ * libc call and read `cell[0]` inline right after it: any JS function call in
+ * between is an interrupt check where V8 may run a GC or install compiled
+ * code, and the system calls those make can overwrite errno.
+ */
+export function errnoView(): Int32Array {
+  errno();
+  return errnoCell!;
+}
+
 /** Sets errno to 0 (for calls whose failure value is also a valid result). */
 export function clearErrno(): void {
   errno();

@@ -6,7 +6,7 @@
  */
 
 import { libc } from "../ffi/libc.ts";
-import { check, Errno, errno, errnoError } from "../ffi/errno.ts";
+import { check, Errno, errno, errnoError, errnoView } from "../ffi/errno.ts";
 import { cString } from "../ffi/cstring.ts";
 import { O } from "../ffi/constants.ts";
 import { CLOCK_MONOTONIC, deadlineIn } from "../ffi/timespec.ts";
@@ -385,19 +385,23 @@ export class Semaphore implements Disposable {
     if (spin(this.#target(), timeout === 0 ? 0 : spinMicros ?? this.#spinUs)) return;
     if (timeout === 0) throw timedOut(this, 0);
     const ts = timeout === undefined ? undefined : deadlineIn(timeout);
+    const lib = libc();
+    const err = errnoView();
+    const end = timeout === undefined ? Infinity : performance.now() + timeout;
     for (;;) {
       const p = this.#pointer();
-      const r = ts === undefined
-        ? libc().sem_wait(p)
-        : libc().sem_clockwait(p, CLOCK_MONOTONIC, ts);
+      const r = ts === undefined ? lib.sem_wait(p) : lib.sem_clockwait(p, CLOCK_MONOTONIC, ts);
+      const e = r === 0 ? 0 : err[0]; // inline, before any call can disturb errno
       if (r === 0) {
         if (spinMicros === undefined) this.#adapt(t0);
         return;
       }
-      const e = errno();
       if (e === Errno.EINTR) continue;
-      if (e === Errno.ETIMEDOUT) throw timedOut(this, timeout);
-      throw errnoError(e, this.#site(ts === undefined ? "sem_wait" : "sem_clockwait"));
+      if (e === Errno.ETIMEDOUT || performance.now() >= end) throw timedOut(this, timeout);
+      if (e === Errno.EINVAL) {
+        throw errnoError(e, this.#site(ts === undefined ? "sem_wait" : "sem_clockwait"));
+      }
+      // Any other errno can only be stale: the deadline has not passed, so wait on.
     }
   }
 
@@ -534,11 +538,16 @@ export class Semaphore implements Disposable {
 
   #tryTake(): boolean {
     const p = this.#pointer();
+    const lib = libc();
+    const err = errnoView();
     for (;;) {
-      if (libc().sem_trywait(p) === 0) return true;
-      const e = errno();
-      if (e === Errno.EAGAIN) return false;
-      if (e !== Errno.EINTR) throw errnoError(e, this.#site("sem_trywait"));
+      if (lib.sem_trywait(p) === 0) return true;
+      const e = err[0]; // inline, before any call can disturb errno
+      if (e === Errno.EINTR) continue;
+      // sem_trywait fails only with EAGAIN, EINTR or EINVAL; treat anything
+      // unexpected as "not now" rather than trust a possibly stale errno.
+      if (e === Errno.EINVAL) throw errnoError(e, this.#site("sem_trywait"));
+      return false;
     }
   }
 

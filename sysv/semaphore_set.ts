@@ -5,7 +5,7 @@
  */
 
 import { libc } from "../ffi/libc.ts";
-import { check, Errno, errno, errnoError } from "../ffi/errno.ts";
+import { check, Errno, errno, errnoError, errnoView } from "../ffi/errno.ts";
 import { IPC } from "../ffi/sysv_shm.ts";
 import { SEM } from "../ffi/sysv_sem.ts";
 import {
@@ -445,9 +445,11 @@ export class SemaphoreSet {
   #tryOp(ops: readonly SemOp[]): boolean {
     const nowait = ops.map((o) => ({ ...o, noWait: true }));
     const sops = encodeSembufs(nowait, SEM.UNDO, IPC.NOWAIT);
+    const lib = libc();
+    const err = errnoView();
     for (;;) {
-      if (libc().semop(this.#id, sops, BigInt(ops.length)) === 0) return true;
-      const e = errno();
+      if (lib.semop(this.#id, sops, BigInt(ops.length)) === 0) return true;
+      const e = err[0]!; // inline, before any call can disturb errno
       if (e === Errno.EAGAIN) {
         // An op the caller marked noWait fails for real instead of waiting.
         if (ops.some((o) => o.noWait)) {

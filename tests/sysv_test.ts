@@ -339,7 +339,7 @@ test("SemaphoreSet.openOrCreate(): racing processes initialise exactly once", as
   const key = ftok(file, 9);
   try {
     const url = JSON.stringify(new URL("../sysv/semaphore_set.ts", import.meta.url).href);
-    const outs = await Promise.all([0, 1, 2, 3].map((i) =>
+    const outs = await Promise.all([0, 1, 2, 3].map(() =>
       denoEval(`
         import { SemaphoreSet } from ${url};
         const s = SemaphoreSet.openOrCreate(${key}, { count: 2, value: 5 });
