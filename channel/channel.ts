@@ -1,0 +1,760 @@
+/**
+ * A bounded channel of variable-length messages in shared memory, between
+ * processes (or Workers, or handles of one thread).
+ *
+ * @module
+ */
+
+import { SharedMemory } from "../posix/shared_memory.ts";
+import { Semaphore } from "../posix/semaphore.ts";
+import { checkMode, checkName, checkOptions } from "../posix/_validate.ts";
+import { isAlive } from "../sync/_liveness.ts";
+import {
+  channelBytes,
+  DATA_SEM_OFFSET,
+  H,
+  MAGIC,
+  MAX_SENDERS,
+  SENDER_ACTIVE,
+  SENDER_ENDED,
+  SENDER_ENTRY,
+  SENDERS_OFFSET,
+  SLOT_DEAD,
+  SLOT_HEADER,
+  SLOT_LEN,
+  SLOT_OWNER,
+  SLOT_SEQ,
+  slotBytes,
+  SLOTS_OFFSET,
+  SPACE_SEM_OFFSET,
+  TOMBSTONE,
+  VERSION,
+} from "./_layout.ts";
+
+/** Options for {@linkcode Channel.create}. */
+export interface CreateChannelOptions {
+  /** Messages the ring holds (rounded up to a power of two; 2 to 2^20). */
+  capacity: number;
+  /** Largest message in bytes (1 to 64 MiB). */
+  maxMessageSize: number;
+  /**
+   * `"spsc"`: one sender handle and one receiver handle at a time, lock-free
+   * and fastest. `"mpmc"`: any number of each (compare-exchange per message).
+   * Default `"spsc"`.
+   */
+  mode?: "spsc" | "mpmc";
+  /** Permission bits, applied exactly. Default `0o600`. */
+  permissions?: number;
+}
+
+/** Options for a send or receive that may wait. */
+export interface ChannelWaitOptions {
+  /** Milliseconds. Absent: forever. `0`: try once. Positive: bounded, then `TimedOut`. */
+  timeout?: number;
+  /** Aborting rejects with `signal.reason`. */
+  signal?: AbortSignal;
+}
+
+/** Options for a blocking send or receive. */
+export interface ChannelWaitSyncOptions {
+  /** Milliseconds. Absent: forever. `0`: try once. Positive: bounded, then `TimedOut`. */
+  timeout?: number;
+}
+
+/** A received message still in the ring: valid until `release()`. */
+export interface MessageView extends Disposable {
+  /** The message bytes, in shared memory (no copy). */
+  readonly bytes: Uint8Array;
+  /** Frees the slot for senders; the bytes are dead afterwards. Idempotent. */
+  release(): void;
+}
+
+const SLICE_MS = 50;
+const SPIN_MS = 0.05;
+const pid = Deno.pid;
+
+/**
+ * A bounded ring of variable-length messages in a POSIX shared memory object.
+ *
+ * **Delivery.** Every message is delivered exactly once, whole, and in order
+ * per sender (in `"spsc"` mode, in order). Senders block (or time out) while
+ * the ring is full; receivers while it is empty — spinning briefly first
+ * (`spinMicros`), then sleeping on a semaphore in the mapping that the other
+ * side posts only when someone sleeps.
+ *
+ * **End of stream.** A handle becomes a sender on its first send. `end()`
+ * marks that sender finished. Once every sender that ever sent has ended or
+ * died and the ring is empty, receivers see the end: `for await` stops and
+ * `receive()` rejects with `Deno.errors.UnexpectedEof`. `close()` only releases
+ * this process's handle.
+ *
+ * **Faults.** A sender that dies mid-send never delivers a torn message:
+ * in `"spsc"` mode the message was never published; in `"mpmc"` mode the
+ * receiver that reaches its slot finds the dead owner (after one 50 ms sleep
+ * slice), drops the slot and rejects once with `Deno.errors.BrokenPipe`
+ * naming the pid; `dropped` counts them. If every sender died without
+ * `end()`, the stream ends with a `BrokenPipe` instead of a clean end. A
+ * receiver that dies mid-receive in `"mpmc"` mode loses that one message
+ * (senders find and free the slot); in `"spsc"` mode the message was not
+ * consumed and the next receiver gets it. A sender waiting on a full ring
+ * whose receivers all died waits until its timeout.
+ *
+ * @example Send and receive
+ * ```ts
+ * import { Channel } from "@ipc/shm";
+ * import assert from "node:assert/strict";
+ *
+ * const name = `/doc-chan-${Deno.pid}`;
+ * using tx = Channel.create(name, { capacity: 8, maxMessageSize: 64 });
+ * using rx = Channel.open(name);
+ * await tx.send(new TextEncoder().encode("hello"));
+ * tx.end();
+ * const got: string[] = [];
+ * for await (const m of rx) got.push(new TextDecoder().decode(m));
+ * assert.deepEqual(got, ["hello"]);
+ * Channel.unlink(name);
+ * ```
+ */
+export class Channel implements Disposable, AsyncIterable<Uint8Array> {
+  #shm: SharedMemory;
+  #i32: Int32Array;
+  #u8: Uint8Array;
+  #mpmc: boolean;
+  #mask: number;
+  #capacity: number;
+  #slotInts: number;
+  #max: number;
+  #data: Semaphore;
+  #space: Semaphore;
+  #closed = false;
+  #token = crypto.getRandomValues(new Int32Array(1))[0]! | 1;
+  #senderEntry = -1;
+  #tail = 0; // spsc sender's position
+  #head = 0; // spsc receiver's position
+  #receiving = false;
+  #endedReported = false;
+  #lastLivenessCheck = -Infinity;
+  #streamEnded = false;
+
+  private constructor(shm: SharedMemory) {
+    this.#shm = shm;
+    this.#i32 = shm.view(Int32Array);
+    this.#u8 = shm.bytes;
+    const i = this.#i32;
+    this.#mpmc = i[H.MODE] === 1;
+    this.#capacity = i[H.CAPACITY]!;
+    this.#mask = this.#capacity - 1;
+    this.#slotInts = i[H.SLOT_BYTES]! / 4;
+    this.#max = i[H.MAX_MESSAGE]!;
+    this.#data = Semaphore.attach(shm, DATA_SEM_OFFSET);
+    this.#space = Semaphore.attach(shm, SPACE_SEM_OFFSET);
+  }
+
+  /**
+   * Creates a channel (a POSIX shared memory object called `name`).
+   *
+   * @throws {Deno.errors.AlreadyExists} when `name` exists
+   * @throws {RangeError} for a bad capacity or message size
+   */
+  static create(name: string, options: CreateChannelOptions): Channel {
+    checkName(name, "Channel");
+    checkOptions(options, "create()");
+    if (options === undefined) throw new TypeError("create() needs { capacity, maxMessageSize }");
+    const { capacity, maxMessageSize, mode = "spsc", permissions = 0o600 } = options;
+    checkInt(capacity, "capacity", 2, 1 << 20);
+    checkInt(maxMessageSize, "maxMessageSize", 1, 64 << 20);
+    if (mode !== "spsc" && mode !== "mpmc") {
+      throw new TypeError(`mode must be "spsc" or "mpmc", got ${mode}`);
+    }
+    checkMode(permissions);
+    const cap = 2 ** Math.ceil(Math.log2(capacity));
+    const shm = SharedMemory.create(name, {
+      size: channelBytes(cap, maxMessageSize),
+      mode: permissions,
+    });
+    try {
+      const i = shm.view(Int32Array);
+      i[H.VERSION] = VERSION;
+      i[H.MODE] = mode === "mpmc" ? 1 : 0;
+      i[H.CAPACITY] = cap;
+      i[H.SLOT_BYTES] = slotBytes(maxMessageSize);
+      i[H.MAX_MESSAGE] = maxMessageSize;
+      const slotInts = slotBytes(maxMessageSize) / 4;
+      for (let s = 0; s < cap; s++) i[SLOTS_OFFSET / 4 + s * slotInts + SLOT_SEQ] = s;
+      Semaphore.init(shm, DATA_SEM_OFFSET).close();
+      Semaphore.init(shm, SPACE_SEM_OFFSET).close();
+      Atomics.store(i, H.MAGIC, MAGIC);
+      return new Channel(shm);
+    } catch (e) {
+      shm.close();
+      SharedMemory.unlink(name);
+      throw e;
+    }
+  }
+
+  /**
+   * Opens a channel another process created.
+   *
+   * @throws {Deno.errors.NotFound} when `name` does not exist
+   * @throws {Deno.errors.InvalidData} when it is not a channel
+   */
+  static open(name: string): Channel {
+    const shm = SharedMemory.open(name);
+    try {
+      if (shm.size < SLOTS_OFFSET) throw new Deno.errors.InvalidData(`"${name}" is not a channel`);
+      const i = shm.view(Int32Array, 0, 1);
+      const end = performance.now() + 500;
+      while (Atomics.load(i, 0) !== MAGIC) {
+        if (performance.now() > end) {
+          throw new Deno.errors.InvalidData(`"${name}" is not a channel`);
+        }
+      }
+      return new Channel(shm);
+    } catch (e) {
+      shm.close();
+      throw e;
+    }
+  }
+
+  /** Removes the channel's name; open handles keep working. */
+  static unlink(name: string): void {
+    SharedMemory.unlink(name);
+  }
+
+  /** Ring capacity in messages (a power of two). */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** Largest message in bytes. */
+  get maxMessageSize(): number {
+    return this.#max;
+  }
+
+  /** `"spsc"` or `"mpmc"`. */
+  get mode(): "spsc" | "mpmc" {
+    return this.#mpmc ? "mpmc" : "spsc";
+  }
+
+  /** Messages dropped because their sender died while writing them. */
+  get dropped(): number {
+    return Atomics.load(this.#i32, H.DROPPED);
+  }
+
+  /** True after {@linkcode Channel.close}. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Sends if there is room, without waiting.
+   *
+   * @returns false when the ring is full
+   * @throws {RangeError} when `bytes` is larger than `maxMessageSize`
+   */
+  trySend(bytes: Uint8Array): boolean {
+    this.#check(bytes);
+    if (this.#senderEntry === -1) this.#registerSender();
+    return this.#mpmc ? this.#sendMpmc(bytes) : this.#sendSpsc(bytes);
+  }
+
+  /**
+   * Sends, blocking this thread while the ring is full.
+   *
+   * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
+   */
+  sendSync(bytes: Uint8Array, options: ChannelWaitSyncOptions = {}): void {
+    if (this.trySend(bytes)) return;
+    const deadline = deadlineOf(options.timeout);
+    for (;;) {
+      if (this.#spin(() => this.trySend(bytes))) return;
+      Atomics.add(this.#i32, H.SENDERS_WAITING, 1);
+      try {
+        if (this.trySend(bytes)) return;
+        const left = deadline - performance.now();
+        if (left <= 0) throw timedOut("send", options.timeout);
+        try {
+          this.#space.waitSync({ timeout: Math.min(SLICE_MS, left), spinMicros: 0 });
+        } catch (e) {
+          if (!(e instanceof Deno.errors.TimedOut)) throw e;
+          this.#freeSlotOfDeadReceiver();
+        }
+      } finally {
+        Atomics.sub(this.#i32, H.SENDERS_WAITING, 1);
+      }
+    }
+  }
+
+  /**
+   * Sends, awaiting room without blocking the event loop.
+   *
+   * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
+   * @throws `signal.reason` when aborted
+   */
+  async send(bytes: Uint8Array, options: ChannelWaitOptions = {}): Promise<void> {
+    if (this.trySend(bytes)) return;
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const deadline = deadlineOf(options.timeout);
+    for (;;) {
+      if (this.#spin(() => this.trySend(bytes))) return;
+      Atomics.add(this.#i32, H.SENDERS_WAITING, 1);
+      try {
+        if (this.trySend(bytes)) return;
+        const left = deadline - performance.now();
+        if (left <= 0) throw timedOut("send", options.timeout);
+        try {
+          await this.#space.wait({
+            timeout: Math.min(SLICE_MS, left),
+            spinMicros: 0,
+            ...(signal ? { signal } : {}),
+          });
+        } catch (e) {
+          if (!(e instanceof Deno.errors.TimedOut)) throw e;
+          this.#freeSlotOfDeadReceiver();
+        }
+      } finally {
+        Atomics.sub(this.#i32, H.SENDERS_WAITING, 1);
+      }
+    }
+  }
+
+  /**
+   * Takes the next message if there is one (a copy).
+   *
+   * @returns the message, or `undefined` when the ring is empty
+   * @throws {Deno.errors.UnexpectedEof} when the stream has ended
+   * @throws {Deno.errors.BrokenPipe} for a message whose sender died mid-send
+   */
+  tryReceive(): Uint8Array | undefined {
+    const view = this.#take();
+    if (view === undefined) {
+      this.#throwIfEnded();
+      return undefined;
+    }
+    const copy = copyOut(view.bytes);
+    view.release();
+    return copy;
+  }
+
+  /**
+   * Takes the next message without copying it: the bytes stay in the ring
+   * until `release()` (or the end of a `using` scope), and the slot is not
+   * reused meanwhile.
+   *
+   * @returns the view, or `undefined` when the ring is empty
+   */
+  tryReceiveView(): MessageView | undefined {
+    const view = this.#take();
+    if (view === undefined) this.#throwIfEnded();
+    return view;
+  }
+
+  /**
+   * Receives, blocking this thread while the ring is empty.
+   *
+   * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
+   * @throws {Deno.errors.UnexpectedEof} when the stream has ended
+   */
+  receiveSync(options: ChannelWaitSyncOptions = {}): Uint8Array {
+    const got = this.tryReceive();
+    if (got !== undefined) return got;
+    const deadline = deadlineOf(options.timeout);
+    for (;;) {
+      let m: Uint8Array | undefined;
+      if (this.#spin(() => (m = this.tryReceive()) !== undefined)) return m!;
+      Atomics.add(this.#i32, H.RECEIVERS_WAITING, 1);
+      try {
+        const again = this.tryReceive();
+        if (again !== undefined) return again;
+        const left = deadline - performance.now();
+        if (left <= 0) throw timedOut("receive", options.timeout);
+        try {
+          this.#data.waitSync({ timeout: Math.min(SLICE_MS, left), spinMicros: 0 });
+        } catch (e) {
+          if (!(e instanceof Deno.errors.TimedOut)) throw e;
+          this.#dropSlotOfDeadSender();
+        }
+      } finally {
+        Atomics.sub(this.#i32, H.RECEIVERS_WAITING, 1);
+      }
+    }
+  }
+
+  /**
+   * Receives, awaiting a message without blocking the event loop.
+   *
+   * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
+   * @throws {Deno.errors.UnexpectedEof} when the stream has ended
+   * @throws `signal.reason` when aborted
+   */
+  async receive(options: ChannelWaitOptions = {}): Promise<Uint8Array> {
+    const view = await this.receiveView(options);
+    const copy = copyOut(view.bytes);
+    view.release();
+    return copy;
+  }
+
+  /** Zero-copy {@linkcode Channel.receive}: see {@linkcode Channel.tryReceiveView}. */
+  async receiveView(options: ChannelWaitOptions = {}): Promise<MessageView> {
+    const first = this.tryReceiveView();
+    if (first !== undefined) return first;
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const deadline = deadlineOf(options.timeout);
+    for (;;) {
+      let v: MessageView | undefined;
+      if (this.#spin(() => (v = this.tryReceiveView()) !== undefined)) return v!;
+      Atomics.add(this.#i32, H.RECEIVERS_WAITING, 1);
+      try {
+        const again = this.tryReceiveView();
+        if (again !== undefined) return again;
+        const left = deadline - performance.now();
+        if (left <= 0) throw timedOut("receive", options.timeout);
+        try {
+          await this.#data.wait({
+            timeout: Math.min(SLICE_MS, left),
+            spinMicros: 0,
+            ...(signal ? { signal } : {}),
+          });
+        } catch (e) {
+          if (!(e instanceof Deno.errors.TimedOut)) throw e;
+          this.#dropSlotOfDeadSender();
+        }
+      } finally {
+        Atomics.sub(this.#i32, H.RECEIVERS_WAITING, 1);
+      }
+    }
+  }
+
+  /** Receives until the stream ends: `for await (const msg of channel)`. */
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    for (;;) {
+      try {
+        yield await this.receive();
+      } catch (e) {
+        if (e instanceof Deno.errors.UnexpectedEof) return;
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * Ends this sender's stream: receivers get everything sent before, then
+   * the end (once every sender has ended or died). Idempotent.
+   */
+  end(): void {
+    this.#ensureOpen();
+    if (this.#senderEntry === -1) this.#registerSender();
+    Atomics.store(this.#i32, this.#senderEntry + 2, SENDER_ENDED);
+    this.#wakeAll();
+  }
+
+  /** Releases this handle (not the channel, and not the stream: see `end()`); idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (!this.#mpmc && this.#receiving) Atomics.store(this.#i32, H.HEAD, this.#head);
+    this.#data.close();
+    this.#space.close();
+    this.#shm.close();
+  }
+
+  /** Same as {@linkcode Channel.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  // ---- sending ----
+
+  #sendSpsc(bytes: Uint8Array): boolean {
+    const i = this.#i32;
+    const pos = this.#tail;
+    const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
+    if (Atomics.load(i, slot + SLOT_SEQ) !== pos) return false; // full
+    i[slot + SLOT_LEN] = bytes.length;
+    this.#u8.set(bytes, (slot << 2) + SLOT_HEADER);
+    Atomics.store(i, slot + SLOT_SEQ, pos + 1);
+    this.#tail = (pos + 1) | 0;
+    Atomics.store(i, H.TAIL, this.#tail);
+    if (Atomics.load(i, H.RECEIVERS_WAITING) !== 0) this.#wake(this.#data);
+    return true;
+  }
+
+  #sendMpmc(bytes: Uint8Array): boolean {
+    const i = this.#i32;
+    for (;;) {
+      const pos = Atomics.load(i, H.TAIL);
+      const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
+      const dif = (Atomics.load(i, slot + SLOT_SEQ) - pos) | 0;
+      if (dif < 0) return false; // full
+      if (dif > 0) continue; // another sender took pos
+      if (Atomics.compareExchange(i, H.TAIL, pos, (pos + 1) | 0) !== pos) continue;
+      Atomics.store(i, slot + SLOT_OWNER, pid);
+      i[slot + SLOT_LEN] = bytes.length;
+      this.#u8.set(bytes, (slot << 2) + SLOT_HEADER);
+      Atomics.store(i, slot + SLOT_SEQ, (pos + 1) | 0);
+      if (Atomics.load(i, H.RECEIVERS_WAITING) !== 0) this.#wake(this.#data);
+      return true;
+    }
+  }
+
+  #registerSender(): void {
+    this.#ensureOpen();
+    const i = this.#i32;
+    const base = SENDERS_OFFSET >> 2;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      for (let s = 0; s < MAX_SENDERS; s++) {
+        const e = base + s * (SENDER_ENTRY >> 2);
+        if (!this.#mpmc) {
+          const state = Atomics.load(i, e + 2);
+          const other = Atomics.load(i, e);
+          if (
+            state === SENDER_ACTIVE && other !== 0 && isAlive(other) &&
+            Atomics.load(i, e + 1) !== this.#token
+          ) {
+            throw new Deno.errors.Busy(
+              `This "spsc" channel already has a sender (pid ${other}); use mode "mpmc"`,
+            );
+          }
+        }
+      }
+      for (let s = 0; s < MAX_SENDERS; s++) {
+        const e = base + s * (SENDER_ENTRY >> 2);
+        if (Atomics.compareExchange(i, e, 0, pid) === 0) {
+          Atomics.store(i, e + 1, this.#token);
+          Atomics.store(i, e + 2, SENDER_ACTIVE);
+          this.#senderEntry = e;
+          this.#tail = Atomics.load(i, H.TAIL);
+          return;
+        }
+      }
+      // Full: free the entries of dead senders that ended (their end is recorded by being gone).
+      for (let s = 0; s < MAX_SENDERS; s++) {
+        const e = base + s * (SENDER_ENTRY >> 2);
+        const p = Atomics.load(i, e);
+        if (p !== 0 && Atomics.load(i, e + 2) === SENDER_ENDED && !isAlive(p)) {
+          Atomics.store(i, e, 0);
+        }
+      }
+    }
+    throw new Deno.errors.Busy(`The channel's table of ${MAX_SENDERS} senders is full`);
+  }
+
+  // ---- receiving ----
+
+  #take(): MessageView | undefined {
+    this.#ensureOpen();
+    const i = this.#i32;
+    if (!this.#mpmc) {
+      if (!this.#receiving) this.#claimReceiver();
+      const pos = this.#head;
+      const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
+      if (Atomics.load(i, slot + SLOT_SEQ) !== ((pos + 1) | 0)) return undefined;
+      this.#head = (pos + 1) | 0;
+      return this.#view(slot, pos);
+    }
+    for (;;) {
+      const pos = Atomics.load(i, H.HEAD);
+      const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
+      const dif = (Atomics.load(i, slot + SLOT_SEQ) - ((pos + 1) | 0)) | 0;
+      if (dif < 0) return undefined; // empty (or a sender is still writing pos)
+      if (dif > 0) continue;
+      if (Atomics.compareExchange(i, H.HEAD, pos, (pos + 1) | 0) !== pos) continue;
+      Atomics.store(i, slot + SLOT_OWNER, -pid);
+      return this.#view(slot, pos);
+    }
+  }
+
+  #view(slot: number, pos: number): MessageView {
+    const i = this.#i32;
+    const len = i[slot + SLOT_LEN]!;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      if (this.#i32.length === 0) return; // closed meanwhile
+      Atomics.store(i, slot + SLOT_OWNER, 0);
+      Atomics.store(i, slot + SLOT_SEQ, (pos + this.#capacity) | 0);
+      if (!this.#mpmc) Atomics.store(i, H.HEAD, this.#head);
+      if (Atomics.load(i, H.SENDERS_WAITING) !== 0) this.#wake(this.#space);
+    };
+    if (len === TOMBSTONE) {
+      const dead = i[slot + SLOT_DEAD] ?? 0;
+      release();
+      throw new Deno.errors.BrokenPipe(
+        `A sender (pid ${Math.abs(dead)}) died while writing a message; it was dropped`,
+      );
+    }
+    const start = (slot << 2) + SLOT_HEADER;
+    const bytes = this.#u8.subarray(start, start + len);
+    return { bytes, release, [Symbol.dispose]: release };
+  }
+
+  #claimReceiver(): void {
+    // One receiver at a time in spsc mode: it continues from the shared head.
+    this.#receiving = true;
+    this.#head = Atomics.load(this.#i32, H.HEAD);
+  }
+
+  // ---- end of stream and faults ----
+
+  #throwIfEnded(): void {
+    if (this.#streamEnded && !this.#peek()) {
+      throw new Deno.errors.UnexpectedEof(
+        "The channel has ended: every sender called end() or exited",
+      );
+    }
+    const i = this.#i32;
+    const base = SENDERS_OFFSET >> 2;
+    let any = false;
+    let died = 0;
+    // Liveness costs system calls: while some sender is active, look at most every 50 ms.
+    const now = performance.now();
+    const look = now - this.#lastLivenessCheck >= SLICE_MS;
+    for (let s = 0; s < MAX_SENDERS; s++) {
+      const e = base + s * (SENDER_ENTRY >> 2);
+      const p = Atomics.load(i, e);
+      if (p === 0) continue;
+      any = true;
+      const state = Atomics.load(i, e + 2);
+      if (state === SENDER_ENDED) continue;
+      if (!look || p === pid) return; // a live sender may still send
+      this.#lastLivenessCheck = now;
+      if (isAlive(p)) return;
+      died = p;
+    }
+    if (!any) return;
+    // Re-check emptiness: a message may have landed after our look.
+    if (this.#peek()) return;
+    this.#streamEnded = true;
+    if (died !== 0 && !this.#endedReported) {
+      this.#endedReported = true;
+      throw new Deno.errors.BrokenPipe(
+        `The channel ended because its sender (pid ${died}) died without end()`,
+      );
+    }
+    throw new Deno.errors.UnexpectedEof(
+      "The channel has ended: every sender called end() or exited",
+    );
+  }
+
+  #peek(): boolean {
+    const i = this.#i32;
+    const pos = this.#mpmc ? Atomics.load(i, H.HEAD) : this.#head;
+    const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
+    return Atomics.load(i, slot + SLOT_SEQ) === ((pos + 1) | 0);
+  }
+
+  /** A receiver's sleep ended empty-handed: is the next slot held by a dead sender mid-write? */
+  #dropSlotOfDeadSender(): void {
+    if (!this.#mpmc) return; // spsc publishes atomically: a dead sender leaves nothing half-written
+    const i = this.#i32;
+    const pos = Atomics.load(i, H.HEAD);
+    if (Atomics.load(i, H.TAIL) === pos) return; // truly empty
+    const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
+    if (Atomics.load(i, slot + SLOT_SEQ) !== pos) return;
+    const owner = Atomics.load(i, slot + SLOT_OWNER);
+    if (owner <= 0 || isAlive(owner)) return;
+    // Publish a tombstone in its place, exactly once (the seq CAS decides).
+    i[slot + SLOT_LEN] = TOMBSTONE;
+    i[slot + SLOT_DEAD] = owner;
+    if (Atomics.compareExchange(i, slot + SLOT_SEQ, pos, (pos + 1) | 0) === pos) {
+      Atomics.add(i, H.DROPPED, 1);
+    }
+  }
+
+  /** A sender's sleep ended with the ring still full: did a receiver die holding the slot? */
+  #freeSlotOfDeadReceiver(): void {
+    if (!this.#mpmc) return;
+    const i = this.#i32;
+    const pos = Atomics.load(i, H.TAIL);
+    const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
+    const seq = Atomics.load(i, slot + SLOT_SEQ);
+    const owner = Atomics.load(i, slot + SLOT_OWNER);
+    if (owner >= 0 || isAlive(-owner)) return;
+    // The dead receiver had taken position pos - capacity: free the slot for pos.
+    if (Atomics.compareExchange(i, slot + SLOT_SEQ, seq, pos) === seq) {
+      Atomics.store(i, slot + SLOT_OWNER, 0);
+      Atomics.add(i, H.DROPPED, 1);
+    }
+  }
+
+  // ---- waiting ----
+
+  #spin(attempt: () => boolean): boolean {
+    const end = performance.now() + SPIN_MS;
+    do {
+      for (let k = 0; k < 32; k++) if (attempt()) return true;
+    } while (performance.now() < end);
+    return false;
+  }
+
+  #wake(sem: Semaphore): void {
+    if (sem.value === 0) sem.post();
+  }
+
+  #wakeAll(): void {
+    const i = this.#i32;
+    for (let n = Atomics.load(i, H.RECEIVERS_WAITING); n > 0; n--) this.#data.post();
+  }
+
+  #check(bytes: Uint8Array): void {
+    this.#ensureOpen();
+    if (!(bytes instanceof Uint8Array)) throw new TypeError("send() takes a Uint8Array");
+    if (bytes.length > this.#max) {
+      throw new RangeError(
+        `A ${bytes.length}-byte message exceeds this channel's maxMessageSize (${this.#max})`,
+      );
+    }
+  }
+
+  #ensureOpen(): void {
+    if (this.#closed) {
+      throw new Deno.errors.BadResource("Cannot use the channel: this handle is closed");
+    }
+  }
+}
+
+// Small messages are copied into a shared private arena (as Node's Buffer pool
+// does): allocating one ArrayBuffer per 64-byte message costs more than the
+// whole ring transfer. A returned message keeps its arena alive until collected.
+const ARENA_BYTES = 64 * 1024;
+const ARENA_MAX_MESSAGE = 4096;
+let arena = new Uint8Array(ARENA_BYTES);
+let arenaUsed = 0;
+
+function copyOut(bytes: Uint8Array): Uint8Array {
+  const n = bytes.length;
+  if (n > ARENA_MAX_MESSAGE) return bytes.slice();
+  if (arenaUsed + n > ARENA_BYTES) {
+    arena = new Uint8Array(ARENA_BYTES);
+    arenaUsed = 0;
+  }
+  const out = arena.subarray(arenaUsed, arenaUsed + n);
+  out.set(bytes);
+  arenaUsed += (n + 7) & ~7;
+  return out;
+}
+
+function checkInt(v: unknown, what: string, min: number, max: number): void {
+  if (typeof v !== "number") throw new TypeError(`${what} must be a number, got ${typeof v}`);
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new RangeError(`${what} must be an integer from ${min} to ${max}, got ${v}`);
+  }
+}
+
+function deadlineOf(timeout: unknown): number {
+  if (timeout === undefined) return Infinity;
+  if (typeof timeout !== "number") {
+    throw new TypeError(`timeout must be a number, got ${typeof timeout}`);
+  }
+  if (Number.isNaN(timeout) || timeout < 0) {
+    throw new RangeError(`timeout must be ≥ 0 ms, got ${timeout}`);
+  }
+  return performance.now() + timeout;
+}
+
+function timedOut(what: string, timeout: number | undefined): Deno.errors.TimedOut {
+  return new Deno.errors.TimedOut(`Timed out after ${timeout} ms waiting to ${what}`);
+}

@@ -1,0 +1,26 @@
+/**
+ * A shared-memory channel: a bounded ring of variable-length messages
+ * between processes, lock-free for one sender and one receiver.
+ *
+ * @example
+ * ```ts
+ * import { Channel } from "@ipc/shm/channel";
+ * import assert from "node:assert/strict";
+ *
+ * const name = `/doc-chanmod-${Deno.pid}`;
+ * using ch = Channel.create(name, { capacity: 4, maxMessageSize: 16 });
+ * assert.equal(ch.trySend(new Uint8Array([1, 2, 3])), true);
+ * assert.deepEqual(ch.tryReceive(), new Uint8Array([1, 2, 3]));
+ * Channel.unlink(name);
+ * ```
+ *
+ * @module
+ */
+
+export {
+  Channel,
+  type ChannelWaitOptions,
+  type ChannelWaitSyncOptions,
+  type CreateChannelOptions,
+  type MessageView,
+} from "./channel.ts";

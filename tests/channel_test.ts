@@ -1,0 +1,292 @@
+import assert from "node:assert/strict";
+import { Channel } from "../channel/mod.ts";
+import { SharedMemory } from "../posix/shared_memory.ts";
+import { H, SLOT_OWNER, SLOTS_OFFSET } from "../channel/_layout.ts";
+import { assertNoLeftovers, test, uniqueName } from "./_helpers.ts";
+
+const peer = new URL("./fixtures/channel_peer.ts", import.meta.url).pathname;
+const decoder = new TextDecoder();
+
+function spawn(...args: string[]) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--allow-ffi", peer, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+interface Report {
+  stats: Record<string, { count: number; sum: number; inOrder: boolean }>;
+  bad: number;
+  error: string;
+}
+
+function lastJson(text: string): Report {
+  const lines = text.trim().split("\n");
+  return JSON.parse(lines[lines.length - 1]!);
+}
+
+test("Channel (mpmc): 1,000,000 messages from 2 producer to 2 consumer processes, exactly once, in order per producer", async () => {
+  const name = uniqueName("ch1m");
+  using _ch = Channel.create(name, { capacity: 4096, maxMessageSize: 16, mode: "mpmc" });
+  try {
+    const consumers = [spawn("consume", name), spawn("consume", name)];
+    const producers = [
+      spawn("produce", name, "0", "500000"),
+      spawn("produce", name, "1", "500000"),
+    ];
+    for (const p of producers) {
+      const o = await p.output();
+      assert.equal(o.code, 0, decoder.decode(o.stderr));
+    }
+    const reports = await Promise.all(consumers.map(async (c) => {
+      const o = await c.output();
+      assert.equal(o.code, 0, decoder.decode(o.stderr));
+      return lastJson(decoder.decode(o.stdout));
+    }));
+    for (const producer of ["0", "1"]) {
+      let count = 0;
+      let sum = 0;
+      for (const r of reports) {
+        assert.equal(r.error, "");
+        assert.equal(r.bad, 0, "no torn message");
+        const st = r.stats[producer];
+        if (!st) continue;
+        assert.equal(st.inOrder, true, `producer ${producer} in order at each consumer`);
+        count += st.count;
+        sum += st.sum;
+      }
+      assert.equal(count, 500_000, `every message of producer ${producer} delivered once`);
+      assert.equal(
+        sum,
+        (500_000 * 499_999) / 2,
+        `no duplicates or losses from producer ${producer}`,
+      );
+    }
+  } finally {
+    Channel.unlink(name);
+  }
+});
+
+test("Channel (spsc): a producer killed mid-stream leaves an in-order prefix, then BrokenPipe", async () => {
+  const name = uniqueName("chpk");
+  using ch = Channel.create(name, { capacity: 64, maxMessageSize: 16 });
+  try {
+    const producer = spawn("produce", name, "7", "1000000", "slow");
+    const first = await ch.receive({ timeout: 10_000 });
+    assert.equal(new DataView(first.buffer, first.byteOffset).getUint32(4, true), 0);
+    await new Promise((r) => setTimeout(r, 50));
+    producer.kill("SIGKILL");
+    await producer.output();
+    let expected = 1;
+    let error: unknown;
+    const t0 = performance.now();
+    for (;;) {
+      try {
+        const m = await ch.receive({ timeout: 5000 });
+        assert.equal(new DataView(m.buffer, m.byteOffset).getUint32(4, true), expected++);
+      } catch (e) {
+        error = e;
+        break;
+      }
+    }
+    assert.ok(error instanceof Deno.errors.BrokenPipe, String(error));
+    assert.match((error as Error).message, /died without end\(\)/);
+    assert.ok(performance.now() - t0 < 5000);
+    assert.ok(expected > 2);
+    // After reporting it once, the stream reads as ended.
+    assert.throws(() => ch.tryReceive(), Deno.errors.UnexpectedEof);
+  } finally {
+    Channel.unlink(name);
+  }
+});
+
+test("Channel (spsc): a consumer killed mid-stream loses nothing; the next consumer continues in order", async () => {
+  const name = uniqueName("chck");
+  using ch = Channel.create(name, { capacity: 8, maxMessageSize: 16 });
+  try {
+    const msg = new Uint8Array(16);
+    const v = new DataView(msg.buffer);
+    let sent = 0;
+    const sendMore = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        v.setUint32(4, sent++, true);
+        ch.sendSync(msg, { timeout: 5000 });
+      }
+    };
+    sendMore(8);
+    const consumer = spawn("consume", name, "5");
+    const out = await consumer.output();
+    assert.equal(out.code, 0, decoder.decode(out.stderr));
+    assert.match(decoder.decode(out.stdout), /got 0:4/);
+    // It took 5 and exited; now a consumer is killed while blocked on an empty ring.
+    const victim = spawn("consume", name);
+    await new Promise((r) => setTimeout(r, 300));
+    victim.kill("SIGKILL");
+    await victim.output();
+    sendMore(4);
+    ch.end();
+    using rx = Channel.open(name);
+    const seqs: number[] = [];
+    for await (const m of rx) seqs.push(new DataView(m.buffer, m.byteOffset).getUint32(4, true));
+    // The killed consumer may have taken messages 5–7 before dying, or not; what it did
+    // not take arrives here, in order, followed by 8–11.
+    assert.deepEqual(seqs, Array.from({ length: 12 - seqs[0]! }, (_, i) => seqs[0]! + i));
+    assert.ok(seqs[0]! >= 5 && seqs.at(-1) === 11);
+  } finally {
+    Channel.unlink(name);
+  }
+});
+
+test("Channel (mpmc): a slot left half-written by a dead sender is dropped once with BrokenPipe", async () => {
+  const name = uniqueName("chds");
+  using ch = Channel.create(name, { capacity: 4, maxMessageSize: 16, mode: "mpmc" });
+  try {
+    // A pid that is certainly dead: a child that has exited and been reaped.
+    const child = new Deno.Command(Deno.execPath(), { args: ["eval", "0"] }).spawn();
+    const deadPid = child.pid;
+    await child.status;
+    // Play the dead sender: claim position 0 (TAIL 0 → 1), write the owner, never publish.
+    using raw = SharedMemory.open(name);
+    const i = raw.view(Int32Array);
+    assert.equal(Atomics.compareExchange(i, H.TAIL, 0, 1), 0);
+    Atomics.store(i, SLOTS_OFFSET / 4 + SLOT_OWNER, deadPid);
+    // A live sender goes on after it.
+    ch.trySend(new Uint8Array([42]));
+    await assert.rejects(
+      ch.receive({ timeout: 5000 }),
+      (e: Error) => e instanceof Deno.errors.BrokenPipe && e.message.includes(`pid ${deadPid}`),
+    );
+    assert.equal(ch.dropped, 1);
+    assert.deepEqual(await ch.receive({ timeout: 1000 }), new Uint8Array([42]));
+  } finally {
+    Channel.unlink(name);
+  }
+});
+
+test("Channel backpressure: a full ring blocks, then times out; room lets it through", async () => {
+  const name = uniqueName("chbp");
+  using ch = Channel.create(name, { capacity: 2, maxMessageSize: 8 });
+  try {
+    assert.equal(ch.capacity, 2);
+    assert.equal(ch.trySend(new Uint8Array([1])), true);
+    assert.equal(ch.trySend(new Uint8Array([2])), true);
+    assert.equal(ch.trySend(new Uint8Array([3])), false);
+    assert.throws(() => ch.sendSync(new Uint8Array([3]), { timeout: 0 }), Deno.errors.TimedOut);
+    assert.throws(() => ch.sendSync(new Uint8Array([3]), { timeout: 30 }), Deno.errors.TimedOut);
+    await assert.rejects(ch.send(new Uint8Array([3]), { timeout: 30 }), Deno.errors.TimedOut);
+    const reason = new Error("stop");
+    await assert.rejects(
+      ch.send(new Uint8Array([3]), { signal: AbortSignal.abort(reason) }),
+      (e) => e === reason,
+    );
+    const pending = ch.send(new Uint8Array([3]), { timeout: 5000 });
+    assert.deepEqual(ch.tryReceive(), new Uint8Array([1]));
+    await pending;
+    assert.deepEqual(ch.receiveSync({ timeout: 100 }), new Uint8Array([2]));
+    assert.deepEqual(await ch.receive({ timeout: 100 }), new Uint8Array([3]));
+    await assert.rejects(ch.receive({ timeout: 20 }), Deno.errors.TimedOut);
+    assert.throws(() => ch.receiveSync({ timeout: 0 }), Deno.errors.TimedOut);
+  } finally {
+    Channel.unlink(name);
+  }
+});
+
+test("Channel zero-copy views stay valid until released, and hold their slot", () => {
+  const name = uniqueName("chzc");
+  using ch = Channel.create(name, { capacity: 2, maxMessageSize: 8 });
+  try {
+    ch.trySend(new Uint8Array([1, 2]));
+    ch.trySend(new Uint8Array([3]));
+    const v = ch.tryReceiveView()!;
+    assert.deepEqual([...v.bytes], [1, 2]);
+    assert.equal(ch.trySend(new Uint8Array([9])), false, "the unreleased slot is not reused");
+    v.release();
+    v.release();
+    assert.equal(ch.trySend(new Uint8Array([9])), true);
+    {
+      using w = ch.tryReceiveView()!;
+      assert.deepEqual([...w.bytes], [3]);
+    }
+    assert.deepEqual(ch.tryReceive(), new Uint8Array([9]));
+    assert.equal(ch.tryReceive(), undefined);
+  } finally {
+    Channel.unlink(name);
+  }
+});
+
+test("Channel end of stream: receivers finish only after every sender has ended", async () => {
+  const name = uniqueName("chend");
+  using a = Channel.create(name, { capacity: 8, maxMessageSize: 8, mode: "mpmc" });
+  using b = Channel.open(name);
+  using rx = Channel.open(name);
+  try {
+    assert.equal(rx.tryReceive(), undefined, "no sender yet: not ended");
+    a.trySend(new Uint8Array([1]));
+    b.trySend(new Uint8Array([2]));
+    a.end();
+    a.end();
+    const got: number[] = [];
+    got.push(rx.tryReceive()![0]!, rx.tryReceive()![0]!);
+    assert.equal(rx.tryReceive(), undefined, "b has not ended");
+    b.trySend(new Uint8Array([3]));
+    b.end();
+    for await (const m of rx) got.push(m[0]!);
+    assert.deepEqual(got, [1, 2, 3]);
+    await assert.rejects(rx.receive(), Deno.errors.UnexpectedEof);
+  } finally {
+    Channel.unlink(name);
+  }
+});
+
+test("Channel rejects bad sizes, messages and a second spsc sender with typed errors", () => {
+  const name = uniqueName("chbad");
+  for (const capacity of [0, 1, 1.5, 2 ** 21]) {
+    assert.throws(() => Channel.create(name, { capacity, maxMessageSize: 8 }), RangeError);
+  }
+  for (const maxMessageSize of [0, -1, 2.5, 2 ** 27]) {
+    assert.throws(() => Channel.create(name, { capacity: 4, maxMessageSize }), RangeError);
+  }
+  assert.throws(
+    () => Channel.create(name, { capacity: "4" as never, maxMessageSize: 8 }),
+    TypeError,
+  );
+  assert.throws(
+    () => Channel.create(name, { capacity: 4, maxMessageSize: 8, mode: "x" as never }),
+    TypeError,
+  );
+  assert.throws(() => Channel.create(name, undefined as never), TypeError);
+  assert.throws(() => Channel.open(name), Deno.errors.NotFound);
+  using ch = Channel.create(name, { capacity: 3, maxMessageSize: 8 });
+  try {
+    assert.equal(ch.capacity, 4, "rounded up to a power of two");
+    assert.throws(() => ch.trySend(new Uint8Array(9)), RangeError);
+    assert.throws(() => ch.trySend("text" as never), TypeError);
+    ch.trySend(new Uint8Array(1));
+    using other = Channel.open(name);
+    assert.throws(() => other.trySend(new Uint8Array(1)), Deno.errors.Busy);
+    using notChannel = SharedMemory.create(uniqueName("plain"), { size: 4096 });
+    assert.throws(() => Channel.open(notChannel.name), Deno.errors.InvalidData);
+    notChannel.unlink();
+  } finally {
+    Channel.unlink(name);
+  }
+  ch.close();
+  assert.throws(() => ch.trySend(new Uint8Array(1)), Deno.errors.BadResource);
+  assertNoLeftovers();
+});
+
+test("examples/channel_consumer.ts receives every message from channel_producer.ts once, in order", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../examples/channel_consumer.ts", import.meta.url).pathname,
+      "20000",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, decoder.decode(out.stderr));
+  assert.match(decoder.decode(out.stdout), /received all 20000 messages once, whole and in order/);
+});
