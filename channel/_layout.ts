@@ -29,6 +29,8 @@ export const H = {
   RECEIVERS_WAITING: 192 / 4,
   SENDERS_WAITING: 256 / 4,
   DROPPED: 288 / 4, // messages dropped because a peer died mid-message
+  REGISTERED: 292 / 4, // senders that ever registered
+  ACTIVE: 296 / 4, // registered senders that have not called end() (dead ones included)
 } as const;
 
 export const SENDERS_OFFSET = 320; // table of { pid, token, state, pad } × MAX_SENDERS
