@@ -70,7 +70,7 @@ export interface MessageView extends Disposable {
 }
 
 const SLICE_MS = 50;
-const SPIN_POLLS = 1000;
+const SPIN_MS = 0.2;
 const pid = Deno.pid;
 
 /**
@@ -133,9 +133,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   #head = 0; // spsc receiver's position
   #receiving = false;
   #endedReported = false;
-  #lastLivenessCheck = -Infinity;
   #streamEnded = false;
-  #polls = 0;
 
   private constructor(shm: SharedMemory) {
     this.#shm = shm;
@@ -375,6 +373,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
         } catch (e) {
           if (!(e instanceof Deno.errors.TimedOut)) throw e;
           this.#dropSlotOfDeadSender();
+          if (!this.#peek()) this.#throwIfEnded(true);
         }
       } finally {
         Atomics.sub(this.#i32, H.RECEIVERS_WAITING, 1);
@@ -421,6 +420,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
         } catch (e) {
           if (!(e instanceof Deno.errors.TimedOut)) throw e;
           this.#dropSlotOfDeadSender();
+          if (!this.#peek()) this.#throwIfEnded(true);
         }
       } finally {
         Atomics.sub(this.#i32, H.RECEIVERS_WAITING, 1);
@@ -604,7 +604,12 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
 
   // ---- end of stream and faults ----
 
-  #throwIfEnded(): void {
+  /**
+   * Throws at the end of the stream. Cheap unless `checkLiveness`: senders
+   * that died without end() are only looked for by a receiver whose sleep
+   * slice ended empty (liveness costs system calls and a /proc read).
+   */
+  #throwIfEnded(checkLiveness = false): void {
     if (this.#streamEnded && !this.#peek()) {
       throw new Deno.errors.UnexpectedEof(
         "The channel has ended: every sender called end() or exited",
@@ -613,13 +618,10 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     const i = this.#i32;
     // Cheap answers first: this runs on every empty poll of a spinning receiver.
     if (Atomics.load(i, H.REGISTERED) === 0) return; // no sender yet
-    if (Atomics.load(i, H.ACTIVE) > 0 && (++this.#polls & 1023) !== 0) return;
+    if (Atomics.load(i, H.ACTIVE) > 0 && !checkLiveness) return;
     const base = SENDERS_OFFSET >> 2;
     let any = false;
     let died = 0;
-    // Liveness costs system calls: while some sender is active, look at most every 50 ms.
-    const now = performance.now();
-    const look = now - this.#lastLivenessCheck >= SLICE_MS;
     for (let s = 0; s < MAX_SENDERS; s++) {
       const e = base + s * (SENDER_ENTRY >> 2);
       const p = Atomics.load(i, e);
@@ -627,9 +629,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       any = true;
       const state = Atomics.load(i, e + 2);
       if (state === SENDER_ENDED) continue;
-      if (!look || p === pid) return; // a live sender may still send
-      this.#lastLivenessCheck = now;
-      if (isAlive(p)) return;
+      if (p === pid || isAlive(p)) return; // a live sender may still send
       died = p;
     }
     if (!any) return;
@@ -691,9 +691,13 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   // ---- waiting ----
 
   #spin(attempt: () => boolean): boolean {
-    // Counted, not timed: reading the clock costs 0.3–3 µs on these VMs, more than
-    // a poll. ~SPIN_POLLS polls of ~50 ns each is about 50 µs.
-    for (let k = 0; k < SPIN_POLLS; k++) if (attempt()) return true;
+    // A wake-up through the semaphore costs tens to hundreds of µs on these
+    // VMs, so a waiter polls for up to SPIN_MS first. The clock is read every
+    // 256 polls only: it costs more than a poll here (0.3–3 µs).
+    const end = performance.now() + SPIN_MS;
+    do {
+      for (let k = 0; k < 256; k++) if (attempt()) return true;
+    } while (performance.now() < end);
     return false;
   }
 
