@@ -69,6 +69,34 @@ export interface MessageView extends Disposable {
   release(): void;
 }
 
+let freeSlot: (channel: Channel, slot: number, pos: number) => void;
+
+/** A received message still in its slot (see {@linkcode MessageView}). */
+class SlotView implements MessageView {
+  readonly bytes: Uint8Array;
+  #channel: Channel | undefined;
+  #slot: number;
+  #pos: number;
+
+  constructor(bytes: Uint8Array, channel: Channel, slot: number, pos: number) {
+    this.bytes = bytes;
+    this.#channel = channel;
+    this.#slot = slot;
+    this.#pos = pos;
+  }
+
+  release(): void {
+    const ch = this.#channel;
+    if (ch === undefined) return;
+    this.#channel = undefined;
+    freeSlot(ch, this.#slot, this.#pos);
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}
+
 const SLICE_MS = 50;
 const SPIN_MS = 0.2;
 const pid = Deno.pid;
@@ -129,8 +157,14 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   #closed = false;
   #token = crypto.getRandomValues(new Int32Array(1))[0]! | 1;
   #senderEntry = -1;
-  #tail = 0; // spsc sender's position
-  #head = 0; // spsc receiver's position
+  // spsc positions, Lamport-style with cached peer indices: the shared TAIL and
+  // HEAD words are read only when the cached copy says full/empty.
+  #tail = 0; // sender: next position to write
+  #headCache = 0; // sender: last HEAD seen
+  #head = 0; // receiver: next position to take
+  #tailCache = 0; // receiver: last TAIL seen
+  #freed = 0; // receiver: everything before this is released (= HEAD)
+  #freedOutOfOrder: Set<number> | undefined; // views released before earlier ones
   #receiving = false;
   #endedReported = false;
   #streamEnded = false;
@@ -457,7 +491,6 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (!this.#mpmc && this.#receiving) Atomics.store(this.#i32, H.HEAD, this.#head);
     this.#data.close();
     this.#space.close();
     this.#shm.close();
@@ -473,13 +506,15 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   #sendSpsc(bytes: Uint8Array): boolean {
     const i = this.#i32;
     const pos = this.#tail;
+    if (((pos - this.#headCache) | 0) >= this.#capacity) {
+      this.#headCache = Atomics.load(i, H.HEAD);
+      if (((pos - this.#headCache) | 0) >= this.#capacity) return false; // full
+    }
     const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
-    if (Atomics.load(i, slot + SLOT_SEQ) !== pos) return false; // full
     i[slot + SLOT_LEN] = bytes.length;
     this.#u8.set(bytes, (slot << 2) + SLOT_HEADER);
-    Atomics.store(i, slot + SLOT_SEQ, pos + 1);
     this.#tail = (pos + 1) | 0;
-    Atomics.store(i, H.TAIL, this.#tail);
+    Atomics.store(i, H.TAIL, this.#tail); // publishes the slot (a full barrier)
     if (Atomics.load(i, H.RECEIVERS_WAITING) !== 0) this.#wake(this.#data);
     return true;
   }
@@ -531,6 +566,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
           Atomics.add(i, H.ACTIVE, 1);
           this.#senderEntry = e;
           this.#tail = Atomics.load(i, H.TAIL);
+          this.#headCache = Atomics.load(i, H.HEAD);
           return;
         }
       }
@@ -554,10 +590,12 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     if (!this.#mpmc) {
       if (!this.#receiving) this.#claimReceiver();
       const pos = this.#head;
-      const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
-      if (Atomics.load(i, slot + SLOT_SEQ) !== ((pos + 1) | 0)) return undefined;
+      if (pos === this.#tailCache) {
+        this.#tailCache = Atomics.load(i, H.TAIL);
+        if (pos === this.#tailCache) return undefined; // empty
+      }
       this.#head = (pos + 1) | 0;
-      return this.#view(slot, pos);
+      return this.#view((SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts, pos);
     }
     for (;;) {
       const pos = Atomics.load(i, H.HEAD);
@@ -574,32 +612,46 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   #view(slot: number, pos: number): MessageView {
     const i = this.#i32;
     const len = i[slot + SLOT_LEN]!;
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      if (this.#i32.length === 0) return; // closed meanwhile
-      if (this.#mpmc) Atomics.store(i, slot + SLOT_OWNER, 0);
-      Atomics.store(i, slot + SLOT_SEQ, (pos + this.#capacity) | 0);
-      if (!this.#mpmc) Atomics.store(i, H.HEAD, this.#head);
-      if (Atomics.load(i, H.SENDERS_WAITING) !== 0) this.#wake(this.#space);
-    };
     if (len === TOMBSTONE) {
       const dead = i[slot + SLOT_DEAD] ?? 0;
-      release();
+      this.#free(slot, pos);
       throw new Deno.errors.BrokenPipe(
         `A sender (pid ${Math.abs(dead)}) died while writing a message; it was dropped`,
       );
     }
     const start = (slot << 2) + SLOT_HEADER;
-    const bytes = this.#u8.subarray(start, start + len);
-    return { bytes, release, [Symbol.dispose]: release };
+    return new SlotView(this.#u8.subarray(start, start + len), this, slot, pos);
+  }
+
+  /** Gives a taken slot back to senders. */
+  #free(slot: number, pos: number): void {
+    const i = this.#i32;
+    if (i.length === 0) return; // closed meanwhile
+    if (this.#mpmc) {
+      Atomics.store(i, slot + SLOT_OWNER, 0);
+      Atomics.store(i, slot + SLOT_SEQ, (pos + this.#capacity) | 0);
+    } else if (pos === this.#freed) {
+      let next = (pos + 1) | 0;
+      const later = this.#freedOutOfOrder;
+      if (later !== undefined) { while (later.delete(next)) next = (next + 1) | 0; }
+      this.#freed = next;
+      Atomics.store(i, H.HEAD, next);
+    } else {
+      // Released before an earlier view: HEAD may not pass the earlier one yet.
+      (this.#freedOutOfOrder ??= new Set()).add(pos);
+      return;
+    }
+    if (Atomics.load(i, H.SENDERS_WAITING) !== 0) this.#wake(this.#space);
+  }
+
+  static {
+    freeSlot = (ch, slot, pos) => ch.#free(slot, pos);
   }
 
   #claimReceiver(): void {
     // One receiver at a time in spsc mode: it continues from the shared head.
     this.#receiving = true;
-    this.#head = Atomics.load(this.#i32, H.HEAD);
+    this.#head = this.#freed = this.#tailCache = Atomics.load(this.#i32, H.HEAD);
   }
 
   // ---- end of stream and faults ----
@@ -649,7 +701,8 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
 
   #peek(): boolean {
     const i = this.#i32;
-    const pos = this.#mpmc ? Atomics.load(i, H.HEAD) : this.#head;
+    if (!this.#mpmc) return this.#head !== Atomics.load(i, H.TAIL);
+    const pos = Atomics.load(i, H.HEAD);
     const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
     return Atomics.load(i, slot + SLOT_SEQ) === ((pos + 1) | 0);
   }
