@@ -225,3 +225,23 @@ export function checkBig(ret: number | bigint, site: CallSite): bigint {
 export function checkReturned(ret: number, site: CallSite): void {
   if (ret !== 0) throw errnoError(ret, site);
 }
+
+/**
+ * The open-or-create dance every named object needs: try `create`; if the
+ * name exists, `open` it; if it vanished in between (another process removed
+ * it), try again — a bounded number of times.
+ */
+export function createOrOpen<T>(create: () => T, open: () => T): T {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return create();
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+    try {
+      return open();
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound) || attempt >= 8) throw e;
+    }
+  }
+}

@@ -6,7 +6,7 @@
  */
 
 import { libc } from "../ffi/libc.ts";
-import { check, Errno, errno, errnoError, errnoView } from "../ffi/errno.ts";
+import { check, createOrOpen, Errno, errno, errnoError, errnoView } from "../ffi/errno.ts";
 import { cString } from "../ffi/cstring.ts";
 import { O } from "../ffi/constants.ts";
 import { CLOCK_MONOTONIC, deadlineIn } from "../ffi/timespec.ts";
@@ -204,18 +204,10 @@ export class Semaphore implements Disposable {
    */
   static openOrCreate(name: string, options: CreateSemaphoreOptions = {}): Semaphore {
     createArgs(name, options);
-    for (let attempt = 0;; attempt++) {
-      try {
-        return Semaphore.create(name, options);
-      } catch (e) {
-        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-      }
-      try {
-        return Semaphore.open(name);
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound) || attempt >= 8) throw e;
-      }
-    }
+    return createOrOpen(
+      () => Semaphore.create(name, options),
+      () => Semaphore.open(name),
+    );
   }
 
   /**

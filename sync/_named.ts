@@ -6,6 +6,7 @@
  */
 
 import { SharedMemory } from "../posix/shared_memory.ts";
+import { createOrOpen } from "../ffi/errno.ts";
 
 /** Creation options for a named lock. */
 export interface CreateLockOptions {
@@ -28,19 +29,10 @@ export function openNamed<T>(
 ): T {
   if (how === "open") return withShm(SharedMemory.open(name), attach, false);
   if (how === "create") return withShm(SharedMemory.create(name, { size, mode }), init, true);
-  for (let attempt = 0;; attempt++) {
-    try {
-      return withShm(SharedMemory.create(name, { size, mode }), init, true);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-    }
-    try {
-      return withShm(SharedMemory.open(name), attach, false);
-    } catch (e) {
-      // Removed between our create and open: try again, a few times.
-      if (!(e instanceof Deno.errors.NotFound) || attempt >= 8) throw e;
-    }
-  }
+  return createOrOpen(
+    () => withShm(SharedMemory.create(name, { size, mode }), init, true),
+    () => withShm(SharedMemory.open(name), attach, false),
+  );
 }
 
 function withShm<T>(shm: SharedMemory, fn: (shm: SharedMemory) => T, created: boolean): T {

@@ -5,7 +5,7 @@
  */
 
 import { libc } from "../ffi/libc.ts";
-import { check, Errno, errno, errnoError, errnoView } from "../ffi/errno.ts";
+import { check, createOrOpen, Errno, errno, errnoError, errnoView } from "../ffi/errno.ts";
 import { IPC } from "../ffi/sysv_shm.ts";
 import { SEM } from "../ffi/sysv_sem.ts";
 import {
@@ -231,18 +231,10 @@ export class SemaphoreSet {
    */
   static openOrCreate(key: number, options: CreateSemaphoreSetOptions): SemaphoreSet {
     const k = checkKey(key);
-    for (let attempt = 0;; attempt++) {
-      try {
-        return SemaphoreSet.#create(k, options, IPC.CREAT | IPC.EXCL);
-      } catch (e) {
-        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-      }
-      try {
-        return SemaphoreSet.open(k);
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound) || attempt >= 8) throw e;
-      }
-    }
+    return createOrOpen(
+      () => SemaphoreSet.#create(k, options, IPC.CREAT | IPC.EXCL),
+      () => SemaphoreSet.open(k),
+    );
   }
 
   /**
