@@ -290,3 +290,46 @@ test("examples/channel_consumer.ts receives every message from channel_producer.
   assert.equal(out.code, 0, decoder.decode(out.stderr));
   assert.match(decoder.decode(out.stdout), /received all 20000 messages once, whole and in order/);
 });
+
+test("Channel batches: trySendMany/tryReceiveMany keep order and exactly-once across processes", async () => {
+  const name = uniqueName("chbatch");
+  using ch = Channel.create(name, { capacity: 64, maxMessageSize: 8 });
+  try {
+    const script = `
+      import { Channel } from ${JSON.stringify(new URL("../channel/mod.ts", import.meta.url).href)};
+      using ch = Channel.open(${JSON.stringify(name)});
+      const all = Array.from({ length: 100000 }, (_, k) => new Uint8Array(new Uint32Array([k]).buffer));
+      for (let sent = 0; sent < all.length;) {
+        const n = ch.trySendMany(all.slice(sent, sent + 50));
+        if (n === 0) ch.sendSync(all[sent]!, { timeout: 10000 }), sent++;
+        sent += n;
+      }
+      ch.end();
+    `;
+    const tx = new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--quiet", script],
+      stderr: "piped",
+    }).spawn();
+    let expected = 0;
+    for (;;) {
+      let batch: Uint8Array[];
+      try {
+        batch = ch.tryReceiveMany(32);
+        if (batch.length === 0) batch = [await ch.receive({ timeout: 10000 })];
+      } catch (e) {
+        if (e instanceof Deno.errors.UnexpectedEof) break;
+        throw e;
+      }
+      for (const m of batch) {
+        assert.equal(new DataView(m.buffer, m.byteOffset).getUint32(0, true), expected++);
+      }
+    }
+    assert.equal(expected, 100000);
+    const out = await tx.output();
+    assert.equal(out.code, 0, decoder.decode(out.stderr));
+    assert.throws(() => ch.tryReceiveMany(0), RangeError);
+    assert.throws(() => ch.trySendMany([new Uint8Array(9)]), RangeError);
+  } finally {
+    Channel.unlink(name);
+  }
+});
