@@ -95,9 +95,9 @@ async function c(spinUs: number): Promise<number | undefined> {
 const cBlocking = await c(0);
 const cSpin = await c(20);
 const rows: [string, number][] = [
-  ["Deno waitSync() (spin 20 µs, then sem_clockwait)", await deno("waitSync")],
+  ["Deno waitSync() (adaptive spin, then sem_clockwait)", await deno("waitSync")],
   ["Deno waitSync({ spinMicros: 0 })", await deno("waitSync-nospin")],
-  ["Deno await wait() (spin 20 µs, then park)", await deno("wait")],
+  ["Deno await wait() (adaptive spin, then park)", await deno("wait")],
   ["Deno await wait({ spinMicros: 0 })", await deno("wait-nospin")],
 ];
 const fmt = (v: number | undefined) => (v === undefined ? "n/a" : `${v.toFixed(2)} µs`);
