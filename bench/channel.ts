@@ -118,29 +118,15 @@ async function channelThroughput(size: number, batched = false): Promise<number>
     const tx = child(["chan-tx", name, `${size}`, `${count}`, batched ? "batch" : "single"]);
     let n = 0;
     let t0 = 0;
+    const into = new Uint8Array(size);
     for (;;) {
-      if (batched) {
-        let got: Uint8Array[];
-        try {
-          got = ch.tryReceiveMany(64);
-          if (got.length === 0) got = [ch.receiveSync()];
-        } catch (e) {
-          if (e instanceof Deno.errors.UnexpectedEof) break;
-          throw e;
-        }
-        if (n === 0) t0 = performance.now();
-        n += got.length;
-        continue;
-      }
-      let v;
       try {
-        v = ch.tryReceiveView() ?? waitView(ch);
+        if (ch.tryReceiveInto(into) === undefined) ch.receiveSync();
       } catch (e) {
         if (e instanceof Deno.errors.UnexpectedEof) break;
         throw e;
       }
       if (n === 0) t0 = performance.now();
-      v.release();
       n++;
     }
     const s = (performance.now() - t0) / 1000;
@@ -275,7 +261,7 @@ const label = (
 
 console.log(`\nOne-way throughput between two processes (${navigator.hardwareConcurrency} CPUs)\n`);
 console.log(
-  "| message | C SPSC ring (limit) | Channel, one at a time (zero-copy receive) | Channel, batches of 64 (copies) | Deno Unix socket | Deno pipe | best Channel ÷ C | best Channel ÷ socket |",
+  "| message | C SPSC ring (limit) | Channel: trySend → tryReceiveInto | Channel: trySendMany (64) → tryReceiveInto | Deno Unix socket | Deno pipe | best Channel ÷ C | best Channel ÷ socket |",
 );
 console.log("|---|---|---|---|---|---|---|---|");
 for (const size of SIZES) {

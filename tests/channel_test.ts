@@ -333,3 +333,26 @@ test("Channel batches: trySendMany/tryReceiveMany keep order and exactly-once ac
     Channel.unlink(name);
   }
 });
+
+test("Channel.tryReceiveInto copies into the caller's buffer, aligned or not, and refuses a short buffer", () => {
+  const name = uniqueName("chinto");
+  using ch = Channel.create(name, { capacity: 8, maxMessageSize: 32 });
+  try {
+    const msgs = [new Uint8Array([1, 2, 3, 4, 5]), new Uint8Array(32).fill(9), new Uint8Array([7])];
+    for (const m of msgs) assert.equal(ch.trySend(m), true);
+    const short = new Uint8Array(4);
+    assert.throws(() => ch.tryReceiveInto(short), RangeError);
+    const aligned = new Uint8Array(32);
+    assert.equal(ch.tryReceiveInto(aligned), 5);
+    assert.deepEqual([...aligned.subarray(0, 5)], [1, 2, 3, 4, 5]);
+    const odd = new Uint8Array(new ArrayBuffer(40), 3, 32); // not 4-byte aligned: byte copy
+    assert.equal(ch.tryReceiveInto(odd), 32);
+    assert.ok(odd.every((b) => b === 9));
+    assert.equal(ch.tryReceiveInto(aligned), 1);
+    assert.equal(aligned[0], 7);
+    assert.equal(ch.tryReceiveInto(aligned), undefined);
+    assert.throws(() => ch.tryReceiveInto([] as never), TypeError);
+  } finally {
+    Channel.unlink(name);
+  }
+});
