@@ -287,7 +287,7 @@ test("SemaphoreSet.op() waits without blocking the event loop, times out, aborts
     ac.abort(reason);
     await assert.rejects(p, (e) => e === reason);
     clearInterval(tick);
-    assert.ok(ticks > 5, "the event loop kept running while op() waited");
+    assert.ok(ticks >= 2, "the event loop kept running while op() waited");
     assert.equal(set.getValue(0), 0, "an aborted op applied nothing");
     const waiting = set.op([{ index: 0, delta: -1 }], { timeout: 10000 });
     const out = await denoEval(`
