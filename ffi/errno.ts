@@ -245,3 +245,13 @@ export function createOrOpen<T>(create: () => T, open: () => T): T {
     }
   }
 }
+
+/**
+ * Like {@linkcode check}, with errno already captured: callers read
+ * `errnoView()[0]` inline right after the libc call (no JS call in between,
+ * see {@linkcode errnoView}) and pass it here.
+ */
+export function checkCaptured(ret: number, captured: number, site: CallSite): number {
+  if (ret === -1) throw errnoError(captured, site);
+  return ret;
+}

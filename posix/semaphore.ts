@@ -141,9 +141,11 @@ export class Semaphore implements Disposable {
    */
   static create(name: string, options: CreateSemaphoreOptions = {}): Semaphore {
     const { value, mode } = createArgs(name, options);
+    const err = errnoView();
     const p = libc().sem_open(cString(name), O.CREAT | O.EXCL, mode, value);
+    const e = err[0]!;
     if (p === null) {
-      throw errnoError(errno(), {
+      throw errnoError(e, {
         action: "Cannot create semaphore",
         object: name,
         syscall: "sem_open",
@@ -179,9 +181,11 @@ export class Semaphore implements Disposable {
    */
   static open(name: string): Semaphore {
     checkName(name, "Semaphore", MAX_NAME_BYTES);
+    const err = errnoView();
     const p = libc().sem_open(cString(name), 0, 0, 0);
+    const e = err[0]!;
     if (p === null) {
-      throw errnoError(errno(), {
+      throw errnoError(e, {
         action: "Cannot open semaphore",
         object: name,
         syscall: "sem_open",

@@ -5,7 +5,7 @@
  */
 
 import { libc } from "../ffi/libc.ts";
-import { check, checkReturned, errno, errnoError } from "../ffi/errno.ts";
+import { check, checkCaptured, checkReturned, errno, errnoError, errnoView } from "../ffi/errno.ts";
 import { cString } from "../ffi/cstring.ts";
 import { MAP, O, PROT } from "../ffi/constants.ts";
 import { fstat } from "../ffi/stat.ts";
@@ -116,10 +116,9 @@ export class SharedMemory extends MappedRegion implements Disposable {
     checkSize(size);
     checkMode(mode);
     const site = { action: CREATE, object: name };
-    const fd = check(
-      libc().shm_open(cString(name), O.RDWR | O.CREAT | O.EXCL | O.CLOEXEC, mode),
-      { ...site, syscall: "shm_open" },
-    );
+    const err = errnoView();
+    const created = libc().shm_open(cString(name), O.RDWR | O.CREAT | O.EXCL | O.CLOEXEC, mode);
+    const fd = checkCaptured(created, err[0]!, { ...site, syscall: "shm_open" });
     try {
       check(libc().fchmod(fd, mode), { ...site, syscall: "fchmod" });
       checkReturned(libc().posix_fallocate(fd, 0n, BigInt(size)), {
@@ -164,10 +163,9 @@ export class SharedMemory extends MappedRegion implements Disposable {
     const readOnly = options.readOnly ?? false;
     if (typeof readOnly !== "boolean") throw new TypeError("readOnly must be a boolean");
     const site = { action: OPEN, object: name };
-    const fd = check(
-      libc().shm_open(cString(name), (readOnly ? O.RDONLY : O.RDWR) | O.CLOEXEC, 0),
-      { ...site, syscall: "shm_open" },
-    );
+    const err = errnoView();
+    const opened = libc().shm_open(cString(name), (readOnly ? O.RDONLY : O.RDWR) | O.CLOEXEC, 0);
+    const fd = checkCaptured(opened, err[0]!, { ...site, syscall: "shm_open" });
     try {
       const { size } = fstat(fd, site);
       return SharedMemory.#mapNew(name, fd, size, readOnly, site);
@@ -211,9 +209,10 @@ export class SharedMemory extends MappedRegion implements Disposable {
         if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
       }
       const site = { action: OPEN, object: name };
+      const cell = errnoView();
       const fd = libc().shm_open(cString(name), O.RDWR | O.CLOEXEC, 0);
       if (fd === -1) {
-        const err = errno();
+        const err = cell[0]!;
         // Unlinked between our two calls: try creating again (bounded).
         if (err === 2 && attempt < 8) continue;
         throw errnoError(err, { ...site, syscall: "shm_open" });

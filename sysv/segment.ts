@@ -5,7 +5,7 @@
  */
 
 import { libc } from "../ffi/libc.ts";
-import { check, errno, errnoError } from "../ffi/errno.ts";
+import { check, errno, errnoError, errnoView } from "../ffi/errno.ts";
 import { MAP, PROT } from "../ffi/constants.ts";
 import { IPC, SHM } from "../ffi/sysv_shm.ts";
 import {
@@ -130,9 +130,11 @@ export class Segment {
     const { size, mode = 0o600 } = options;
     checkSize(size);
     checkMode(mode);
+    const err = errnoView();
     const id = libc().shmget(k, BigInt(size), IPC.CREAT | IPC.EXCL | mode);
+    const e = err[0]!;
     if (id === -1) {
-      throw errnoError(errno(), {
+      throw errnoError(e, {
         action: "Cannot create segment",
         object: hexKey(k),
         syscall: "shmget",
@@ -159,9 +161,11 @@ export class Segment {
     if (k === IPC.PRIVATE) {
       throw new TypeError("IPC_PRIVATE segments cannot be opened by key; use Segment.fromId()");
     }
+    const err = errnoView();
     const id = libc().shmget(k, 0n, 0);
+    const e = err[0]!;
     if (id === -1) {
-      throw errnoError(errno(), {
+      throw errnoError(e, {
         action: "Cannot open segment",
         object: hexKey(k),
         syscall: "shmget",
@@ -193,9 +197,11 @@ export class Segment {
     const { size, mode = 0o600 } = options;
     checkSize(size);
     checkMode(mode);
+    const err = errnoView();
     const id = libc().shmget(k, BigInt(size), IPC.CREAT | mode);
+    const e = err[0]!;
     if (id === -1) {
-      throw errnoError(errno(), {
+      throw errnoError(e, {
         action: "Cannot open segment",
         object: hexKey(k),
         syscall: "shmget",
@@ -222,9 +228,11 @@ export class Segment {
     checkSize(size);
     const mode = options.mode ?? 0o600;
     checkMode(mode);
+    const err = errnoView();
     const id = libc().shmget(IPC.PRIVATE, BigInt(size), IPC.CREAT | mode);
+    const e = err[0]!;
     if (id === -1) {
-      throw errnoError(errno(), {
+      throw errnoError(e, {
         action: "Cannot create segment",
         object: "IPC_PRIVATE",
         syscall: "shmget",

@@ -164,9 +164,11 @@ export class SemaphoreSet {
     checkCount(count);
     checkValue(value);
     checkMode(mode);
+    const err = errnoView();
     const id = libc().semget(key, count, flags | mode);
+    const e = err[0]!;
     if (id === -1) {
-      throw errnoError(errno(), {
+      throw errnoError(e, {
         action: "Cannot create semaphore set",
         object: key === 0 ? "IPC_PRIVATE" : hexKey(key),
         syscall: "semget",
@@ -203,9 +205,11 @@ export class SemaphoreSet {
     if (k === IPC.PRIVATE) {
       throw new TypeError("IPC_PRIVATE sets cannot be opened by key; use SemaphoreSet.fromId()");
     }
+    const err = errnoView();
     const id = libc().semget(k, 0, 0);
+    const e = err[0]!;
     if (id === -1) {
-      throw errnoError(errno(), {
+      throw errnoError(e, {
         action: "Cannot open semaphore set",
         object: hexKey(k),
         syscall: "semget",
