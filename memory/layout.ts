@@ -132,6 +132,16 @@ export const bool: Type<boolean> = scalar(
  * fit (including its NUL when shorter than the field) throws `RangeError`,
  * so a write never silently truncates a name.
  *
+ * @example A name field
+ * ```ts
+ * import { char, struct } from "@ipc/shm";
+ * import assert from "node:assert/strict";
+ * const Named = struct({ name: char(8) });
+ * const rec = Named.at(new DataView(new ArrayBuffer(Named.size)));
+ * rec.name = "ada";
+ * assert.equal(rec.name, "ada");
+ * assert.throws(() => (rec.name = "much too long"), RangeError);
+ * ``` *
  * @param length the array length in bytes (1 or more)
  */
 export function char(length: number): Type<string> {
@@ -212,6 +222,16 @@ export type TypedArrayOf<T> = T extends Type<bigint> ? BigInt64Array | BigUint64
  * the memory; other element types read as an {@linkcode ArrayAccessor}.
  * Assigning takes any iterable of exactly `length` values.
  *
+ * @example Numeric arrays are live TypedArrays
+ * ```ts
+ * import { array, i32, struct } from "@ipc/shm";
+ * import assert from "node:assert/strict";
+ * const Histogram = struct({ buckets: array(i32, 4) });
+ * const h = Histogram.at(new DataView(new ArrayBuffer(Histogram.size)));
+ * h.buckets[2] = 5;
+ * assert.ok(h.buckets instanceof Int32Array);
+ * assert.deepEqual(h.toJSON(), { buckets: [0, 0, 5, 0] });
+ * ``` *
  * @param element the element type
  * @param length the element count (1 or more)
  */

@@ -96,6 +96,18 @@ export function pinRegion(region: MappedRegion): () => void {
  * `postMessage` with transfer), the range is overlaid with private zero pages
  * instead of unmapped, so the moved buffer stays readable (it reads zeros) —
  * at the cost of that address range until the process exits.
+ *
+ * @example Every mapping type is a MappedRegion
+ * ```ts
+ * import { MappedRegion, SharedMemory } from "@ipc/shm";
+ * import assert from "node:assert/strict";
+ * using shm = SharedMemory.create(`/doc-region-${Deno.pid}`, { size: 16 });
+ * assert.ok(shm instanceof MappedRegion);
+ * const old = shm.bytes;
+ * shm.close();
+ * assert.equal(old.length, 0); // detached, never a dangling pointer
+ * SharedMemory.unlink(`/doc-region-${Deno.pid}`);
+ * ```
  */
 export abstract class MappedRegion {
   #pointer: Deno.PointerObject | null = null;

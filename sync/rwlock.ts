@@ -37,7 +37,17 @@ export interface CreateRwLockOptions extends CreateLockOptions {
   maxHolders?: number;
 }
 
-/** Bytes an `RwLock` with `maxHolders` table entries needs in a mapping. */
+/**
+ * Bytes an `RwLock` with `maxHolders` table entries needs in a mapping.
+ *
+ * @example
+ * ```ts
+ * import { sync } from "@ipc/shm";
+ * import assert from "node:assert/strict";
+ * assert.ok(sync.rwLockSize(8) < sync.rwLockSize(64));
+ * assert.throws(() => sync.rwLockSize(0), RangeError);
+ * ```
+ */
 export function rwLockSize(maxHolders = 64): number {
   checkSlots(maxHolders);
   return stateLockSize(maxHolders);

@@ -26,7 +26,17 @@ export interface CreateSemaphoreOptions extends CreateLockOptions {
   maxHolders?: number;
 }
 
-/** Bytes a permit semaphore with `maxHolders` table entries needs in a mapping. */
+/**
+ * Bytes a permit semaphore with `maxHolders` table entries needs in a mapping.
+ *
+ * @example
+ * ```ts
+ * import { sync } from "@ipc/shm";
+ * import assert from "node:assert/strict";
+ * assert.equal(sync.semaphoreSize(), sync.semaphoreSize(64));
+ * assert.throws(() => sync.semaphoreSize(5000), RangeError);
+ * ```
+ */
 export function semaphoreSize(maxHolders = 64): number {
   checkSlots(maxHolders);
   return stateLockSize(maxHolders);
