@@ -71,6 +71,18 @@ export interface MessageView extends Disposable {
 
 let freeSlot: (channel: Channel, slot: number, pos: number) => void;
 
+/** One side of the ring, as the waiting loop sees it. */
+interface WaitSide {
+  /** Header index of this side's sleeper count. */
+  waiting: number;
+  /** The semaphore this side sleeps on (the other side posts it). */
+  sem: Semaphore;
+  /** For messages: "send" or "receive". */
+  verb: string;
+  /** Runs after a sleep slice ends with nothing done: dead-peer checks. */
+  afterSlice(): void;
+}
+
 /** A received message still in its slot (see {@linkcode MessageView}). */
 class SlotView implements MessageView {
   readonly bytes: Uint8Array;
@@ -154,6 +166,8 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   #max: number;
   #data: Semaphore;
   #space: Semaphore;
+  #senders: WaitSide;
+  #receivers: WaitSide;
   #closed = false;
   #token = crypto.getRandomValues(new Int32Array(1))[0]! | 1;
   #senderEntry = -1;
@@ -182,6 +196,21 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     this.#max = i[H.MAX_MESSAGE]!;
     this.#data = Semaphore.attach(shm, DATA_SEM_OFFSET);
     this.#space = Semaphore.attach(shm, SPACE_SEM_OFFSET);
+    this.#senders = {
+      waiting: H.SENDERS_WAITING,
+      sem: this.#space,
+      verb: "send",
+      afterSlice: () => this.#freeSlotOfDeadReceiver(),
+    };
+    this.#receivers = {
+      waiting: H.RECEIVERS_WAITING,
+      sem: this.#data,
+      verb: "receive",
+      afterSlice: () => {
+        this.#dropSlotOfDeadSender();
+        if (!this.#peek()) this.#throwIfEnded(true);
+      },
+    };
   }
 
   /**
@@ -352,24 +381,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    */
   sendSync(bytes: Uint8Array, options: ChannelWaitSyncOptions = {}): void {
     if (this.trySend(bytes)) return;
-    const deadline = deadlineOf(options.timeout);
-    for (;;) {
-      if (this.#spin(() => this.trySend(bytes))) return;
-      Atomics.add(this.#i32, H.SENDERS_WAITING, 1);
-      try {
-        if (this.trySend(bytes)) return;
-        const left = deadline - performance.now();
-        if (left <= 0) throw timedOut("send", options.timeout);
-        try {
-          this.#space.waitSync({ timeout: Math.min(SLICE_MS, left), spinMicros: 0 });
-        } catch (e) {
-          if (!(e instanceof Deno.errors.TimedOut)) throw e;
-          this.#freeSlotOfDeadReceiver();
-        }
-      } finally {
-        Atomics.sub(this.#i32, H.SENDERS_WAITING, 1);
-      }
-    }
+    this.#waitSync(() => this.trySend(bytes) || undefined, this.#senders, options.timeout);
   }
 
   /**
@@ -380,30 +392,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    */
   async send(bytes: Uint8Array, options: ChannelWaitOptions = {}): Promise<void> {
     if (this.trySend(bytes)) return;
-    const { signal } = options;
-    signal?.throwIfAborted();
-    const deadline = deadlineOf(options.timeout);
-    for (;;) {
-      if (this.#spin(() => this.trySend(bytes))) return;
-      Atomics.add(this.#i32, H.SENDERS_WAITING, 1);
-      try {
-        if (this.trySend(bytes)) return;
-        const left = deadline - performance.now();
-        if (left <= 0) throw timedOut("send", options.timeout);
-        try {
-          await this.#space.wait({
-            timeout: Math.min(SLICE_MS, left),
-            spinMicros: 0,
-            ...(signal ? { signal } : {}),
-          });
-        } catch (e) {
-          if (!(e instanceof Deno.errors.TimedOut)) throw e;
-          this.#freeSlotOfDeadReceiver();
-        }
-      } finally {
-        Atomics.sub(this.#i32, H.SENDERS_WAITING, 1);
-      }
-    }
+    await this.#waitAsync(() => this.trySend(bytes) || undefined, this.#senders, options);
   }
 
   /**
@@ -561,29 +550,8 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @throws {Deno.errors.UnexpectedEof} when the stream has ended
    */
   receiveSync(options: ChannelWaitSyncOptions = {}): Uint8Array {
-    const got = this.tryReceive();
-    if (got !== undefined) return got;
-    const deadline = deadlineOf(options.timeout);
-    for (;;) {
-      let m: Uint8Array | undefined;
-      if (this.#spin(() => (m = this.tryReceive()) !== undefined)) return m!;
-      Atomics.add(this.#i32, H.RECEIVERS_WAITING, 1);
-      try {
-        const again = this.tryReceive();
-        if (again !== undefined) return again;
-        const left = deadline - performance.now();
-        if (left <= 0) throw timedOut("receive", options.timeout);
-        try {
-          this.#data.waitSync({ timeout: Math.min(SLICE_MS, left), spinMicros: 0 });
-        } catch (e) {
-          if (!(e instanceof Deno.errors.TimedOut)) throw e;
-          this.#dropSlotOfDeadSender();
-          if (!this.#peek()) this.#throwIfEnded(true);
-        }
-      } finally {
-        Atomics.sub(this.#i32, H.RECEIVERS_WAITING, 1);
-      }
-    }
+    return this.tryReceive() ??
+      this.#waitSync(() => this.tryReceive(), this.#receivers, options.timeout);
   }
 
   /**
@@ -602,35 +570,8 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
 
   /** Zero-copy {@linkcode Channel.receive}: see {@linkcode Channel.tryReceiveView}. */
   async receiveView(options: ChannelWaitOptions = {}): Promise<MessageView> {
-    const first = this.tryReceiveView();
-    if (first !== undefined) return first;
-    const { signal } = options;
-    signal?.throwIfAborted();
-    const deadline = deadlineOf(options.timeout);
-    for (;;) {
-      let v: MessageView | undefined;
-      if (this.#spin(() => (v = this.tryReceiveView()) !== undefined)) return v!;
-      Atomics.add(this.#i32, H.RECEIVERS_WAITING, 1);
-      try {
-        const again = this.tryReceiveView();
-        if (again !== undefined) return again;
-        const left = deadline - performance.now();
-        if (left <= 0) throw timedOut("receive", options.timeout);
-        try {
-          await this.#data.wait({
-            timeout: Math.min(SLICE_MS, left),
-            spinMicros: 0,
-            ...(signal ? { signal } : {}),
-          });
-        } catch (e) {
-          if (!(e instanceof Deno.errors.TimedOut)) throw e;
-          this.#dropSlotOfDeadSender();
-          if (!this.#peek()) this.#throwIfEnded(true);
-        }
-      } finally {
-        Atomics.sub(this.#i32, H.RECEIVERS_WAITING, 1);
-      }
-    }
+    return this.tryReceiveView() ??
+      await this.#waitAsync(() => this.tryReceiveView(), this.#receivers, options);
   }
 
   /** Receives until the stream ends: `for await (const msg of channel)`. */
@@ -913,6 +854,68 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   }
 
   // ---- waiting ----
+
+  /**
+   * The one waiting loop behind every blocking send and receive: spin, then
+   * announce ourselves as a sleeper (so the other side posts), re-check, and
+   * sleep for a slice; a slice that ends empty-handed looks for dead peers.
+   */
+  #waitSync<T>(attempt: () => T | undefined, side: WaitSide, timeout: number | undefined): T {
+    const deadline = deadlineOf(timeout);
+    for (;;) {
+      let got: T | undefined;
+      if (this.#spin(() => (got = attempt()) !== undefined)) return got!;
+      Atomics.add(this.#i32, side.waiting, 1);
+      try {
+        const again = attempt();
+        if (again !== undefined) return again;
+        const left = deadline - performance.now();
+        if (left <= 0) throw timedOut(side.verb, timeout);
+        try {
+          side.sem.waitSync({ timeout: Math.min(SLICE_MS, left), spinMicros: 0 });
+        } catch (e) {
+          if (!(e instanceof Deno.errors.TimedOut)) throw e;
+          side.afterSlice();
+        }
+      } finally {
+        Atomics.sub(this.#i32, side.waiting, 1);
+      }
+    }
+  }
+
+  /** {@linkcode Channel.#waitSync} without blocking the event loop, with `signal`. */
+  async #waitAsync<T>(
+    attempt: () => T | undefined,
+    side: WaitSide,
+    options: ChannelWaitOptions,
+  ): Promise<T> {
+    const { signal, timeout } = options;
+    signal?.throwIfAborted();
+    const deadline = deadlineOf(timeout);
+    for (;;) {
+      let got: T | undefined;
+      if (this.#spin(() => (got = attempt()) !== undefined)) return got!;
+      Atomics.add(this.#i32, side.waiting, 1);
+      try {
+        const again = attempt();
+        if (again !== undefined) return again;
+        const left = deadline - performance.now();
+        if (left <= 0) throw timedOut(side.verb, timeout);
+        try {
+          await side.sem.wait({
+            timeout: Math.min(SLICE_MS, left),
+            spinMicros: 0,
+            ...(signal ? { signal } : {}),
+          });
+        } catch (e) {
+          if (!(e instanceof Deno.errors.TimedOut)) throw e;
+          side.afterSlice();
+        }
+      } finally {
+        Atomics.sub(this.#i32, side.waiting, 1);
+      }
+    }
+  }
 
   #spin(attempt: () => boolean): boolean {
     // A wake-up through the semaphore costs tens to hundreds of µs on these
