@@ -9,6 +9,7 @@ import { SharedMemory } from "../posix/shared_memory.ts";
 import { Semaphore } from "../posix/semaphore.ts";
 import { checkMode, checkName, checkOptions } from "../posix/_validate.ts";
 import { isAlive } from "../sync/_liveness.ts";
+import { deadlineOf } from "../sync/_options.ts";
 import {
   channelBytes,
   DATA_SEM_OFFSET,
@@ -984,17 +985,6 @@ function checkInt(v: unknown, what: string, min: number, max: number): void {
   if (!Number.isInteger(v) || v < min || v > max) {
     throw new RangeError(`${what} must be an integer from ${min} to ${max}, got ${v}`);
   }
-}
-
-function deadlineOf(timeout: unknown): number {
-  if (timeout === undefined) return Infinity;
-  if (typeof timeout !== "number") {
-    throw new TypeError(`timeout must be a number, got ${typeof timeout}`);
-  }
-  if (Number.isNaN(timeout) || timeout < 0) {
-    throw new RangeError(`timeout must be ≥ 0 ms, got ${timeout}`);
-  }
-  return performance.now() + timeout;
 }
 
 function timedOut(what: string, timeout: number | undefined): Deno.errors.TimedOut {

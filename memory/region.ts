@@ -324,3 +324,29 @@ function checkOffset(byteOffset: number, length: number): void {
     throw new RangeError(`byteOffset ${byteOffset} is past the end (${length} bytes)`);
   }
 }
+
+/**
+ * Checks that `size` bytes aligned to `align` fit at `byteOffset` of `region`
+ * (where a lock or semaphore is about to be placed).
+ */
+export function checkPlacement(
+  region: MappedRegion,
+  byteOffset: number,
+  size: number,
+  align: number,
+  what: string,
+): void {
+  if (!Number.isSafeInteger(byteOffset) || byteOffset < 0) {
+    throw new RangeError(`byteOffset must be a non-negative integer, got ${byteOffset}`);
+  }
+  if (byteOffset % align !== 0) {
+    throw new RangeError(
+      `A ${what} needs ${align}-byte alignment; byte offset ${byteOffset} is misaligned`,
+    );
+  }
+  if (byteOffset + size > region.byteLength) {
+    throw new RangeError(
+      `A ${what} needs ${size} bytes at offset ${byteOffset}; the mapping has ${region.byteLength}`,
+    );
+  }
+}

@@ -57,3 +57,14 @@ export function checkOptions(options: unknown, what: string): void {
     throw new TypeError(`${what} options must be an object`);
   }
 }
+
+/** Checks a wait's `timeout`: absent, or a non-negative number of milliseconds. */
+export function checkTimeout(timeout: unknown): asserts timeout is number | undefined {
+  if (timeout === undefined) return;
+  if (typeof timeout !== "number") {
+    throw new TypeError(`timeout must be a number, got ${typeof timeout}`);
+  }
+  if (Number.isNaN(timeout) || timeout < 0) {
+    throw new RangeError(`timeout must be a non-negative number of milliseconds, got ${timeout}`);
+  }
+}

@@ -10,8 +10,8 @@ import { check, createOrOpen, Errno, errno, errnoError, errnoView } from "../ffi
 import { cString } from "../ffi/cstring.ts";
 import { O } from "../ffi/constants.ts";
 import { CLOCK_MONOTONIC, deadlineIn } from "../ffi/timespec.ts";
-import { type MappedRegion, pinRegion } from "../memory/region.ts";
-import { checkMode, checkName, checkOptions } from "./_validate.ts";
+import { checkPlacement, type MappedRegion, pinRegion } from "../memory/region.ts";
+import { checkMode, checkName, checkOptions, checkTimeout } from "./_validate.ts";
 import { DEFAULT_SPIN_US, parksSettled, type ParkTarget, spin, WaitQueue } from "./_park.ts";
 
 /** `sizeof(sem_t)` on glibc x86_64 and aarch64: bytes an in-memory semaphore occupies. */
@@ -297,19 +297,7 @@ export class Semaphore implements Disposable {
     if (region === null || typeof region !== "object" || typeof region.view !== "function") {
       throw new TypeError("attach() takes a mapped region (SharedMemory or a System V attachment)");
     }
-    if (!Number.isSafeInteger(byteOffset) || byteOffset < 0) {
-      throw new RangeError(`byteOffset must be a non-negative integer, got ${byteOffset}`);
-    }
-    if (byteOffset % SEM_ALIGN !== 0) {
-      throw new RangeError(
-        `A semaphore needs ${SEM_ALIGN}-byte alignment; byte offset ${byteOffset} is misaligned`,
-      );
-    }
-    if (byteOffset + SEM_SIZE > region.byteLength) {
-      throw new RangeError(
-        `A semaphore needs ${SEM_SIZE} bytes at offset ${byteOffset}; the mapping has ${region.byteLength}`,
-      );
-    }
+    checkPlacement(region, byteOffset, SEM_SIZE, SEM_ALIGN, "semaphore");
     return new Semaphore(undefined, { region, byteOffset });
   }
 
@@ -605,16 +593,6 @@ function checkValue(value: unknown): asserts value is number {
   if (typeof value !== "number") throw new TypeError(`value must be a number, got ${typeof value}`);
   if (!Number.isSafeInteger(value) || value < 0 || value > SEM_VALUE_MAX) {
     throw new RangeError(`value must be an integer from 0 to ${SEM_VALUE_MAX}, got ${value}`);
-  }
-}
-
-function checkTimeout(timeout: unknown): void {
-  if (timeout === undefined) return;
-  if (typeof timeout !== "number") {
-    throw new TypeError(`timeout must be a number, got ${typeof timeout}`);
-  }
-  if (Number.isNaN(timeout) || timeout < 0) {
-    throw new RangeError(`timeout must be ≥ 0 ms, got ${timeout}`);
   }
 }
 

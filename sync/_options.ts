@@ -4,6 +4,8 @@
  * @module
  */
 
+import { checkTimeout } from "../posix/_validate.ts";
+
 /** Options for a wait that may give up. */
 export interface WaitOptions {
   /**
@@ -23,14 +25,8 @@ export interface SyncWaitOptions {
 
 /** Validates `timeout` and turns it into an absolute `performance.now()` deadline. */
 export function deadlineOf(timeout: unknown): number {
-  if (timeout === undefined) return Infinity;
-  if (typeof timeout !== "number") {
-    throw new TypeError(`timeout must be a number, got ${typeof timeout}`);
-  }
-  if (Number.isNaN(timeout) || timeout < 0) {
-    throw new RangeError(`timeout must be a non-negative number of milliseconds, got ${timeout}`);
-  }
-  return performance.now() + timeout;
+  checkTimeout(timeout);
+  return timeout === undefined ? Infinity : performance.now() + timeout;
 }
 
 /** Validates an options object with an optional signal. */

@@ -18,7 +18,7 @@
  * @module
  */
 
-import type { MappedRegion } from "../memory/region.ts";
+import { checkPlacement, type MappedRegion } from "../memory/region.ts";
 import { Mutex, MUTEX_SIZE } from "./mutex.ts";
 import { isAlive } from "./_liveness.ts";
 import { awaitMagic } from "./_named.ts";
@@ -54,28 +54,6 @@ export function stateLockSize(slots: number): number {
 export function checkSlots(slots: unknown): asserts slots is number {
   if (typeof slots !== "number" || !Number.isSafeInteger(slots) || slots < 1 || slots > 4096) {
     throw new RangeError(`maxHolders must be an integer from 1 to 4096, got ${slots}`);
-  }
-}
-
-/** Checks where a lock goes in a mapping. */
-export function checkPlacement(
-  region: MappedRegion,
-  byteOffset: number,
-  size: number,
-  what: string,
-): void {
-  if (!Number.isSafeInteger(byteOffset) || byteOffset < 0) {
-    throw new RangeError(`byteOffset must be a non-negative integer, got ${byteOffset}`);
-  }
-  if (byteOffset % 8 !== 0) {
-    throw new RangeError(
-      `A ${what} needs 8-byte alignment; byte offset ${byteOffset} is misaligned`,
-    );
-  }
-  if (byteOffset + size > region.byteLength) {
-    throw new RangeError(
-      `A ${what} needs ${size} bytes at offset ${byteOffset}; the mapping has ${region.byteLength}`,
-    );
   }
 }
 
@@ -117,7 +95,7 @@ export class StateLock {
     this.#ops = ops;
     if (init) {
       if (slots === undefined) throw new TypeError("slots needed to initialise");
-      checkPlacement(region, byteOffset, stateLockSize(slots), what);
+      checkPlacement(region, byteOffset, stateLockSize(slots), 8, what);
       this.slots = slots;
       this.cells = region.view(Int32Array, byteOffset, stateLockSize(slots) / 4);
       this.cells.fill(0);
@@ -127,7 +105,7 @@ export class StateLock {
       init(this.cells);
       Atomics.store(this.cells, MAGIC, magic);
     } else {
-      checkPlacement(region, byteOffset, stateLockSize(1), what);
+      checkPlacement(region, byteOffset, stateLockSize(1), 8, what);
       this.cells = region.view(Int32Array, byteOffset, stateLockSize(1) / 4);
       if (!awaitMagic(this.cells, MAGIC, magic)) {
         throw new Deno.errors.InvalidData(
@@ -135,7 +113,7 @@ export class StateLock {
         );
       }
       this.slots = this.cells[SLOTS]!;
-      checkPlacement(region, byteOffset, stateLockSize(this.slots), what);
+      checkPlacement(region, byteOffset, stateLockSize(this.slots), 8, what);
       this.cells = region.view(Int32Array, byteOffset, stateLockSize(this.slots) / 4);
       this.inner = Mutex.attach(region, byteOffset);
       this.parker = parkerAt(region, byteOffset + PARKER_BYTE, false);

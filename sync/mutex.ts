@@ -7,7 +7,7 @@
  */
 
 import { Errno, errnoError } from "../ffi/errno.ts";
-import type { MappedRegion } from "../memory/region.ts";
+import { checkPlacement, type MappedRegion } from "../memory/region.ts";
 import { SharedMemory } from "../posix/shared_memory.ts";
 import { checkMode } from "../posix/_validate.ts";
 import { isAlive } from "./_liveness.ts";
@@ -162,7 +162,7 @@ export class Mutex implements Disposable {
     init: boolean,
     owned?: SharedMemory,
   ) {
-    checkPlacement(region, byteOffset);
+    checkPlacement(region, byteOffset, MUTEX_SIZE, MUTEX_ALIGN, "mutex");
     this.#word = region.view(Int32Array, byteOffset, 4);
     if (init) {
       Atomics.store(this.#word, LOCK, 0);
@@ -602,21 +602,5 @@ export class Mutex implements Disposable {
         `Cannot use mutex${this.#name ? ` "${this.#name}"` : ""}: it is closed`,
       );
     }
-  }
-}
-
-function checkPlacement(region: MappedRegion, byteOffset: number): void {
-  if (!Number.isSafeInteger(byteOffset) || byteOffset < 0) {
-    throw new RangeError(`byteOffset must be a non-negative integer, got ${byteOffset}`);
-  }
-  if (byteOffset % MUTEX_ALIGN !== 0) {
-    throw new RangeError(
-      `A mutex needs ${MUTEX_ALIGN}-byte alignment; byte offset ${byteOffset} is misaligned`,
-    );
-  }
-  if (byteOffset + MUTEX_SIZE > region.byteLength) {
-    throw new RangeError(
-      `A mutex needs ${MUTEX_SIZE} bytes at offset ${byteOffset}; the mapping has ${region.byteLength}`,
-    );
   }
 }

@@ -17,7 +17,7 @@ import {
   sysvLayout,
   timeField,
 } from "../ffi/sysv_layouts.ts";
-import { checkMode, checkOptions } from "../posix/_validate.ts";
+import { checkMode, checkOptions, checkTimeout } from "../posix/_validate.ts";
 import { checkId, checkKey, checkOwner, hexKey } from "./_args.ts";
 
 export type { SemOp } from "../ffi/sysv_layouts.ts";
@@ -542,15 +542,5 @@ function checkValue(value: unknown): void {
   if (typeof value !== "number") throw new TypeError(`value must be a number, got ${typeof value}`);
   if (!Number.isInteger(value) || value < 0 || value > SEMVMX) {
     throw new RangeError(`value must be an integer from 0 to ${SEMVMX}, got ${value}`);
-  }
-}
-
-function checkTimeout(timeout: unknown): void {
-  if (timeout === undefined) return;
-  if (typeof timeout !== "number") {
-    throw new TypeError(`timeout must be a number, got ${typeof timeout}`);
-  }
-  if (Number.isNaN(timeout) || timeout < 0) {
-    throw new RangeError(`timeout must be ≥ 0 ms, got ${timeout}`);
   }
 }
