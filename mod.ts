@@ -41,4 +41,5 @@ export {
   type ChannelWaitSyncOptions,
   type CreateChannelOptions,
   type MessageView,
+  type OpenChannelOptions,
 } from "./channel/mod.ts";

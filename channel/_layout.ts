@@ -8,13 +8,18 @@
  * with `seq = p + capacity`. Positions are 32-bit and wrap; the capacity is a
  * power of two, so `p & (capacity - 1)` stays consistent across the wrap.
  *
+ * In `"spsc"` mode the sender publishes the same way (`seq = p + 1`), but
+ * learns of free slots from HEAD, so receivers never write `seq`: a message
+ * and the word that says it is ready share a cache line, and a waiting receiver
+ * polls the line it is about to read.
+ *
  * @module
  */
 
 import { SEM_SIZE } from "../posix/semaphore.ts";
 
 export const MAGIC = 0x4368616e; // "Chan"
-export const VERSION = 1;
+export const VERSION = 2; // 2: spsc receivers read readiness from the slot's seq
 
 // Int32 indices into the header.
 export const H = {

@@ -32,8 +32,19 @@ import {
   VERSION,
 } from "./_layout.ts";
 
+/** Options for {@linkcode Channel.open}. */
+export interface OpenChannelOptions {
+  /**
+   * Microseconds a blocked send or receive polls the ring before it sleeps on
+   * the channel's semaphore (default 200). Polling answers a peer that is
+   * microseconds away without a wake-up that costs tens of µs; `0` sleeps at
+   * once and burns no CPU. Each wait may override it.
+   */
+  spinMicros?: number;
+}
+
 /** Options for {@linkcode Channel.create}. */
-export interface CreateChannelOptions {
+export interface CreateChannelOptions extends OpenChannelOptions {
   /** Messages the ring holds (rounded up to a power of two; 2 to 2^20). */
   capacity: number;
   /** Largest message in bytes (1 to 64 MiB). */
@@ -49,9 +60,7 @@ export interface CreateChannelOptions {
 }
 
 /** Options for a send or receive that may wait. */
-export interface ChannelWaitOptions {
-  /** Milliseconds. Absent: forever. `0`: try once. Positive: bounded, then `TimedOut`. */
-  timeout?: number;
+export interface ChannelWaitOptions extends ChannelWaitSyncOptions {
   /** Aborting rejects with `signal.reason`. */
   signal?: AbortSignal;
 }
@@ -60,6 +69,8 @@ export interface ChannelWaitOptions {
 export interface ChannelWaitSyncOptions {
   /** Milliseconds. Absent: forever. `0`: try once. Positive: bounded, then `TimedOut`. */
   timeout?: number;
+  /** Microseconds to poll before sleeping; default: the handle's (see {@linkcode OpenChannelOptions}). */
+  spinMicros?: number;
 }
 
 /** A received message still in the ring: valid until `release()`. */
@@ -111,7 +122,7 @@ class SlotView implements MessageView {
 }
 
 const SLICE_MS = 50;
-const SPIN_MS = 0.2;
+const DEFAULT_SPIN_US = 200;
 const pid = Deno.pid;
 
 /**
@@ -119,8 +130,8 @@ const pid = Deno.pid;
  *
  * **Delivery.** Every message is delivered exactly once, whole, and in order
  * per sender (in `"spsc"` mode, in order). Senders block (or time out) while
- * the ring is full; receivers while it is empty — spinning briefly first
- * (`spinMicros`), then sleeping on a semaphore in the mapping that the other
+ * the ring is full; receivers while it is empty — polling briefly first
+ * (`spinMicros`, default 200 µs), then sleeping on a semaphore in the mapping that the other
  * side posts only when someone sleeps.
  *
  * **End of stream.** A handle becomes a sender on its first send. `end()`
@@ -170,14 +181,16 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   #senders: WaitSide;
   #receivers: WaitSide;
   #closed = false;
+  #spinMs: number;
   #token = crypto.getRandomValues(new Int32Array(1))[0]! | 1;
   #senderEntry = -1;
-  // spsc positions, Lamport-style with cached peer indices: the shared TAIL and
-  // HEAD words are read only when the cached copy says full/empty.
+  // spsc positions. A receiver learns that position p is ready from its slot's
+  // seq word (p + 1), on the cache line it reads next anyway, rather than from a
+  // shared TAIL that every send would steal from it; the sender reads the shared
+  // HEAD only when its cached copy says the ring is full.
   #tail = 0; // sender: next position to write
   #headCache = 0; // sender: last HEAD seen
   #head = 0; // receiver: next position to take
-  #tailCache = 0; // receiver: last TAIL seen
   #freed = 0; // receiver: everything before this is released (= HEAD)
   #freedOutOfOrder: Set<number> | undefined; // views released before earlier ones
   #intoWords: Int32Array | undefined; // tryReceiveInto's view of the caller's last buffer
@@ -185,8 +198,9 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   #endedReported = false;
   #streamEnded = false;
 
-  private constructor(shm: SharedMemory) {
+  private constructor(shm: SharedMemory, spinMicros: number) {
     this.#shm = shm;
+    this.#spinMs = spinMicros / 1000;
     this.#i32 = shm.view(Int32Array);
     this.#u8 = shm.bytes;
     const i = this.#i32;
@@ -224,7 +238,14 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     checkName(name, "Channel");
     checkOptions(options, "create()");
     if (options === undefined) throw new TypeError("create() needs { capacity, maxMessageSize }");
-    const { capacity, maxMessageSize, mode = "spsc", permissions = 0o600 } = options;
+    const {
+      capacity,
+      maxMessageSize,
+      mode = "spsc",
+      permissions = 0o600,
+      spinMicros = DEFAULT_SPIN_US,
+    } = options;
+    checkSpin(spinMicros);
     checkInt(capacity, "capacity", 2, 1 << 20);
     checkInt(maxMessageSize, "maxMessageSize", 1, 64 << 20);
     if (mode !== "spsc" && mode !== "mpmc") {
@@ -248,7 +269,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       Semaphore.init(shm, DATA_SEM_OFFSET).close();
       Semaphore.init(shm, SPACE_SEM_OFFSET).close();
       Atomics.store(i, H.MAGIC, MAGIC);
-      return new Channel(shm);
+      return new Channel(shm, spinMicros);
     } catch (e) {
       shm.close();
       SharedMemory.unlink(name);
@@ -262,7 +283,10 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @throws {Deno.errors.NotFound} when `name` does not exist
    * @throws {Deno.errors.InvalidData} when it is not a channel
    */
-  static open(name: string): Channel {
+  static open(name: string, options: OpenChannelOptions = {}): Channel {
+    checkOptions(options, "open()");
+    const { spinMicros = DEFAULT_SPIN_US } = options;
+    checkSpin(spinMicros);
     const shm = SharedMemory.open(name);
     try {
       if (shm.size < SLOTS_OFFSET) throw new Deno.errors.InvalidData(`"${name}" is not a channel`);
@@ -273,7 +297,13 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
           throw new Deno.errors.InvalidData(`"${name}" is not a channel`);
         }
       }
-      return new Channel(shm);
+      const version = shm.view(Int32Array)[H.VERSION];
+      if (version !== VERSION) {
+        throw new Deno.errors.InvalidData(
+          `"${name}" is a version ${version} channel; this library speaks version ${VERSION}`,
+        );
+      }
+      return new Channel(shm, spinMicros);
     } catch (e) {
       shm.close();
       throw e;
@@ -368,9 +398,10 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       i[slot + SLOT_LEN] = m.length;
       u8.set(m, (slot << 2) + SLOT_HEADER);
       pos = (pos + 1) | 0;
+      Atomics.store(i, slot + SLOT_SEQ, pos); // publishes this one (a full barrier)
     }
     this.#tail = pos;
-    Atomics.store(i, H.TAIL, pos);
+    i[H.TAIL] = pos; // only a later sender handle reads it (see #registerSender)
     if (Atomics.load(i, H.RECEIVERS_WAITING) !== 0) this.#wake(this.#data);
     return n;
   }
@@ -382,7 +413,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    */
   sendSync(bytes: Uint8Array, options: ChannelWaitSyncOptions = {}): void {
     if (this.trySend(bytes)) return;
-    this.#waitSync(() => this.trySend(bytes) || undefined, this.#senders, options.timeout);
+    this.#waitSync(() => this.trySend(bytes) || undefined, this.#senders, options);
   }
 
   /**
@@ -404,6 +435,19 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @throws {Deno.errors.BrokenPipe} for a message whose sender died mid-send
    */
   tryReceive(): Uint8Array | undefined {
+    if (this.#receiving && this.#head === this.#freed && !this.#mpmc && !this.#closed) {
+      // The spsc fast path: copy straight out of the slot, no view in between.
+      const i = this.#i32;
+      const pos = this.#head;
+      const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
+      if (Atomics.load(i, slot + SLOT_SEQ) !== ((pos + 1) | 0)) {
+        this.#throwIfEnded();
+        return undefined;
+      }
+      const copy = copyWordsOut(i, slot + (SLOT_HEADER >> 2), i[slot + SLOT_LEN]!, this.#u8);
+      this.#consumedSpsc(pos);
+      return copy;
+    }
     const view = this.#take();
     if (view === undefined) {
       this.#throwIfEnded();
@@ -431,24 +475,23 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     if (!this.#receiving) this.#claimReceiver();
     const i = this.#i32;
     let pos = this.#head;
-    if (pos === this.#tailCache) this.#tailCache = Atomics.load(i, H.TAIL);
-    const ready = Math.min((this.#tailCache - pos) | 0, max);
-    if (ready <= 0) {
-      this.#throwIfEnded();
-      return [];
-    }
     if (pos !== this.#freed) {
       // Zero-copy views are still out: take one at a time so they free in order.
       const out: Uint8Array[] = [];
-      for (let m; out.length < ready && (m = this.tryReceive()) !== undefined;) out.push(m);
+      for (let m; out.length < max && (m = this.tryReceive()) !== undefined;) out.push(m);
       return out;
     }
-    const out = new Array<Uint8Array>(ready);
-    for (let k = 0; k < ready; k++) {
+    const out: Uint8Array[] = [];
+    while (out.length < max) {
       const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
+      if (Atomics.load(i, slot + SLOT_SEQ) !== ((pos + 1) | 0)) break;
       const start = (slot << 2) + SLOT_HEADER;
-      out[k] = copyOut(this.#u8.subarray(start, start + i[slot + SLOT_LEN]!));
+      out.push(copyOut(this.#u8.subarray(start, start + i[slot + SLOT_LEN]!)));
       pos = (pos + 1) | 0;
+    }
+    if (out.length === 0) {
+      this.#throwIfEnded();
+      return out;
     }
     this.#head = this.#freed = pos;
     Atomics.store(i, H.HEAD, pos);
@@ -494,14 +537,11 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     if (!this.#receiving) this.#claimReceiver();
     const i = this.#i32;
     const pos = this.#head;
-    if (pos === this.#tailCache) {
-      this.#tailCache = Atomics.load(i, H.TAIL);
-      if (pos === this.#tailCache) {
-        this.#throwIfEnded();
-        return undefined;
-      }
-    }
     const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
+    if (Atomics.load(i, slot + SLOT_SEQ) !== ((pos + 1) | 0)) {
+      this.#throwIfEnded();
+      return undefined;
+    }
     const len = i[slot + SLOT_LEN]!;
     if (len > buffer.length) throw tooSmall(len, buffer.length);
     const from = slot + (SLOT_HEADER >> 2);
@@ -525,10 +565,16 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     } else {
       buffer.set(this.#u8.subarray(from << 2, (from << 2) + len));
     }
-    this.#head = this.#freed = (pos + 1) | 0;
-    Atomics.store(i, H.HEAD, this.#head);
-    if (Atomics.load(i, H.SENDERS_WAITING) !== 0) this.#wake(this.#space);
+    this.#consumedSpsc(pos);
     return len;
+  }
+
+  /** spsc: position `pos` (the oldest taken) is consumed; give its slot back. */
+  #consumedSpsc(pos: number): void {
+    const i = this.#i32;
+    this.#head = this.#freed = (pos + 1) | 0;
+    Atomics.store(i, H.HEAD, this.#head); // after the copy out (a full barrier)
+    if (Atomics.load(i, H.SENDERS_WAITING) !== 0) this.#wake(this.#space);
   }
 
   /**
@@ -552,7 +598,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    */
   receiveSync(options: ChannelWaitSyncOptions = {}): Uint8Array {
     return this.tryReceive() ??
-      this.#waitSync(() => this.tryReceive(), this.#receivers, options.timeout);
+      this.#waitSync(() => this.tryReceive(), this.#receivers, options);
   }
 
   /**
@@ -626,8 +672,10 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
     i[slot + SLOT_LEN] = bytes.length;
     this.#u8.set(bytes, (slot << 2) + SLOT_HEADER);
-    this.#tail = (pos + 1) | 0;
-    Atomics.store(i, H.TAIL, this.#tail); // publishes the slot (a full barrier)
+    const next = (pos + 1) | 0;
+    this.#tail = next;
+    Atomics.store(i, slot + SLOT_SEQ, next); // publishes the slot (a full barrier)
+    i[H.TAIL] = next; // only a later sender handle reads it (see #registerSender)
     if (Atomics.load(i, H.RECEIVERS_WAITING) !== 0) this.#wake(this.#data);
     return true;
   }
@@ -678,7 +726,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
           Atomics.add(i, H.REGISTERED, 1);
           Atomics.add(i, H.ACTIVE, 1);
           this.#senderEntry = e;
-          this.#tail = Atomics.load(i, H.TAIL);
+          this.#tail = this.#firstFreePosition();
           this.#headCache = Atomics.load(i, H.HEAD);
           return;
         }
@@ -695,6 +743,22 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     throw new Deno.errors.Busy(`The channel's table of ${MAX_SENDERS} senders is full`);
   }
 
+  /**
+   * Where a new spsc sender continues. The previous sender stored TAIL just
+   * after publishing; if it died in between, TAIL is one behind a published
+   * slot, which must be skipped, not overwritten.
+   */
+  #firstFreePosition(): number {
+    const i = this.#i32;
+    let pos = Atomics.load(i, H.TAIL);
+    for (let k = 0; k < this.#capacity; k++) {
+      const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
+      if (Atomics.load(i, slot + SLOT_SEQ) !== ((pos + 1) | 0)) break;
+      pos = (pos + 1) | 0;
+    }
+    return pos;
+  }
+
   // ---- receiving ----
 
   #take(): MessageView | undefined {
@@ -703,12 +767,10 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     if (!this.#mpmc) {
       if (!this.#receiving) this.#claimReceiver();
       const pos = this.#head;
-      if (pos === this.#tailCache) {
-        this.#tailCache = Atomics.load(i, H.TAIL);
-        if (pos === this.#tailCache) return undefined; // empty
-      }
+      const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
+      if (Atomics.load(i, slot + SLOT_SEQ) !== ((pos + 1) | 0)) return undefined; // empty
       this.#head = (pos + 1) | 0;
-      return this.#view((SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts, pos);
+      return this.#view(slot, pos);
     }
     for (;;) {
       const pos = Atomics.load(i, H.HEAD);
@@ -764,7 +826,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   #claimReceiver(): void {
     // One receiver at a time in spsc mode: it continues from the shared head.
     this.#receiving = true;
-    this.#head = this.#freed = this.#tailCache = Atomics.load(this.#i32, H.HEAD);
+    this.#head = this.#freed = Atomics.load(this.#i32, H.HEAD);
   }
 
   // ---- end of stream and faults ----
@@ -814,8 +876,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
 
   #peek(): boolean {
     const i = this.#i32;
-    if (!this.#mpmc) return this.#head !== Atomics.load(i, H.TAIL);
-    const pos = Atomics.load(i, H.HEAD);
+    const pos = !this.#mpmc && this.#receiving ? this.#head : Atomics.load(i, H.HEAD);
     const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
     return Atomics.load(i, slot + SLOT_SEQ) === ((pos + 1) | 0);
   }
@@ -861,11 +922,17 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * announce ourselves as a sleeper (so the other side posts), re-check, and
    * sleep for a slice; a slice that ends empty-handed looks for dead peers.
    */
-  #waitSync<T>(attempt: () => T | undefined, side: WaitSide, timeout: number | undefined): T {
+  #waitSync<T>(
+    attempt: () => T | undefined,
+    side: WaitSide,
+    options: ChannelWaitSyncOptions,
+  ): T {
+    const { timeout, spinMicros } = options;
     const deadline = deadlineOf(timeout);
+    const spinMs = this.#spinOf(spinMicros, timeout);
     for (;;) {
       let got: T | undefined;
-      if (this.#spin(() => (got = attempt()) !== undefined)) return got!;
+      if (this.#spin(() => (got = attempt()) !== undefined, spinMs)) return got!;
       Atomics.add(this.#i32, side.waiting, 1);
       try {
         const again = attempt();
@@ -890,12 +957,13 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     side: WaitSide,
     options: ChannelWaitOptions,
   ): Promise<T> {
-    const { signal, timeout } = options;
+    const { signal, timeout, spinMicros } = options;
     signal?.throwIfAborted();
     const deadline = deadlineOf(timeout);
+    const spinMs = this.#spinOf(spinMicros, timeout);
     for (;;) {
       let got: T | undefined;
-      if (this.#spin(() => (got = attempt()) !== undefined)) return got!;
+      if (this.#spin(() => (got = attempt()) !== undefined, spinMs)) return got!;
       Atomics.add(this.#i32, side.waiting, 1);
       try {
         const again = attempt();
@@ -918,11 +986,20 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     }
   }
 
-  #spin(attempt: () => boolean): boolean {
+  #spinOf(spinMicros: number | undefined, timeout: number | undefined): number {
+    if (spinMicros === undefined) return timeout === 0 ? 0 : this.#spinMs;
+    checkSpin(spinMicros);
+    return spinMicros / 1000;
+  }
+
+  #spin(attempt: () => boolean, spinMs: number): boolean {
     // A wake-up through the semaphore costs tens to hundreds of µs on these
-    // VMs, so a waiter polls for up to SPIN_MS first. The clock is read every
-    // 256 polls only: it costs more than a poll here (0.3–3 µs).
-    const end = performance.now() + SPIN_MS;
+    // VMs, so a waiter polls for up to spinMs first. The clock is read only
+    // every 256 polls, and not before the first 256: it costs more than a
+    // poll here (0.1–3 µs), and a peer that answers at once should not pay it.
+    if (spinMs <= 0) return false;
+    for (let k = 0; k < 256; k++) if (attempt()) return true;
+    const end = performance.now() + spinMs;
     do {
       for (let k = 0; k < 256; k++) if (attempt()) return true;
     } while (performance.now() < end);
@@ -961,6 +1038,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
 const ARENA_BYTES = 64 * 1024;
 const ARENA_MAX_MESSAGE = 4096;
 let arena = new Uint8Array(ARENA_BYTES);
+let arenaWords = new Int32Array(arena.buffer); // for word copies into the arena
 let arenaUsed = 0;
 
 function copyOut(bytes: Uint8Array): Uint8Array {
@@ -968,12 +1046,35 @@ function copyOut(bytes: Uint8Array): Uint8Array {
   if (n > ARENA_MAX_MESSAGE) return bytes.slice();
   if (arenaUsed + n > ARENA_BYTES) {
     arena = new Uint8Array(ARENA_BYTES);
+    arenaWords = new Int32Array(arena.buffer);
     arenaUsed = 0;
   }
   const out = arena.subarray(arenaUsed, arenaUsed + n);
   out.set(bytes);
   arenaUsed += (n + 7) & ~7;
   return out;
+}
+
+function checkSpin(micros: unknown): void {
+  if (typeof micros !== "number" || !Number.isFinite(micros) || micros < 0) {
+    throw new RangeError(`spinMicros must be a finite number ≥ 0, got ${String(micros)}`);
+  }
+}
+
+/** {@linkcode copyOut} of `len` bytes starting at word `from` of `words`, without a view of the source. */
+function copyWordsOut(words: Int32Array, from: number, len: number, bytes: Uint8Array): Uint8Array {
+  if (len > 256) return copyOut(bytes.subarray(from << 2, (from << 2) + len));
+  if (arenaUsed + len > ARENA_BYTES) {
+    arena = new Uint8Array(ARENA_BYTES);
+    arenaWords = new Int32Array(arena.buffer);
+    arenaUsed = 0;
+  }
+  const at = arenaUsed;
+  const n = len >> 2;
+  for (let k = 0, w = at >> 2; k < n; k++) arenaWords[w + k] = words[from + k]!;
+  for (let k = n << 2; k < len; k++) arena[at + k] = bytes[(from << 2) + k]!;
+  arenaUsed += (len + 7) & ~7;
+  return arena.subarray(at, at + len);
 }
 
 function tooSmall(need: number, have: number): RangeError {

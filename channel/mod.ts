@@ -23,4 +23,5 @@ export {
   type ChannelWaitSyncOptions,
   type CreateChannelOptions,
   type MessageView,
+  type OpenChannelOptions,
 } from "./channel.ts";
