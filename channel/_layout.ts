@@ -59,9 +59,12 @@ export const TOMBSTONE = -1;
 export const SENDER_ACTIVE = 1;
 export const SENDER_ENDED = 2;
 
-/** Bytes per slot for `maxMessageSize`. */
+/**
+ * Bytes per slot for `maxMessageSize`: whole cache lines, so a sender filling
+ * one slot never writes the line a receiver is reading from the one before.
+ */
 export function slotBytes(maxMessageSize: number): number {
-  return SLOT_HEADER + Math.ceil(maxMessageSize / 16) * 16;
+  return Math.ceil((SLOT_HEADER + maxMessageSize) / 64) * 64;
 }
 
 /** Total bytes for a channel. */
