@@ -3,7 +3,8 @@
 // and Deno over a pipe:
 //   deno run -A bench/channel.ts [--quick] [--runs N]
 // Every figure is the best of N runs (default 3) of the same measurement, for
-// every contender alike: these 2-vCPU VMs swing by 2× from run to run.
+// every contender alike: these 2-vCPU VMs swing by 2× from run to run. Each run
+// uses fresh processes, so no measurement inherits another's JIT state.
 import { parseArgs } from "node:util";
 import { Channel } from "../channel/mod.ts";
 
@@ -28,8 +29,12 @@ const SOCKET_COUNT: Record<number, number> = {
   4096: 100_000 * Q,
   [1 << 20]: 2_000 * Q,
 };
-const ROUNDS = 50_000 * Q;
+// Ping-pong rounds, after warm-up rounds that take about as long for either
+// contender (~0.1–0.2 s: V8 needs that long to optimize the loops).
+const ROUNDS = 200_000 * Q;
+const WARM_ROUNDS = 200_000 * Q;
 const SOCKET_ROUNDS = 10_000 * Q;
+const SOCKET_WARM_ROUNDS = 5_000 * Q;
 const BATCH = 64;
 const self = new URL(import.meta.url).pathname;
 
@@ -104,17 +109,28 @@ function child(args: string[], stdout: "piped" | "null" = "null") {
   }).spawn();
 }
 
-async function best(measure: () => Promise<number | undefined>, higherIsBetter = true) {
-  let top: number | undefined;
+/**
+ * Runs every measurement once per round, RUNS rounds, and keeps each one's
+ * best: interleaving gives every contender the same share of a machine whose
+ * speed drifts over a run.
+ */
+async function bestOfInterleaved(
+  measures: (() => Promise<number | undefined>)[],
+  higherIsBetter = true,
+): Promise<(number | undefined)[]> {
+  const top: (number | undefined)[] = measures.map(() => undefined);
   for (let r = 0; r < RUNS; r++) {
-    const v = await measure();
-    if (v === undefined) return undefined;
-    if (top === undefined || (higherIsBetter ? v > top : v < top)) top = v;
+    for (const [k, measure] of measures.entries()) {
+      const v = await measure();
+      const t = top[k];
+      if (v !== undefined && (t === undefined || (higherIsBetter ? v > t : v < t))) top[k] = v;
+    }
   }
   return top;
 }
 
 // ---------------------------------------------------------------- measurements
+// Each runs in a fresh child ("measure <name> <args>") that prints one number.
 /**
  * Messages per second into the receiving process. `"copy"`: one at a time,
  * `sendSync` → `receiveIntoSync` (each message copied into the receiver's
@@ -149,8 +165,8 @@ async function channelThroughput(size: number, how: "copy" | "batch"): Promise<n
         if (e instanceof Deno.errors.UnexpectedEof) break;
         throw e;
       }
-      if (t0 === 0) {
-        t0 = performance.now(); // from the first delivery: child start-up is not the channel
+      if (t0 === 0 && n >= count / 4) {
+        t0 = performance.now(); // after a warm-up quarter: start-up and JIT are not the channel
         first = n;
       }
     }
@@ -177,7 +193,7 @@ async function socketThroughput(size: number): Promise<number> {
     const n = await conn.read(buf);
     if (n === null) break;
     total += n;
-    if (t0 === 0) {
+    if (t0 === 0 && total >= (size * count) / 4) {
       t0 = performance.now();
       first = total;
     }
@@ -199,7 +215,7 @@ async function pipeThroughput(size: number): Promise<number> {
   let t0 = 0;
   for await (const chunk of tx.stdout) {
     total += chunk.length;
-    if (t0 === 0) {
+    if (t0 === 0 && total >= (size * count) / 4) {
       t0 = performance.now();
       first = total;
     }
@@ -217,9 +233,9 @@ async function channelPingPong(): Promise<number> {
   using ping = Channel.create(a, { capacity: 16, maxMessageSize: 64 });
   using pong = Channel.create(b, { capacity: 16, maxMessageSize: 64 });
   try {
-    const echo = child(["chan-echo", a, b, `${ROUNDS + 1000}`]);
+    const echo = child(["chan-echo", a, b, `${ROUNDS + WARM_ROUNDS}`]);
     const msg = new Uint8Array(64);
-    for (let i = 0; i < 1000; i++) {
+    for (let i = 0; i < WARM_ROUNDS; i++) {
       ping.sendSync(msg);
       pong.receiveSync();
     }
@@ -240,10 +256,10 @@ async function channelPingPong(): Promise<number> {
 async function socketPingPong(): Promise<number> {
   const dir = await Deno.makeTempDir();
   const listener = Deno.listen({ transport: "unix", path: `${dir}/p` });
-  const echo = child(["sock-echo", `${dir}/p`, `${SOCKET_ROUNDS + 200}`]);
+  const echo = child(["sock-echo", `${dir}/p`, `${SOCKET_ROUNDS + SOCKET_WARM_ROUNDS}`]);
   const conn = await listener.accept();
   const msg = new Uint8Array(64);
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < SOCKET_WARM_ROUNDS; i++) {
     await conn.write(msg);
     await readFull(conn, msg);
   }
@@ -279,6 +295,31 @@ async function c(args: string[]): Promise<number | undefined> {
   return Number(new TextDecoder().decode(out.stdout));
 }
 
+const MEASURES = {
+  channelThroughput: (size: string, how: string) =>
+    channelThroughput(Number(size), how as "copy" | "batch"),
+  socketThroughput: (size: string) => socketThroughput(Number(size)),
+  pipeThroughput: (size: string) => pipeThroughput(Number(size)),
+  channelPingPong: () => channelPingPong(),
+  socketPingPong: () => socketPingPong(),
+};
+type Measure = keyof typeof MEASURES;
+
+if (role === "measure") {
+  const [what, ...args] = rest as [Measure, string, string];
+  console.log(await MEASURES[what](args[0], args[1]));
+  Deno.exit(0);
+}
+
+async function fresh(what: Measure, ...args: unknown[]): Promise<number> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", self, "measure", what, ...args.map(String)],
+    stderr: "inherit",
+  }).output();
+  if (out.code !== 0) throw new Error(`${what} failed`);
+  return Number(new TextDecoder().decode(out.stdout));
+}
+
 const rate = (msgs: number, size: number) =>
   `${(msgs / 1e6).toFixed(2)} M/s · ${((msgs * size) / 1e9).toFixed(2)} GB/s`;
 const label = (
@@ -293,18 +334,19 @@ console.log(
 );
 console.log("|---|---|---|---|---|---|---|---|");
 for (const size of SIZES) {
-  const cRate = await best(() =>
-    c([
-      "throughput",
-      `${size}`,
-      `${size >= 1 << 20 ? 6000 * Q : size >= 4096 ? 1_000_000 * Q : 20_000_000 * Q}`,
-      size >= 1 << 20 ? "8" : "1024",
-    ])
-  );
-  const copy = (await best(() => channelThroughput(size, "copy")))!;
-  const batch = (await best(() => channelThroughput(size, "batch")))!;
-  const sock = (await best(() => socketThroughput(size)))!;
-  const pipe = (await best(() => pipeThroughput(size)))!;
+  const [cRate, copy, batch, sock, pipe] = await bestOfInterleaved([
+    () =>
+      c([
+        "throughput",
+        `${size}`,
+        `${size >= 1 << 20 ? 6000 * Q : size >= 4096 ? 1_000_000 * Q : 20_000_000 * Q}`,
+        size >= 1 << 20 ? "8" : "1024",
+      ]),
+    () => fresh("channelThroughput", size, "copy"),
+    () => fresh("channelThroughput", size, "batch"),
+    () => fresh("socketThroughput", size),
+    () => fresh("pipeThroughput", size),
+  ]) as [number | undefined, number, number, number, number];
   const cells = [
     label(size),
     cRate ? rate(cRate, size) : "n/a",
@@ -318,9 +360,11 @@ for (const size of SIZES) {
   console.log(`| ${cells.join(" | ")} |`);
 }
 
-const cPing = await best(() => c(["pingpong", `${ROUNDS * 4}`]), false);
-const chanPing = (await best(channelPingPong, false))!;
-const sockPing = (await best(socketPingPong, false))!;
+const [cPing, chanPing, sockPing] = await bestOfInterleaved([
+  () => c(["pingpong", `${ROUNDS}`]),
+  () => fresh("channelPingPong"),
+  () => fresh("socketPingPong"),
+], false) as [number | undefined, number, number];
 console.log(
   `\n| 64 B ping-pong round trip (mean over a timed loop, best of ${RUNS} runs) | µs | vs Unix socket |`,
 );
