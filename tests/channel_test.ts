@@ -356,3 +356,194 @@ test("Channel.tryReceiveInto copies into the caller's buffer, aligned or not, an
     Channel.unlink(name);
   }
 });
+
+test("Channel.receiveEachSync drains zero-copy, in order and exactly once, from a batching sender process", async () => {
+  const name = uniqueName("cheach");
+  using ch = Channel.create(name, { capacity: 256, maxMessageSize: 64 });
+  try {
+    const script = `
+      import { Channel } from ${JSON.stringify(new URL("../channel/mod.ts", import.meta.url).href)};
+      using ch = Channel.open(${JSON.stringify(name)});
+      const batch = Array.from({ length: 64 }, () => new Uint8Array(64));
+      const words = batch.map((m) => new Uint32Array(m.buffer));
+      for (let sent = 0; sent < 200000;) {
+        for (let k = 0; k < 64; k++) words[k].fill(sent + k);
+        const n = ch.trySendMany(batch.slice(0, Math.min(64, 200000 - sent)));
+        if (n === 0) { ch.sendSync(batch[0], { timeout: 10000 }); sent++; continue; }
+        // Unsent messages are rebuilt next round from the new position.
+        sent += n;
+      }
+      ch.end();
+    `;
+    const tx = new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--quiet", script],
+      stderr: "piped",
+    }).spawn();
+    let expected = 0;
+    let torn = 0;
+    const each = (bytes: Uint8Array) => {
+      const w = new Uint32Array(bytes.buffer, bytes.byteOffset, 16);
+      if (w[0] !== expected || w[15] !== expected) torn++;
+      expected++;
+    };
+    for (;;) {
+      try {
+        assert.ok(ch.receiveEachSync(each, { timeout: 10000 }) >= 1);
+      } catch (e) {
+        if (e instanceof Deno.errors.UnexpectedEof) break;
+        throw e;
+      }
+    }
+    assert.equal(torn, 0, "every message whole and in its place in the order");
+    assert.equal(expected, 200000);
+    const out = await tx.output();
+    assert.equal(out.code, 0, decoder.decode(out.stderr));
+  } finally {
+    Channel.unlink(name);
+  }
+});
+
+test("Channel.tryReceiveEach: max bounds a drain; a throwing callback consumes through its message", async () => {
+  const name = uniqueName("cheachthrow");
+  using ch = Channel.create(name, { capacity: 8, maxMessageSize: 4 });
+  try {
+    assert.equal(ch.trySendMany([1, 2, 3, 4, 5].map((n) => new Uint8Array([n]))), 5);
+    const seen: number[] = [];
+    assert.equal(ch.tryReceiveEach((b) => seen.push(b[0]!), 2), 2);
+    assert.throws(
+      () =>
+        ch.tryReceiveEach((b) => {
+          seen.push(b[0]!);
+          if (b[0] === 4) throw new Error("stop at 4");
+        }),
+      /stop at 4/,
+    );
+    assert.deepEqual(seen, [1, 2, 3, 4]);
+    assert.deepEqual(ch.tryReceiveMany().map((m) => m[0]), [5], "4 was consumed, 5 was not");
+    assert.equal(ch.tryReceiveEach(() => assert.fail("empty")), 0);
+    assert.throws(() => ch.tryReceiveEach("x" as never), TypeError);
+    assert.throws(() => ch.tryReceiveEach(() => {}, 0), RangeError);
+    // With a zero-copy view still out, a drain goes one view at a time and keeps order.
+    ch.trySendMany([6, 7].map((n) => new Uint8Array([n])));
+    const held = ch.tryReceiveView()!;
+    assert.equal(held.bytes[0], 6);
+    assert.equal(ch.tryReceiveEach((b) => seen.push(b[0]!)), 1);
+    held.release();
+    assert.deepEqual(seen.slice(-1), [7]);
+    await assert.rejects(ch.receiveEach(() => {}, { timeout: 20 }), Deno.errors.TimedOut);
+  } finally {
+    Channel.unlink(name);
+  }
+});
+
+test("Channel.receiveIntoSync and receiveInto time out on an empty ring, then wait for a sender process", async () => {
+  const name = uniqueName("chrecvinto");
+  using ch = Channel.create(name, { capacity: 4, maxMessageSize: 8 });
+  try {
+    const buf = new Uint8Array(8);
+    assert.throws(() => ch.receiveIntoSync(buf, { timeout: 20 }), Deno.errors.TimedOut);
+    await assert.rejects(ch.receiveInto(buf, { timeout: 20 }), Deno.errors.TimedOut);
+    const tx = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        "--quiet",
+        `import { Channel } from ${
+          JSON.stringify(new URL("../channel/mod.ts", import.meta.url).href)
+        };
+         using ch = Channel.open(${JSON.stringify(name)});
+         await new Promise((r) => setTimeout(r, 100));
+         ch.sendSync(new Uint8Array([1, 2, 3]));
+         ch.sendSync(new Uint8Array([4]));`,
+      ],
+      stderr: "piped",
+    }).spawn();
+    assert.equal(ch.receiveIntoSync(buf, { timeout: 10000 }), 3);
+    assert.deepEqual([...buf.subarray(0, 3)], [1, 2, 3]);
+    assert.equal(await ch.receiveInto(buf, { timeout: 10000 }), 1);
+    assert.equal(buf[0], 4);
+    const out = await tx.output();
+    assert.equal(out.code, 0, decoder.decode(out.stderr));
+    // It exited without end(): the stream ends, reported once as BrokenPipe.
+    await assert.rejects(ch.receiveInto(buf, { timeout: 10000 }), Deno.errors.BrokenPipe);
+    assert.throws(() => ch.receiveIntoSync(buf), Deno.errors.UnexpectedEof);
+  } finally {
+    Channel.unlink(name);
+  }
+});
+
+test("Channel spinMicros: bad values are RangeErrors; 0 sleeps at once and still wakes for a sender process", async () => {
+  const name = uniqueName("chspin");
+  assert.throws(
+    () => Channel.create(name, { capacity: 2, maxMessageSize: 1, spinMicros: -1 }),
+    RangeError,
+  );
+  assert.throws(() => Channel.open(name, { spinMicros: NaN }), RangeError);
+  using ch = Channel.create(name, { capacity: 2, maxMessageSize: 1, spinMicros: 0 });
+  try {
+    assert.throws(() => ch.receiveSync({ timeout: 10, spinMicros: Infinity }), RangeError);
+    assert.throws(() => ch.receiveSync({ timeout: 10 }), Deno.errors.TimedOut);
+    const tx = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        "--quiet",
+        `import { Channel } from ${
+          JSON.stringify(new URL("../channel/mod.ts", import.meta.url).href)
+        };
+         using ch = Channel.open(${JSON.stringify(name)});
+         await new Promise((r) => setTimeout(r, 50));
+         ch.sendSync(new Uint8Array([42]));`,
+      ],
+      stderr: "piped",
+    }).spawn();
+    const t0 = performance.now();
+    const got = ch.receiveSync({ timeout: 10000 });
+    assert.equal(got[0], 42);
+    // Asleep on the semaphore, woken by the post: well before the 50 ms sleep slice ran out twice.
+    assert.ok(performance.now() - t0 < 5000);
+    const out = await tx.output();
+    assert.equal(out.code, 0, decoder.decode(out.stderr));
+  } finally {
+    Channel.unlink(name);
+  }
+});
+
+test("Channel (spsc): a new sender continues after the last, even one that died between publishing and recording TAIL", () => {
+  const name = uniqueName("chhandoff");
+  using rx = Channel.create(name, { capacity: 8, maxMessageSize: 4 });
+  try {
+    {
+      using first = Channel.open(name);
+      first.trySend(new Uint8Array([1]));
+      first.trySend(new Uint8Array([2]));
+      first.end();
+    }
+    // Simulate a sender that died after publishing message 3 but before storing TAIL.
+    {
+      using third = Channel.open(name);
+      third.trySend(new Uint8Array([3]));
+      third.end();
+      using raw = SharedMemory.open(name);
+      const words = raw.view(Int32Array);
+      words[H.TAIL] = words[H.TAIL]! - 1;
+    }
+    using next = Channel.open(name);
+    next.trySend(new Uint8Array([4]));
+    next.end();
+    assert.deepEqual(rx.tryReceiveMany().map((m) => m[0]), [1, 2, 3, 4]);
+  } finally {
+    Channel.unlink(name);
+  }
+});
+
+test("Channel.open refuses a channel of another layout version with InvalidData", () => {
+  const name = uniqueName("chversion");
+  const ch = Channel.create(name, { capacity: 2, maxMessageSize: 1 });
+  try {
+    ch.close();
+    using raw = SharedMemory.open(name);
+    raw.view(Int32Array)[H.VERSION] = 1;
+    assert.throws(() => Channel.open(name), Deno.errors.InvalidData);
+  } finally {
+    Channel.unlink(name);
+  }
+});
