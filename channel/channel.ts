@@ -438,15 +438,11 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   tryReceive(): Uint8Array | undefined {
     if (this.#receiving && this.#head === this.#freed && !this.#mpmc && !this.#closed) {
       // The spsc fast path: copy straight out of the slot, no view in between.
+      const slot = this.#nextSlotSpsc();
+      if (slot < 0) return undefined;
       const i = this.#i32;
-      const pos = this.#head;
-      const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
-      if (Atomics.load(i, slot + SLOT_SEQ) !== ((pos + 1) | 0)) {
-        this.#throwIfEnded();
-        return undefined;
-      }
       const copy = copyWordsOut(i, slot + (SLOT_HEADER >> 2), i[slot + SLOT_LEN]!, this.#u8);
-      this.#consumedSpsc(pos);
+      this.#consumedSpsc(this.#head);
       return copy;
     }
     const view = this.#take();
@@ -536,13 +532,10 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       return view.bytes.length;
     }
     if (!this.#receiving) this.#claimReceiver();
+    const slot = this.#nextSlotSpsc();
+    if (slot < 0) return undefined;
     const i = this.#i32;
     const pos = this.#head;
-    const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
-    if (Atomics.load(i, slot + SLOT_SEQ) !== ((pos + 1) | 0)) {
-      this.#throwIfEnded();
-      return undefined;
-    }
     const len = i[slot + SLOT_LEN]!;
     if (len > buffer.length) throw tooSmall(len, buffer.length);
     const from = slot + (SLOT_HEADER >> 2);
@@ -710,6 +703,15 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   async receiveInto(buffer: Uint8Array, options: ChannelWaitOptions = {}): Promise<number> {
     return this.tryReceiveInto(buffer) ??
       await this.#waitAsync(() => this.tryReceiveInto(buffer), this.#receivers, options);
+  }
+
+  /** spsc: the slot holding the next message, or -1 when there is none yet (or it ended: throws). */
+  #nextSlotSpsc(): number {
+    const pos = this.#head;
+    const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
+    if (Atomics.load(this.#i32, slot + SLOT_SEQ) === ((pos + 1) | 0)) return slot;
+    this.#throwIfEnded();
+    return -1;
   }
 
   /** spsc: position `pos` (the oldest taken) is consumed; give its slot back. */

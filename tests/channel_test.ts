@@ -21,6 +21,19 @@ interface Report {
   error: string;
 }
 
+const channelModule = JSON.stringify(new URL("../channel/mod.ts", import.meta.url).href);
+
+/** Runs `body` in a child Deno process with `ch` open on channel `name`. */
+function channelChild(name: string, body: string) {
+  const script = `import { Channel } from ${channelModule};
+    using ch = Channel.open(${JSON.stringify(name)});
+    ${body}`;
+  return new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--quiet", script],
+    stderr: "piped",
+  }).spawn();
+}
+
 function lastJson(text: string): Report {
   const lines = text.trim().split("\n");
   return JSON.parse(lines[lines.length - 1]!);
@@ -295,9 +308,9 @@ test("Channel batches: trySendMany/tryReceiveMany keep order and exactly-once ac
   const name = uniqueName("chbatch");
   using ch = Channel.create(name, { capacity: 64, maxMessageSize: 8 });
   try {
-    const script = `
-      import { Channel } from ${JSON.stringify(new URL("../channel/mod.ts", import.meta.url).href)};
-      using ch = Channel.open(${JSON.stringify(name)});
+    const tx = channelChild(
+      name,
+      `
       const all = Array.from({ length: 100000 }, (_, k) => new Uint8Array(new Uint32Array([k]).buffer));
       for (let sent = 0; sent < all.length;) {
         const n = ch.trySendMany(all.slice(sent, sent + 50));
@@ -305,11 +318,8 @@ test("Channel batches: trySendMany/tryReceiveMany keep order and exactly-once ac
         sent += n;
       }
       ch.end();
-    `;
-    const tx = new Deno.Command(Deno.execPath(), {
-      args: ["eval", "--quiet", script],
-      stderr: "piped",
-    }).spawn();
+    `,
+    );
     let expected = 0;
     for (;;) {
       let batch: Uint8Array[];
@@ -361,9 +371,9 @@ test("Channel.receiveEachSync drains zero-copy, in order and exactly once, from 
   const name = uniqueName("cheach");
   using ch = Channel.create(name, { capacity: 256, maxMessageSize: 64 });
   try {
-    const script = `
-      import { Channel } from ${JSON.stringify(new URL("../channel/mod.ts", import.meta.url).href)};
-      using ch = Channel.open(${JSON.stringify(name)});
+    const tx = channelChild(
+      name,
+      `
       const batch = Array.from({ length: 64 }, () => new Uint8Array(64));
       const words = batch.map((m) => new Uint32Array(m.buffer));
       for (let sent = 0; sent < 200000;) {
@@ -374,11 +384,8 @@ test("Channel.receiveEachSync drains zero-copy, in order and exactly once, from 
         sent += n;
       }
       ch.end();
-    `;
-    const tx = new Deno.Command(Deno.execPath(), {
-      args: ["eval", "--quiet", script],
-      stderr: "piped",
-    }).spawn();
+    `,
+    );
     let expected = 0;
     let torn = 0;
     const each = (bytes: Uint8Array) => {
@@ -443,20 +450,12 @@ test("Channel.receiveIntoSync and receiveInto time out on an empty ring, then wa
     const buf = new Uint8Array(8);
     assert.throws(() => ch.receiveIntoSync(buf, { timeout: 20 }), Deno.errors.TimedOut);
     await assert.rejects(ch.receiveInto(buf, { timeout: 20 }), Deno.errors.TimedOut);
-    const tx = new Deno.Command(Deno.execPath(), {
-      args: [
-        "eval",
-        "--quiet",
-        `import { Channel } from ${
-          JSON.stringify(new URL("../channel/mod.ts", import.meta.url).href)
-        };
-         using ch = Channel.open(${JSON.stringify(name)});
-         await new Promise((r) => setTimeout(r, 100));
+    const tx = channelChild(
+      name,
+      `await new Promise((r) => setTimeout(r, 100));
          ch.sendSync(new Uint8Array([1, 2, 3]));
          ch.sendSync(new Uint8Array([4]));`,
-      ],
-      stderr: "piped",
-    }).spawn();
+    );
     assert.equal(ch.receiveIntoSync(buf, { timeout: 10000 }), 3);
     assert.deepEqual([...buf.subarray(0, 3)], [1, 2, 3]);
     assert.equal(await ch.receiveInto(buf, { timeout: 10000 }), 1);
@@ -482,19 +481,11 @@ test("Channel spinMicros: bad values are RangeErrors; 0 sleeps at once and still
   try {
     assert.throws(() => ch.receiveSync({ timeout: 10, spinMicros: Infinity }), RangeError);
     assert.throws(() => ch.receiveSync({ timeout: 10 }), Deno.errors.TimedOut);
-    const tx = new Deno.Command(Deno.execPath(), {
-      args: [
-        "eval",
-        "--quiet",
-        `import { Channel } from ${
-          JSON.stringify(new URL("../channel/mod.ts", import.meta.url).href)
-        };
-         using ch = Channel.open(${JSON.stringify(name)});
-         await new Promise((r) => setTimeout(r, 50));
+    const tx = channelChild(
+      name,
+      `await new Promise((r) => setTimeout(r, 50));
          ch.sendSync(new Uint8Array([42]));`,
-      ],
-      stderr: "piped",
-    }).spawn();
+    );
     const t0 = performance.now();
     const got = ch.receiveSync({ timeout: 10000 });
     assert.equal(got[0], 42);
