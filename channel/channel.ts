@@ -148,7 +148,9 @@ const pid = Deno.pid;
  * `end()`, the stream ends with a `BrokenPipe` instead of a clean end. A
  * receiver that dies mid-receive in `"mpmc"` mode loses that one message
  * (senders find and free the slot); in `"spsc"` mode the message was not
- * consumed and the next receiver gets it. A sender waiting on a full ring
+ * consumed and the next receiver gets it (so do messages of an unreleased
+ * view or an unfinished {@linkcode Channel.tryReceiveEach} drain: a message
+ * counts as received when its slot is freed). A sender waiting on a full ring
  * whose receivers all died waits until its timeout.
  *
  * @example Send and receive
@@ -572,7 +574,10 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * The view is valid only during its call: the same `Uint8Array` may show a
    * later message afterwards (copy it with `bytes.slice()` to keep it). If
    * `callback` throws, the messages handed over so far, that one included,
-   * are consumed and the error propagates.
+   * are consumed and the error propagates. In `"spsc"` mode the slots are
+   * freed when the drain returns: if this process dies during a drain, the
+   * next receiver gets that drain's messages again (as it gets an unreleased
+   * view's message).
    *
    * @returns how many messages were handed over; 0 when the ring is empty
    * @throws {Deno.errors.UnexpectedEof} when the stream has ended
