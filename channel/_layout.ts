@@ -1,6 +1,12 @@
 /**
  * The shared layout of a channel: a header of cache-line separated counters,
- * a senders table, two semaphores, then `capacity` fixed slots.
+ * a senders table, two semaphores, then `capacity` slot headers of 16 bytes
+ * (four to a cache line), then `capacity` payload slots of whole cache lines.
+ *
+ * Headers and payloads are apart so that a 64-byte message takes one cache
+ * line, not two, and a batch of messages is announced by a few header lines
+ * written together; a payload slot of whole lines means a sender filling one
+ * slot never writes a line a receiver is reading in the one before.
  *
  * Slot protocol (Vyukov's bounded queue): slot i starts with `seq = i`. A
  * sender may fill position p when `seq == p`; it publishes with `seq = p + 1`.
@@ -19,7 +25,7 @@
 import { SEM_SIZE } from "../posix/semaphore.ts";
 
 export const MAGIC = 0x4368616e; // "Chan"
-export const VERSION = 2; // 2: spsc receivers read readiness from the slot's seq
+export const VERSION = 3; // 3: slot headers apart from payloads
 
 // Int32 indices into the header.
 export const H = {
@@ -43,14 +49,14 @@ export const MAX_SENDERS = 64;
 export const SENDER_ENTRY = 16;
 export const DATA_SEM_OFFSET = SENDERS_OFFSET + MAX_SENDERS * SENDER_ENTRY; // 1344
 export const SPACE_SEM_OFFSET = DATA_SEM_OFFSET + SEM_SIZE;
-export const SLOTS_OFFSET = 1408; // 64-byte aligned
+export const SLOTS_OFFSET = 1408; // the slot headers; 64-byte aligned
 
-// Slot header, as Int32 indices relative to the slot.
+// Slot header, as Int32 indices relative to the slot's header.
 export const SLOT_SEQ = 0;
 export const SLOT_LEN = 1;
 export const SLOT_OWNER = 2; // sender pid while writing; -receiver pid while reading; 0 otherwise
 export const SLOT_DEAD = 3; // for a tombstone: the pid of the sender that died
-export const SLOT_HEADER = 16;
+export const SLOT_HEADER = 16; // bytes per slot header
 
 /** A length meaning "the sender died before finishing this message". */
 export const TOMBSTONE = -1;
@@ -59,15 +65,17 @@ export const TOMBSTONE = -1;
 export const SENDER_ACTIVE = 1;
 export const SENDER_ENDED = 2;
 
-/**
- * Bytes per slot for `maxMessageSize`: whole cache lines, so a sender filling
- * one slot never writes the line a receiver is reading from the one before.
- */
+/** Bytes per payload slot for `maxMessageSize`: whole cache lines. */
 export function slotBytes(maxMessageSize: number): number {
-  return Math.ceil((SLOT_HEADER + maxMessageSize) / 64) * 64;
+  return Math.ceil(maxMessageSize / 64) * 64;
+}
+
+/** Where the payload slots start, after `capacity` slot headers. */
+export function payloadsOffset(capacity: number): number {
+  return SLOTS_OFFSET + Math.ceil((capacity * SLOT_HEADER) / 64) * 64;
 }
 
 /** Total bytes for a channel. */
 export function channelBytes(capacity: number, maxMessageSize: number): number {
-  return SLOTS_OFFSET + capacity * slotBytes(maxMessageSize);
+  return payloadsOffset(capacity) + capacity * slotBytes(maxMessageSize);
 }

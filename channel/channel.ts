@@ -16,12 +16,12 @@ import {
   H,
   MAGIC,
   MAX_SENDERS,
+  payloadsOffset,
   SENDER_ACTIVE,
   SENDER_ENDED,
   SENDER_ENTRY,
   SENDERS_OFFSET,
   SLOT_DEAD,
-  SLOT_HEADER,
   SLOT_LEN,
   SLOT_OWNER,
   SLOT_SEQ,
@@ -176,7 +176,9 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   #mpmc: boolean;
   #mask: number;
   #capacity: number;
-  #slotInts: number;
+  #hdr0: number; // Int32 index of slot 0's header
+  #data0: number; // byte offset of slot 0's payload
+  #stride: number; // bytes per payload slot
   #max: number;
   #data: Semaphore;
   #space: Semaphore;
@@ -210,7 +212,9 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     this.#mpmc = i[H.MODE] === 1;
     this.#capacity = i[H.CAPACITY]!;
     this.#mask = this.#capacity - 1;
-    this.#slotInts = i[H.SLOT_BYTES]! / 4;
+    this.#hdr0 = SLOTS_OFFSET >> 2;
+    this.#data0 = payloadsOffset(this.#capacity);
+    this.#stride = i[H.SLOT_BYTES]!;
     this.#max = i[H.MAX_MESSAGE]!;
     this.#data = Semaphore.attach(shm, DATA_SEM_OFFSET);
     this.#space = Semaphore.attach(shm, SPACE_SEM_OFFSET);
@@ -267,8 +271,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       i[H.CAPACITY] = cap;
       i[H.SLOT_BYTES] = slotBytes(maxMessageSize);
       i[H.MAX_MESSAGE] = maxMessageSize;
-      const slotInts = slotBytes(maxMessageSize) / 4;
-      for (let s = 0; s < cap; s++) i[SLOTS_OFFSET / 4 + s * slotInts + SLOT_SEQ] = s;
+      for (let s = 0; s < cap; s++) i[(SLOTS_OFFSET >> 2) + (s << 2) + SLOT_SEQ] = s;
       Semaphore.init(shm, DATA_SEM_OFFSET).close();
       Semaphore.init(shm, SPACE_SEM_OFFSET).close();
       Atomics.store(i, H.MAGIC, MAGIC);
@@ -305,6 +308,14 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
         throw new Deno.errors.InvalidData(
           `"${name}" is a version ${version} channel; this library speaks version ${VERSION}`,
         );
+      }
+      const words = shm.view(Int32Array, 0, SLOTS_OFFSET >> 2);
+      const cap = words[H.CAPACITY]!;
+      if (
+        !(cap >= 2 && (cap & (cap - 1)) === 0) ||
+        shm.size < channelBytes(cap, words[H.MAX_MESSAGE]!)
+      ) {
+        throw new Deno.errors.InvalidData(`"${name}" is not a whole channel`);
       }
       return new Channel(shm, spinMicros);
     } catch (e) {
@@ -395,11 +406,15 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     }
     const n = Math.min(room, messages.length);
     if (n <= 0) return 0;
-    for (let k = 0; k < n; k++) {
+    // Payloads first, then the headers that publish them, together: a receiver
+    // polling the next header does not fight the sender for it message by message.
+    for (let k = 0, p = pos; k < n; k++, p = (p + 1) | 0) {
       const m = messages[k]!;
-      const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
-      i[slot + SLOT_LEN] = m.length;
-      u8.set(m, (slot << 2) + SLOT_HEADER);
+      i[this.#hdr0 + ((p & this.#mask) << 2) + SLOT_LEN] = m.length;
+      u8.set(m, this.#data0 + (p & this.#mask) * this.#stride);
+    }
+    for (let k = 0; k < n; k++) {
+      const slot = this.#hdr0 + ((pos & this.#mask) << 2);
       pos = (pos + 1) | 0;
       Atomics.store(i, slot + SLOT_SEQ, pos); // publishes this one (a full barrier)
     }
@@ -443,7 +458,8 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       const slot = this.#nextSlotSpsc();
       if (slot < 0) return undefined;
       const i = this.#i32;
-      const copy = copyWordsOut(i, slot + (SLOT_HEADER >> 2), i[slot + SLOT_LEN]!, this.#u8);
+      const at = this.#data0 + (this.#head & this.#mask) * this.#stride;
+      const copy = copyWordsOut(i, at >> 2, i[slot + SLOT_LEN]!, this.#u8);
       this.#consumedSpsc(this.#head);
       return copy;
     }
@@ -482,9 +498,9 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     }
     const out: Uint8Array[] = [];
     while (out.length < max) {
-      const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
+      const slot = this.#hdr0 + ((pos & this.#mask) << 2);
       if (Atomics.load(i, slot + SLOT_SEQ) !== ((pos + 1) | 0)) break;
-      const start = (slot << 2) + SLOT_HEADER;
+      const start = this.#data0 + (pos & this.#mask) * this.#stride;
       out.push(copyOut(this.#u8.subarray(start, start + i[slot + SLOT_LEN]!)));
       pos = (pos + 1) | 0;
     }
@@ -540,7 +556,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     const pos = this.#head;
     const len = i[slot + SLOT_LEN]!;
     if (len > buffer.length) throw tooSmall(len, buffer.length);
-    const from = slot + (SLOT_HEADER >> 2);
+    const from = (this.#data0 + (pos & this.#mask) * this.#stride) >> 2;
     if ((buffer.byteOffset & 3) === 0 && len <= 1024) {
       // Word copy through a cached Int32Array over the caller's buffer: no allocation.
       let words = this.#intoWords;
@@ -622,12 +638,12 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     try {
       while (((pos - start) | 0) < max) {
         const index = pos & this.#mask;
-        const slot = (SLOTS_OFFSET >> 2) + index * this.#slotInts;
+        const slot = this.#hdr0 + (index << 2);
         if (Atomics.load(i, slot + SLOT_SEQ) !== ((pos + 1) | 0)) break;
         const len = i[slot + SLOT_LEN]!;
         let view = this.#slotViews[index];
         if (view === undefined || view.length !== len) {
-          const at = (slot << 2) + SLOT_HEADER;
+          const at = this.#data0 + index * this.#stride;
           view = this.#slotViews[index] = this.#u8.subarray(at, at + len);
         }
         pos = (pos + 1) | 0;
@@ -713,7 +729,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   /** spsc: the slot holding the next message, or -1 when there is none yet (or it ended: throws). */
   #nextSlotSpsc(): number {
     const pos = this.#head;
-    const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
+    const slot = this.#hdr0 + ((pos & this.#mask) << 2);
     if (Atomics.load(this.#i32, slot + SLOT_SEQ) === ((pos + 1) | 0)) return slot;
     this.#throwIfEnded();
     return -1;
@@ -819,9 +835,9 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       this.#headCache = Atomics.load(i, H.HEAD);
       if (((pos - this.#headCache) | 0) >= this.#capacity) return false; // full
     }
-    const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
+    const slot = this.#hdr0 + ((pos & this.#mask) << 2);
     i[slot + SLOT_LEN] = bytes.length;
-    this.#u8.set(bytes, (slot << 2) + SLOT_HEADER);
+    this.#u8.set(bytes, this.#data0 + (pos & this.#mask) * this.#stride);
     const next = (pos + 1) | 0;
     this.#tail = next;
     Atomics.store(i, slot + SLOT_SEQ, next); // publishes the slot (a full barrier)
@@ -834,14 +850,14 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     const i = this.#i32;
     for (;;) {
       const pos = Atomics.load(i, H.TAIL);
-      const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
+      const slot = this.#hdr0 + ((pos & this.#mask) << 2);
       const dif = (Atomics.load(i, slot + SLOT_SEQ) - pos) | 0;
       if (dif < 0) return false; // full
       if (dif > 0) continue; // another sender took pos
       if (Atomics.compareExchange(i, H.TAIL, pos, (pos + 1) | 0) !== pos) continue;
       Atomics.store(i, slot + SLOT_OWNER, pid);
       i[slot + SLOT_LEN] = bytes.length;
-      this.#u8.set(bytes, (slot << 2) + SLOT_HEADER);
+      this.#u8.set(bytes, this.#data0 + (pos & this.#mask) * this.#stride);
       Atomics.store(i, slot + SLOT_SEQ, (pos + 1) | 0);
       if (Atomics.load(i, H.RECEIVERS_WAITING) !== 0) this.#wake(this.#data);
       return true;
@@ -902,7 +918,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     const i = this.#i32;
     let pos = Atomics.load(i, H.TAIL);
     for (let k = 0; k < this.#capacity; k++) {
-      const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
+      const slot = this.#hdr0 + ((pos & this.#mask) << 2);
       if (Atomics.load(i, slot + SLOT_SEQ) !== ((pos + 1) | 0)) break;
       pos = (pos + 1) | 0;
     }
@@ -917,14 +933,14 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     if (!this.#mpmc) {
       if (!this.#receiving) this.#claimReceiver();
       const pos = this.#head;
-      const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
+      const slot = this.#hdr0 + ((pos & this.#mask) << 2);
       if (Atomics.load(i, slot + SLOT_SEQ) !== ((pos + 1) | 0)) return undefined; // empty
       this.#head = (pos + 1) | 0;
       return this.#view(slot, pos);
     }
     for (;;) {
       const pos = Atomics.load(i, H.HEAD);
-      const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
+      const slot = this.#hdr0 + ((pos & this.#mask) << 2);
       const dif = (Atomics.load(i, slot + SLOT_SEQ) - ((pos + 1) | 0)) | 0;
       if (dif < 0) return undefined; // empty (or a sender is still writing pos)
       if (dif > 0) continue;
@@ -944,7 +960,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
         `A sender (pid ${Math.abs(dead)}) died while writing a message; it was dropped`,
       );
     }
-    const start = (slot << 2) + SLOT_HEADER;
+    const start = this.#data0 + (pos & this.#mask) * this.#stride;
     return new SlotView(this.#u8.subarray(start, start + len), this, slot, pos);
   }
 
@@ -1027,7 +1043,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   #peek(): boolean {
     const i = this.#i32;
     const pos = !this.#mpmc && this.#receiving ? this.#head : Atomics.load(i, H.HEAD);
-    const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
+    const slot = this.#hdr0 + ((pos & this.#mask) << 2);
     return Atomics.load(i, slot + SLOT_SEQ) === ((pos + 1) | 0);
   }
 
@@ -1037,7 +1053,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     const i = this.#i32;
     const pos = Atomics.load(i, H.HEAD);
     if (Atomics.load(i, H.TAIL) === pos) return; // truly empty
-    const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
+    const slot = this.#hdr0 + ((pos & this.#mask) << 2);
     if (Atomics.load(i, slot + SLOT_SEQ) !== pos) return;
     const owner = Atomics.load(i, slot + SLOT_OWNER);
     if (owner <= 0 || isAlive(owner)) return;
@@ -1054,7 +1070,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     if (!this.#mpmc) return;
     const i = this.#i32;
     const pos = Atomics.load(i, H.TAIL);
-    const slot = (SLOTS_OFFSET >> 2) + (pos & this.#mask) * this.#slotInts;
+    const slot = this.#hdr0 + ((pos & this.#mask) << 2);
     const seq = Atomics.load(i, slot + SLOT_SEQ);
     const owner = Atomics.load(i, slot + SLOT_OWNER);
     if (owner >= 0 || isAlive(-owner)) return;
