@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Channel } from "../channel/mod.ts";
 import { SharedMemory } from "../posix/shared_memory.ts";
-import { H, SLOT_OWNER, SLOTS_OFFSET } from "../channel/_layout.ts";
+import { H, SLOT_OWNER, SLOTS_OFFSET, VERSION } from "../channel/_layout.ts";
 import { assertNoLeftovers, test, uniqueName } from "./_helpers.ts";
 
 const peer = new URL("./fixtures/channel_peer.ts", import.meta.url).pathname;
@@ -526,13 +526,20 @@ test("Channel (spsc): a new sender continues after the last, even one that died 
   }
 });
 
-test("Channel.open refuses a channel of another layout version with InvalidData", () => {
+test("Channel.open refuses another layout version, and a header its object is too small for, with InvalidData", () => {
   const name = uniqueName("chversion");
   const ch = Channel.create(name, { capacity: 2, maxMessageSize: 1 });
   try {
     ch.close();
     using raw = SharedMemory.open(name);
-    raw.view(Int32Array)[H.VERSION] = 1;
+    const words = raw.view(Int32Array);
+    words[H.VERSION] = 1;
+    assert.throws(() => Channel.open(name), /version 1 channel/);
+    words[H.VERSION] = VERSION;
+    Channel.open(name).close();
+    words[H.CAPACITY] = 1 << 20; // would reach past the end of the object
+    assert.throws(() => Channel.open(name), Deno.errors.InvalidData);
+    words[H.CAPACITY] = 3; // not a power of two
     assert.throws(() => Channel.open(name), Deno.errors.InvalidData);
   } finally {
     Channel.unlink(name);
