@@ -1,11 +1,12 @@
 // The limit for bench/channel.ts: a C single-producer single-consumer ring of
-// fixed slots in shared memory (fork), spinning. Lamport's ring with cached
+// fixed slots in POSIX shared memory (shm_open, then fork), spinning. Lamport's ring with cached
 // indices, as a tuned C ring is written: the sender publishes every message and
 // reads the shared head only when its cached copy says full; the receiver
 // copies out every message that is ready, then publishes its head once.
 // Usage: ring throughput <msg_bytes> <count> <slots> | ring pingpong <rounds>
 // Prints messages per second (throughput) or microseconds per round trip.
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +26,18 @@ struct ring {
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
 
+// A POSIX shared memory object, as the Channel uses; unlinked at once (fork keeps the mapping).
 static struct ring *ring_new(size_t slot, long slots) {
-  struct ring *r = mmap(0, sizeof(struct ring) + slot * slots, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  static int n;
+  char name[64];
+  snprintf(name, sizeof name, "/bench-ring-%d-%d", (int)getpid(), n++);
+  size_t size = sizeof(struct ring) + slot * slots;
+  int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+  if (fd < 0 || ftruncate(fd, (off_t)size) != 0) { perror("shm_open"); exit(1); }
+  struct ring *r = mmap(0, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  shm_unlink(name);
+  close(fd);
+  if (r == MAP_FAILED) { perror("mmap"); exit(1); }
   memset(r->data, 0, slot * slots);
   return r;
 }
