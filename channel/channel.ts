@@ -663,6 +663,27 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @returns how many messages were handed over (at least 1)
    * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
    * @throws {Deno.errors.UnexpectedEof} when the stream has ended
+   *
+   * @example Drain until the senders end
+   * ```ts
+   * import { Channel } from "@ipc/shm";
+   * import assert from "node:assert/strict";
+   * const name = `/doc-each-sync-${Deno.pid}`;
+   * using ch = Channel.create(name, { capacity: 8, maxMessageSize: 4 });
+   * ch.trySendMany([new Uint8Array([3]), new Uint8Array([4])]);
+   * ch.end();
+   * let sum = 0;
+   * for (;;) {
+   *   try {
+   *     ch.receiveEachSync((bytes) => (sum += bytes[0]!), { timeout: 1000 });
+   *   } catch (e) {
+   *     if (e instanceof Deno.errors.UnexpectedEof) break;
+   *     throw e;
+   *   }
+   * }
+   * assert.equal(sum, 7);
+   * Channel.unlink(name);
+   * ```
    */
   receiveEachSync(
     callback: (bytes: Uint8Array) => void,
@@ -706,6 +727,19 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @returns the message length
    * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
    * @throws {Deno.errors.UnexpectedEof} when the stream has ended
+   *
+   * @example
+   * ```ts
+   * import { Channel } from "@ipc/shm";
+   * import assert from "node:assert/strict";
+   * const name = `/doc-into-sync-${Deno.pid}`;
+   * using ch = Channel.create(name, { capacity: 4, maxMessageSize: 16 });
+   * const buf = new Uint8Array(16);
+   * assert.throws(() => ch.receiveIntoSync(buf, { timeout: 5 }), Deno.errors.TimedOut);
+   * ch.trySend(new Uint8Array([1, 2]));
+   * assert.equal(ch.receiveIntoSync(buf, { timeout: 1000 }), 2);
+   * Channel.unlink(name);
+   * ```
    */
   receiveIntoSync(buffer: Uint8Array, options: ChannelWaitSyncOptions = {}): number {
     return this.tryReceiveInto(buffer) ??
