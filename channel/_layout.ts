@@ -15,9 +15,9 @@
  * power of two, so `p & (capacity - 1)` stays consistent across the wrap.
  *
  * In `"spsc"` mode the sender publishes the same way (`seq = p + 1`), but
- * learns of free slots from HEAD, so receivers never write `seq`: a message
- * and the word that says it is ready share a cache line, and a waiting receiver
- * polls the line it is about to read.
+ * learns of free slots from HEAD, so receivers never write `seq`: a waiting
+ * receiver polls the header of the slot it reads next, not a TAIL that every
+ * send would take from it. TAIL is kept only for a later sender handle.
  *
  * @module
  */

@@ -7,7 +7,7 @@
 
 import { SharedMemory } from "../posix/shared_memory.ts";
 import { Semaphore } from "../posix/semaphore.ts";
-import { checkMode, checkName, checkOptions } from "../posix/_validate.ts";
+import { checkMode, checkName, checkOptions, checkSpin } from "../posix/_validate.ts";
 import { isAlive } from "../sync/_liveness.ts";
 import { deadlineOf } from "../sync/_options.ts";
 import {
@@ -176,7 +176,6 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   #mpmc: boolean;
   #mask: number;
   #capacity: number;
-  #hdr0: number; // Int32 index of slot 0's header
   #data0: number; // byte offset of slot 0's payload
   #stride: number; // bytes per payload slot
   #max: number;
@@ -212,7 +211,6 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     this.#mpmc = i[H.MODE] === 1;
     this.#capacity = i[H.CAPACITY]!;
     this.#mask = this.#capacity - 1;
-    this.#hdr0 = SLOTS_OFFSET >> 2;
     this.#data0 = payloadsOffset(this.#capacity);
     this.#stride = i[H.SLOT_BYTES]!;
     this.#max = i[H.MAX_MESSAGE]!;
@@ -271,7 +269,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       i[H.CAPACITY] = cap;
       i[H.SLOT_BYTES] = slotBytes(maxMessageSize);
       i[H.MAX_MESSAGE] = maxMessageSize;
-      for (let s = 0; s < cap; s++) i[(SLOTS_OFFSET >> 2) + (s << 2) + SLOT_SEQ] = s;
+      for (let s = 0; s < cap; s++) i[(SLOTS_OFFSET >> 2) + (s << 2) + SLOT_SEQ] = s; // Vyukov's start
       Semaphore.init(shm, DATA_SEM_OFFSET).close();
       Semaphore.init(shm, SPACE_SEM_OFFSET).close();
       Atomics.store(i, H.MAGIC, MAGIC);
@@ -303,13 +301,13 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
           throw new Deno.errors.InvalidData(`"${name}" is not a channel`);
         }
       }
-      const version = shm.view(Int32Array)[H.VERSION];
+      const words = shm.view(Int32Array, 0, SLOTS_OFFSET >> 2);
+      const version = words[H.VERSION];
       if (version !== VERSION) {
         throw new Deno.errors.InvalidData(
           `"${name}" is a version ${version} channel; this library speaks version ${VERSION}`,
         );
       }
-      const words = shm.view(Int32Array, 0, SLOTS_OFFSET >> 2);
       const cap = words[H.CAPACITY]!;
       if (
         !(cap >= 2 && (cap & (cap - 1)) === 0) ||
@@ -410,11 +408,11 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     // polling the next header does not fight the sender for it message by message.
     for (let k = 0, p = pos; k < n; k++, p = (p + 1) | 0) {
       const m = messages[k]!;
-      i[this.#hdr0 + ((p & this.#mask) << 2) + SLOT_LEN] = m.length;
-      u8.set(m, this.#data0 + (p & this.#mask) * this.#stride);
+      i[this.#header(p) + SLOT_LEN] = m.length;
+      u8.set(m, this.#payload(p));
     }
     for (let k = 0; k < n; k++) {
-      const slot = this.#hdr0 + ((pos & this.#mask) << 2);
+      const slot = this.#header(pos);
       pos = (pos + 1) | 0;
       Atomics.store(i, slot + SLOT_SEQ, pos); // publishes this one (a full barrier)
     }
@@ -458,8 +456,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       const slot = this.#nextSlotSpsc();
       if (slot < 0) return undefined;
       const i = this.#i32;
-      const at = this.#data0 + (this.#head & this.#mask) * this.#stride;
-      const copy = copyWordsOut(i, at >> 2, i[slot + SLOT_LEN]!, this.#u8);
+      const copy = copyWordsOut(i, this.#payload(this.#head) >> 2, i[slot + SLOT_LEN]!, this.#u8);
       this.#consumedSpsc(this.#head);
       return copy;
     }
@@ -498,9 +495,9 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     }
     const out: Uint8Array[] = [];
     while (out.length < max) {
-      const slot = this.#hdr0 + ((pos & this.#mask) << 2);
-      if (Atomics.load(i, slot + SLOT_SEQ) !== ((pos + 1) | 0)) break;
-      const start = this.#data0 + (pos & this.#mask) * this.#stride;
+      const slot = this.#header(pos);
+      if (!this.#isReady(slot, pos)) break;
+      const start = this.#payload(pos);
       out.push(copyOut(this.#u8.subarray(start, start + i[slot + SLOT_LEN]!)));
       pos = (pos + 1) | 0;
     }
@@ -556,7 +553,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     const pos = this.#head;
     const len = i[slot + SLOT_LEN]!;
     if (len > buffer.length) throw tooSmall(len, buffer.length);
-    const from = (this.#data0 + (pos & this.#mask) * this.#stride) >> 2;
+    const from = (this.#payload(pos)) >> 2;
     if ((buffer.byteOffset & 3) === 0 && len <= 1024) {
       // Word copy through a cached Int32Array over the caller's buffer: no allocation.
       let words = this.#intoWords;
@@ -637,13 +634,13 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     let pos = start;
     try {
       while (((pos - start) | 0) < max) {
-        const index = pos & this.#mask;
-        const slot = this.#hdr0 + (index << 2);
-        if (Atomics.load(i, slot + SLOT_SEQ) !== ((pos + 1) | 0)) break;
+        const slot = this.#header(pos);
+        if (!this.#isReady(slot, pos)) break;
         const len = i[slot + SLOT_LEN]!;
+        const index = pos & this.#mask;
         let view = this.#slotViews[index];
         if (view === undefined || view.length !== len) {
-          const at = this.#data0 + index * this.#stride;
+          const at = this.#payload(pos);
           view = this.#slotViews[index] = this.#u8.subarray(at, at + len);
         }
         pos = (pos + 1) | 0;
@@ -760,11 +757,26 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       await this.#waitAsync(() => this.tryReceiveInto(buffer), this.#receivers, options);
   }
 
+  /** Int32 index of the header of position `pos`'s slot. */
+  #header(pos: number): number {
+    return (SLOTS_OFFSET >> 2) + ((pos & this.#mask) << 2);
+  }
+
+  /** Byte offset of the payload of position `pos`'s slot. */
+  #payload(pos: number): number {
+    return this.#data0 + (pos & this.#mask) * this.#stride;
+  }
+
+  /** Has the message for position `pos` been published in its slot (header `slot`)? */
+  #isReady(slot: number, pos: number): boolean {
+    return Atomics.load(this.#i32, slot + SLOT_SEQ) === ((pos + 1) | 0);
+  }
+
   /** spsc: the slot holding the next message, or -1 when there is none yet (or it ended: throws). */
   #nextSlotSpsc(): number {
     const pos = this.#head;
-    const slot = this.#hdr0 + ((pos & this.#mask) << 2);
-    if (Atomics.load(this.#i32, slot + SLOT_SEQ) === ((pos + 1) | 0)) return slot;
+    const slot = this.#header(pos);
+    if (this.#isReady(slot, pos)) return slot;
     this.#throwIfEnded();
     return -1;
   }
@@ -869,9 +881,9 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       this.#headCache = Atomics.load(i, H.HEAD);
       if (((pos - this.#headCache) | 0) >= this.#capacity) return false; // full
     }
-    const slot = this.#hdr0 + ((pos & this.#mask) << 2);
+    const slot = this.#header(pos);
     i[slot + SLOT_LEN] = bytes.length;
-    this.#u8.set(bytes, this.#data0 + (pos & this.#mask) * this.#stride);
+    this.#u8.set(bytes, this.#payload(pos));
     const next = (pos + 1) | 0;
     this.#tail = next;
     Atomics.store(i, slot + SLOT_SEQ, next); // publishes the slot (a full barrier)
@@ -884,14 +896,14 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     const i = this.#i32;
     for (;;) {
       const pos = Atomics.load(i, H.TAIL);
-      const slot = this.#hdr0 + ((pos & this.#mask) << 2);
+      const slot = this.#header(pos);
       const dif = (Atomics.load(i, slot + SLOT_SEQ) - pos) | 0;
       if (dif < 0) return false; // full
       if (dif > 0) continue; // another sender took pos
       if (Atomics.compareExchange(i, H.TAIL, pos, (pos + 1) | 0) !== pos) continue;
       Atomics.store(i, slot + SLOT_OWNER, pid);
       i[slot + SLOT_LEN] = bytes.length;
-      this.#u8.set(bytes, this.#data0 + (pos & this.#mask) * this.#stride);
+      this.#u8.set(bytes, this.#payload(pos));
       Atomics.store(i, slot + SLOT_SEQ, (pos + 1) | 0);
       if (Atomics.load(i, H.RECEIVERS_WAITING) !== 0) this.#wake(this.#data);
       return true;
@@ -951,9 +963,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   #firstFreePosition(): number {
     const i = this.#i32;
     let pos = Atomics.load(i, H.TAIL);
-    for (let k = 0; k < this.#capacity; k++) {
-      const slot = this.#hdr0 + ((pos & this.#mask) << 2);
-      if (Atomics.load(i, slot + SLOT_SEQ) !== ((pos + 1) | 0)) break;
+    for (let k = 0; k < this.#capacity && this.#isReady(this.#header(pos), pos); k++) {
       pos = (pos + 1) | 0;
     }
     return pos;
@@ -967,14 +977,14 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     if (!this.#mpmc) {
       if (!this.#receiving) this.#claimReceiver();
       const pos = this.#head;
-      const slot = this.#hdr0 + ((pos & this.#mask) << 2);
-      if (Atomics.load(i, slot + SLOT_SEQ) !== ((pos + 1) | 0)) return undefined; // empty
+      const slot = this.#header(pos);
+      if (!this.#isReady(slot, pos)) return undefined; // empty
       this.#head = (pos + 1) | 0;
       return this.#view(slot, pos);
     }
     for (;;) {
       const pos = Atomics.load(i, H.HEAD);
-      const slot = this.#hdr0 + ((pos & this.#mask) << 2);
+      const slot = this.#header(pos);
       const dif = (Atomics.load(i, slot + SLOT_SEQ) - ((pos + 1) | 0)) | 0;
       if (dif < 0) return undefined; // empty (or a sender is still writing pos)
       if (dif > 0) continue;
@@ -994,7 +1004,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
         `A sender (pid ${Math.abs(dead)}) died while writing a message; it was dropped`,
       );
     }
-    const start = this.#data0 + (pos & this.#mask) * this.#stride;
+    const start = this.#payload(pos);
     return new SlotView(this.#u8.subarray(start, start + len), this, slot, pos);
   }
 
@@ -1077,8 +1087,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   #peek(): boolean {
     const i = this.#i32;
     const pos = !this.#mpmc && this.#receiving ? this.#head : Atomics.load(i, H.HEAD);
-    const slot = this.#hdr0 + ((pos & this.#mask) << 2);
-    return Atomics.load(i, slot + SLOT_SEQ) === ((pos + 1) | 0);
+    return this.#isReady(this.#header(pos), pos);
   }
 
   /** A receiver's sleep ended empty-handed: is the next slot held by a dead sender mid-write? */
@@ -1087,7 +1096,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     const i = this.#i32;
     const pos = Atomics.load(i, H.HEAD);
     if (Atomics.load(i, H.TAIL) === pos) return; // truly empty
-    const slot = this.#hdr0 + ((pos & this.#mask) << 2);
+    const slot = this.#header(pos);
     if (Atomics.load(i, slot + SLOT_SEQ) !== pos) return;
     const owner = Atomics.load(i, slot + SLOT_OWNER);
     if (owner <= 0 || isAlive(owner)) return;
@@ -1104,7 +1113,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     if (!this.#mpmc) return;
     const i = this.#i32;
     const pos = Atomics.load(i, H.TAIL);
-    const slot = this.#hdr0 + ((pos & this.#mask) << 2);
+    const slot = this.#header(pos);
     const seq = Atomics.load(i, slot + SLOT_SEQ);
     const owner = Atomics.load(i, slot + SLOT_OWNER);
     if (owner >= 0 || isAlive(-owner)) return;
@@ -1241,34 +1250,28 @@ let arena = new Uint8Array(ARENA_BYTES);
 let arenaWords = new Int32Array(arena.buffer); // for word copies into the arena
 let arenaUsed = 0;
 
+/** Starts a fresh arena when `n` more bytes would not fit (the old one lives on in its messages). */
+function makeArenaRoom(n: number): void {
+  if (arenaUsed + n <= ARENA_BYTES) return;
+  arena = new Uint8Array(ARENA_BYTES);
+  arenaWords = new Int32Array(arena.buffer);
+  arenaUsed = 0;
+}
+
 function copyOut(bytes: Uint8Array): Uint8Array {
   const n = bytes.length;
   if (n > ARENA_MAX_MESSAGE) return bytes.slice();
-  if (arenaUsed + n > ARENA_BYTES) {
-    arena = new Uint8Array(ARENA_BYTES);
-    arenaWords = new Int32Array(arena.buffer);
-    arenaUsed = 0;
-  }
+  makeArenaRoom(n);
   const out = arena.subarray(arenaUsed, arenaUsed + n);
   out.set(bytes);
   arenaUsed += (n + 7) & ~7;
   return out;
 }
 
-function checkSpin(micros: unknown): void {
-  if (typeof micros !== "number" || !Number.isFinite(micros) || micros < 0) {
-    throw new RangeError(`spinMicros must be a finite number ≥ 0, got ${String(micros)}`);
-  }
-}
-
 /** {@linkcode copyOut} of `len` bytes starting at word `from` of `words`, without a view of the source. */
 function copyWordsOut(words: Int32Array, from: number, len: number, bytes: Uint8Array): Uint8Array {
   if (len > 256) return copyOut(bytes.subarray(from << 2, (from << 2) + len));
-  if (arenaUsed + len > ARENA_BYTES) {
-    arena = new Uint8Array(ARENA_BYTES);
-    arenaWords = new Int32Array(arena.buffer);
-    arenaUsed = 0;
-  }
+  makeArenaRoom(len);
   const at = arenaUsed;
   const n = len >> 2;
   for (let k = 0, w = at >> 2; k < n; k++) arenaWords[w + k] = words[from + k]!;

@@ -68,3 +68,10 @@ export function checkTimeout(timeout: unknown): asserts timeout is number | unde
     throw new RangeError(`timeout must be a non-negative number of milliseconds, got ${timeout}`);
   }
 }
+
+/** A spin budget in microseconds: finite and not negative. */
+export function checkSpin(micros: unknown): asserts micros is number {
+  if (typeof micros !== "number" || !Number.isFinite(micros) || micros < 0) {
+    throw new RangeError(`spinMicros must be a finite number ≥ 0, got ${String(micros)}`);
+  }
+}

@@ -11,7 +11,7 @@ import { cString } from "../ffi/cstring.ts";
 import { O } from "../ffi/constants.ts";
 import { CLOCK_MONOTONIC, deadlineIn } from "../ffi/timespec.ts";
 import { checkPlacement, type MappedRegion, pinRegion } from "../memory/region.ts";
-import { checkMode, checkName, checkOptions, checkTimeout } from "./_validate.ts";
+import { checkMode, checkName, checkOptions, checkSpin, checkTimeout } from "./_validate.ts";
 import { DEFAULT_SPIN_US, parksSettled, type ParkTarget, spin, WaitQueue } from "./_park.ts";
 
 /** `sizeof(sem_t)` on glibc x86_64 and aarch64: bytes an in-memory semaphore occupies. */
@@ -593,12 +593,6 @@ function checkValue(value: unknown): asserts value is number {
   if (typeof value !== "number") throw new TypeError(`value must be a number, got ${typeof value}`);
   if (!Number.isSafeInteger(value) || value < 0 || value > SEM_VALUE_MAX) {
     throw new RangeError(`value must be an integer from 0 to ${SEM_VALUE_MAX}, got ${value}`);
-  }
-}
-
-function checkSpin(micros: unknown): void {
-  if (typeof micros !== "number" || Number.isNaN(micros) || micros < 0) {
-    throw new RangeError(`spinMicros must be a number ≥ 0, got ${String(micros)}`);
   }
 }
 
