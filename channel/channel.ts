@@ -365,10 +365,10 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   }
 
   /**
-   * Sends as many of `messages` as fit, in order, without waiting, and
-   * publishes them together: in `"spsc"` mode one shared store for the whole
-   * batch instead of one per message (the fast way to move many small
-   * messages).
+   * Sends as many of `messages` as fit, in order, without waiting. In
+   * `"spsc"` mode it checks for room once, writes every payload, then publishes
+   * the headers together, so a receiver waiting on the next header is not
+   * fought message by message (the fast way to move many small messages).
    *
    * @returns how many were sent (a prefix of `messages`)
    * @throws {RangeError} when a message is larger than `maxMessageSize`
