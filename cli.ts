@@ -15,7 +15,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { parseArgs } from "@std/cli/parse-args";
 import { listSharedMemory, type PosixObjectInfo } from "./posix/list.ts";
 import { SharedMemory } from "./posix/shared_memory.ts";
 import { Semaphore } from "./posix/semaphore.ts";
@@ -59,11 +59,11 @@ class UsageError extends Error {}
  * @example
  * ```ts
  * import { main } from "@ipc/shm/cli";
- * import assert from "node:assert/strict";
+ * import { assertEquals, assertMatch } from "@std/assert";
  * let text = "";
- * assert.equal(main(["--help"], (s) => (text += s)), 0);
- * assert.match(text, /Usage:/);
- * assert.equal(main(["frobnicate"], () => {}, () => {}), 2);
+ * assertEquals(main(["--help"], (s) => (text += s)), 0);
+ * assertMatch(text, /Usage:/);
+ * assertEquals(main(["frobnicate"], () => {}, () => {}), 2);
  * ```
  */
 export function main(
@@ -72,18 +72,17 @@ export function main(
   err: (s: string) => void = console.error,
 ): number {
   try {
-    const { values, positionals } = parseArgs({
-      args,
-      options: {
-        json: { type: "boolean", default: false },
-        shm: { type: "boolean", default: false },
-        sem: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
+    const values = parseArgs(args, {
+      boolean: ["json", "shm", "sem", "help"],
+      // Positionals stay strings: "0x7a2f" is a key to match, not the number 31279.
+      string: ["_"],
+      alias: { h: "help" },
+      unknown: (arg) => {
+        if (arg.startsWith("-")) throw new UsageError(`unknown option "${arg}"`);
+        return true;
       },
-      allowPositionals: true,
-      strict: true,
     });
-    const [command, target, ...extra] = positionals;
+    const [command, target, ...extra] = values._.map(String);
     if (values.help || command === "help") {
       out(HELP);
       return 0;
@@ -112,7 +111,7 @@ export function main(
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (e) {
-    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+    if (e instanceof UsageError) {
       err(`ipc-shm: ${(e as Error).message}\nTry: ipc-shm --help`);
       return 2;
     }

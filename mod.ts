@@ -8,7 +8,7 @@
  * @example Share a struct between processes
  * ```ts
  * import { char, i32, SharedMemory, struct } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const UserRecord = struct({ user_id: i32, username: char(64) });
  * const name = `/doc-mod-${Deno.pid}`;
@@ -16,7 +16,7 @@
  * const rec = shm.struct(UserRecord);
  * rec.user_id = 1001;
  * rec.username = "ada";
- * assert.deepEqual(rec.toJSON(), { user_id: 1001, username: "ada" });
+ * assertEquals(rec.toJSON(), { user_id: 1001, username: "ada" });
  * shm.unlink();
  * ```
  *

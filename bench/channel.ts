@@ -5,17 +5,15 @@
 // Every figure is the best of N runs (default 3) of the same measurement, for
 // every contender alike: these 2-vCPU VMs swing by 2× from run to run. Each run
 // uses fresh processes, so no measurement inherits another's JIT state.
-import { parseArgs } from "node:util";
+import { parseArgs } from "@std/cli/parse-args";
 import { Channel } from "../channel/mod.ts";
 
-const { values, positionals } = parseArgs({
-  args: Deno.args,
-  options: {
-    quick: { type: "boolean", default: false },
-    runs: { type: "string", default: "3" },
-  },
-  allowPositionals: true,
+const values = parseArgs(Deno.args, {
+  boolean: ["quick"],
+  string: ["_", "runs"],
+  default: { runs: "3" },
 });
+const positionals = values._.map(String);
 const Q = values.quick ? 0.2 : 1;
 const RUNS = Number(values.runs);
 const SIZES = [64, 4096, 1 << 20];

@@ -3,15 +3,12 @@
 // Rows: uncontended lock+unlock (sync and async) and a two-process contended
 // hand-off, for @ipc/shm's Mutex, a C process-shared pthread mutex and a C
 // process-shared sem_t used as a lock (bench/c/locks.c, compiled here).
-import { parseArgs } from "node:util";
+import { parseArgs } from "@std/cli/parse-args";
 import { SharedMemory } from "../posix/shared_memory.ts";
 import { Mutex, MUTEX_SIZE } from "../sync/mutex.ts";
 
-const { values, positionals } = parseArgs({
-  args: Deno.args,
-  options: { quick: { type: "boolean", default: false } },
-  allowPositionals: true,
-});
+const values = parseArgs(Deno.args, { boolean: ["quick"], string: ["_"] });
+const positionals = values._.map(String);
 const N_UNCONTENDED = values.quick ? 1_000_000 : 10_000_000;
 const N_CONTENDED = values.quick ? 100_000 : 1_000_000;
 

@@ -2,15 +2,12 @@
 //   deno run -A bench/semaphore_pingpong.ts [--rounds N]
 // The C baseline (bench/c/sem_pingpong.c, compiled here) uses blocking
 // sem_wait and, in a second row, the same spin-then-block strategy as wait().
-import { parseArgs } from "node:util";
+import { parseArgs } from "@std/cli/parse-args";
 import { SharedMemory } from "../posix/shared_memory.ts";
 import { SEM_SIZE, Semaphore } from "../posix/semaphore.ts";
 
-const { values, positionals } = parseArgs({
-  args: Deno.args,
-  options: { rounds: { type: "string", default: "5000" } },
-  allowPositionals: true,
-});
+const values = parseArgs(Deno.args, { string: ["_", "rounds"], default: { rounds: "5000" } });
+const positionals = values._.map(String);
 const ROUNDS = Number(values.rounds);
 const WARMUP = 200;
 

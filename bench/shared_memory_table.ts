@@ -3,14 +3,11 @@
 // A child fills N MiB and the parent checks every byte; for shared memory the
 // child writes into the mapping, for the baseline it writes the same bytes to
 // a pipe the parent reads. Process start-up (an empty child) is subtracted.
-import { parseArgs } from "node:util";
+import { parseArgs } from "@std/cli/parse-args";
 import { SharedMemory } from "../posix/shared_memory.ts";
 
-const { values, positionals } = parseArgs({
-  args: Deno.args,
-  options: { mib: { type: "string", default: "256" } },
-  allowPositionals: true,
-});
+const values = parseArgs(Deno.args, { string: ["_", "mib"], default: { mib: "256" } });
+const positionals = values._.map(String);
 const MIB = Number(values.mib);
 const CHUNK = 1 << 20;
 

@@ -156,7 +156,7 @@ const pid = Deno.pid;
  * @example Send and receive
  * ```ts
  * import { Channel } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const name = `/doc-chan-${Deno.pid}`;
  * using tx = Channel.create(name, { capacity: 8, maxMessageSize: 64 });
@@ -165,7 +165,7 @@ const pid = Deno.pid;
  * tx.end();
  * const got: string[] = [];
  * for await (const m of rx) got.push(new TextDecoder().decode(m));
- * assert.deepEqual(got, ["hello"]);
+ * assertEquals(got, ["hello"]);
  * Channel.unlink(name);
  * ```
  */
@@ -376,12 +376,12 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @example
    * ```ts
    * import { Channel } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    * const name = `/doc-batch-${Deno.pid}`;
    * using ch = Channel.create(name, { capacity: 4, maxMessageSize: 8 });
    * const batch = [1, 2, 3, 4, 5].map((n) => new Uint8Array([n]));
-   * assert.equal(ch.trySendMany(batch), 4);
-   * assert.deepEqual(ch.tryReceiveMany().map((m) => m[0]), [1, 2, 3, 4]);
+   * assertEquals(ch.trySendMany(batch), 4);
+   * assertEquals(ch.tryReceiveMany().map((m) => m[0]), [1, 2, 3, 4]);
    * Channel.unlink(name);
    * ```
    */
@@ -523,14 +523,14 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @example
    * ```ts
    * import { Channel } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    * const name = `/doc-into-${Deno.pid}`;
    * using ch = Channel.create(name, { capacity: 4, maxMessageSize: 16 });
    * ch.trySend(new Uint8Array([7, 8, 9]));
    * const buf = new Uint8Array(16);
-   * assert.equal(ch.tryReceiveInto(buf), 3);
-   * assert.deepEqual([...buf.subarray(0, 3)], [7, 8, 9]);
-   * assert.equal(ch.tryReceiveInto(buf), undefined);
+   * assertEquals(ch.tryReceiveInto(buf), 3);
+   * assertEquals([...buf.subarray(0, 3)], [7, 8, 9]);
+   * assertEquals(ch.tryReceiveInto(buf), undefined);
    * Channel.unlink(name);
    * ```
    */
@@ -598,14 +598,14 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @example
    * ```ts
    * import { Channel } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    * const name = `/doc-each-${Deno.pid}`;
    * using ch = Channel.create(name, { capacity: 8, maxMessageSize: 8 });
    * ch.trySendMany([1, 2, 3].map((n) => new Uint8Array([n, n])));
    * let sum = 0;
-   * assert.equal(ch.tryReceiveEach((bytes) => (sum += bytes[0]! + bytes[1]!)), 3);
-   * assert.equal(sum, 12);
-   * assert.equal(ch.tryReceiveEach(() => {}), 0);
+   * assertEquals(ch.tryReceiveEach((bytes) => (sum += bytes[0]! + bytes[1]!)), 3);
+   * assertEquals(sum, 12);
+   * assertEquals(ch.tryReceiveEach(() => {}), 0);
    * Channel.unlink(name);
    * ```
    */
@@ -664,7 +664,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @example Drain until the senders end
    * ```ts
    * import { Channel } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    * const name = `/doc-each-sync-${Deno.pid}`;
    * using ch = Channel.create(name, { capacity: 8, maxMessageSize: 4 });
    * ch.trySendMany([new Uint8Array([3]), new Uint8Array([4])]);
@@ -678,7 +678,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    *     throw e;
    *   }
    * }
-   * assert.equal(sum, 7);
+   * assertEquals(sum, 7);
    * Channel.unlink(name);
    * ```
    */
@@ -728,13 +728,13 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @example
    * ```ts
    * import { Channel } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertEquals, assertThrows } from "@std/assert";
    * const name = `/doc-into-sync-${Deno.pid}`;
    * using ch = Channel.create(name, { capacity: 4, maxMessageSize: 16 });
    * const buf = new Uint8Array(16);
-   * assert.throws(() => ch.receiveIntoSync(buf, { timeout: 5 }), Deno.errors.TimedOut);
+   * assertThrows(() => ch.receiveIntoSync(buf, { timeout: 5 }), Deno.errors.TimedOut);
    * ch.trySend(new Uint8Array([1, 2]));
-   * assert.equal(ch.receiveIntoSync(buf, { timeout: 1000 }), 2);
+   * assertEquals(ch.receiveIntoSync(buf, { timeout: 1000 }), 2);
    * Channel.unlink(name);
    * ```
    */

@@ -5,12 +5,12 @@
  * @example
  * ```ts
  * import { Channel } from "@ipc/shm/channel";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const name = `/doc-chanmod-${Deno.pid}`;
  * using ch = Channel.create(name, { capacity: 4, maxMessageSize: 16 });
- * assert.equal(ch.trySend(new Uint8Array([1, 2, 3])), true);
- * assert.deepEqual(ch.tryReceive(), new Uint8Array([1, 2, 3]));
+ * assertEquals(ch.trySend(new Uint8Array([1, 2, 3])), true);
+ * assertEquals(ch.tryReceive(), new Uint8Array([1, 2, 3]));
  * Channel.unlink(name);
  * ```
  *

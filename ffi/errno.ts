@@ -81,11 +81,11 @@ export interface SystemCallErrorFields {
  * @example Catching a SystemError
  * ```ts
  * import { SystemError } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assert, assertEquals } from "@std/assert";
  *
  * const err = new SystemError("Cannot reserve memory", { errno: 28, code: "ENOSPC", syscall: "posix_fallocate" });
- * assert.equal(err.code, "ENOSPC");
- * assert.ok(err instanceof Error);
+ * assertEquals(err.code, "ENOSPC");
+ * assert(err instanceof Error);
  * ```
  */
 export class SystemError extends Error implements SystemCallErrorFields {

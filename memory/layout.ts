@@ -135,12 +135,12 @@ export const bool: Type<boolean> = scalar(
  * @example A name field
  * ```ts
  * import { char, struct } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assertEquals, assertThrows } from "@std/assert";
  * const Named = struct({ name: char(8) });
  * const rec = Named.at(new DataView(new ArrayBuffer(Named.size)));
  * rec.name = "ada";
- * assert.equal(rec.name, "ada");
- * assert.throws(() => (rec.name = "much too long"), RangeError);
+ * assertEquals(rec.name, "ada");
+ * assertThrows(() => (rec.name = "much too long"), RangeError);
  * ``` *
  * @param length the array length in bytes (1 or more)
  */
@@ -225,12 +225,12 @@ export type TypedArrayOf<T> = T extends Type<bigint> ? BigInt64Array | BigUint64
  * @example Numeric arrays are live TypedArrays
  * ```ts
  * import { array, i32, struct } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assert, assertEquals } from "@std/assert";
  * const Histogram = struct({ buckets: array(i32, 4) });
  * const h = Histogram.at(new DataView(new ArrayBuffer(Histogram.size)));
  * h.buckets[2] = 5;
- * assert.ok(h.buckets instanceof Int32Array);
- * assert.deepEqual(h.toJSON(), { buckets: [0, 0, 5, 0] });
+ * assert(h.buckets instanceof Int32Array);
+ * assertEquals(h.toJSON(), { buckets: [0, 0, 5, 0] });
  * ``` *
  * @param element the element type
  * @param length the element count (1 or more)
@@ -322,16 +322,16 @@ export interface StructType<F extends Fields>
  * @example The user record of the System V seed
  * ```ts
  * import { char, i32, struct } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const UserRecord = struct({ user_id: i32, username: char(64) });
- * assert.equal(UserRecord.size, 68);
- * assert.equal(UserRecord.offsets.username, 4);
+ * assertEquals(UserRecord.size, 68);
+ * assertEquals(UserRecord.offsets.username, 4);
  *
  * const rec = UserRecord.at(new DataView(new ArrayBuffer(UserRecord.size)));
  * rec.user_id = 42;
  * rec.username = "ada";
- * assert.deepEqual(rec.toJSON(), { user_id: 42, username: "ada" });
+ * assertEquals(rec.toJSON(), { user_id: 42, username: "ada" });
  * ```
  *
  * @param fields field name → type, in declaration order

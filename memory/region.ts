@@ -100,12 +100,12 @@ export function pinRegion(region: MappedRegion): () => void {
  * @example Every mapping type is a MappedRegion
  * ```ts
  * import { MappedRegion, SharedMemory } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assert, assertEquals } from "@std/assert";
  * using shm = SharedMemory.create(`/doc-region-${Deno.pid}`, { size: 16 });
- * assert.ok(shm instanceof MappedRegion);
+ * assert(shm instanceof MappedRegion);
  * const old = shm.bytes;
  * shm.close();
- * assert.equal(old.length, 0); // detached, never a dangling pointer
+ * assertEquals(old.length, 0); // detached, never a dangling pointer
  * SharedMemory.unlink(`/doc-region-${Deno.pid}`);
  * ```
  */

@@ -35,12 +35,12 @@ export interface PosixObjectInfo {
  * @example
  * ```ts
  * import { posix, SharedMemory } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assert, assertEquals } from "@std/assert";
  * const name = `/doc-list-${Deno.pid}`;
  * using shm = SharedMemory.create(name, { size: 4096 });
  * const me = posix.listSharedMemory().find((o) => o.name === name);
- * assert.equal(me?.size, 4096);
- * assert.ok(me?.mappedBy.some((p) => p.pid === Deno.pid));
+ * assertEquals(me?.size, 4096);
+ * assert(me?.mappedBy.some((p) => p.pid === Deno.pid));
  * shm.unlink();
  * ```
  */

@@ -5,12 +5,12 @@
  * @example Create, write, read back, remove
  * ```ts
  * import { SharedMemory } from "@ipc/shm/posix";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const name = `/doc-posix-${Deno.pid}`;
  * using shm = SharedMemory.create(name, { size: 4096 });
  * shm.writeCString(0, "hi");
- * assert.equal(shm.readCString(0), "hi");
+ * assertEquals(shm.readCString(0), "hi");
  * shm.unlink();
  * ```
  *

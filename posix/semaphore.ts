@@ -74,14 +74,14 @@ const handles = new FinalizationRegistry<Deno.PointerObject>((p) => {
  * @example Post in one handle, wait in another
  * ```ts
  * import { posix } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const name = `/doc-sem-${Deno.pid}`;
  * using a = posix.Semaphore.create(name, { value: 0 });
  * using b = posix.Semaphore.open(name);
  * a.post();
  * await b.wait({ timeout: 1000 });
- * assert.equal(b.tryWait(), false);
+ * assertEquals(b.tryWait(), false);
  * posix.Semaphore.unlink(name);
  * ```
  */
@@ -132,10 +132,10 @@ export class Semaphore implements Disposable {
    * @example
    * ```ts
    * import { posix } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    * const name = `/doc-sem-create-${Deno.pid}`;
    * using sem = posix.Semaphore.create(name, { value: 2 });
-   * assert.equal(sem.value, 2);
+   * assertEquals(sem.value, 2);
    * sem.unlink();
    * ```
    */
@@ -175,8 +175,8 @@ export class Semaphore implements Disposable {
    * @example
    * ```ts
    * import { posix } from "@ipc/shm";
-   * import assert from "node:assert/strict";
-   * assert.throws(() => posix.Semaphore.open(`/doc-sem-missing-${Deno.pid}`), Deno.errors.NotFound);
+   * import { assertThrows } from "@std/assert";
+   * assertThrows(() => posix.Semaphore.open(`/doc-sem-missing-${Deno.pid}`), Deno.errors.NotFound);
    * ```
    */
   static open(name: string): Semaphore {
@@ -248,13 +248,13 @@ export class Semaphore implements Disposable {
    * @example A semaphore inside shared memory
    * ```ts
    * import { posix, SharedMemory } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    * const name = `/doc-sem-init-${Deno.pid}`;
    * using shm = SharedMemory.create(name, { size: 4096 });
    * using sem = posix.Semaphore.init(shm, 0, { value: 1 });
    * using peer = posix.Semaphore.attach(shm, 0);
-   * assert.equal(peer.tryWait(), true);
-   * assert.equal(sem.value, 0);
+   * assertEquals(peer.tryWait(), true);
+   * assertEquals(sem.value, 0);
    * sem.destroy();
    * shm.unlink();
    * ```
@@ -398,12 +398,12 @@ export class Semaphore implements Disposable {
    * @example A timeout and an abort
    * ```ts
    * import { posix } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertRejects, assertStrictEquals } from "@std/assert";
    * const name = `/doc-sem-wait-${Deno.pid}`;
    * using sem = posix.Semaphore.create(name);
-   * await assert.rejects(sem.wait({ timeout: 10 }), Deno.errors.TimedOut);
+   * await assertRejects(() => sem.wait({ timeout: 10 }), Deno.errors.TimedOut);
    * const reason = new Error("stop");
-   * await assert.rejects(sem.wait({ signal: AbortSignal.abort(reason) }), (e) => e === reason);
+   * assertStrictEquals(await assertRejects(() => sem.wait({ signal: AbortSignal.abort(reason) })), reason);
    * await posix.Semaphore.settled();
    * sem.unlink();
    * ```
@@ -438,14 +438,14 @@ export class Semaphore implements Disposable {
    * @example
    * ```ts
    * import { posix } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    * const name = `/doc-sem-acquire-${Deno.pid}`;
    * using sem = posix.Semaphore.create(name, { value: 1 });
    * {
    *   using _permit = await sem.acquire({ timeout: 100 });
-   *   assert.equal(sem.value, 0);
+   *   assertEquals(sem.value, 0);
    * }
-   * assert.equal(sem.value, 1);
+   * assertEquals(sem.value, 1);
    * sem.unlink();
    * ```
    */

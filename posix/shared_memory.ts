@@ -53,14 +53,14 @@ const OPEN = "Cannot open shared memory";
  * @example Two handles see the same bytes
  * ```ts
  * import { SharedMemory } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const name = `/doc-shm-${Deno.pid}`;
  * using writer = SharedMemory.create(name, { size: 4096 });
  * try {
  *   writer.writeCString(0, "Hello from shared memory!");
  *   using reader = SharedMemory.open(name, { readOnly: true });
- *   assert.equal(reader.readCString(0), "Hello from shared memory!");
+ *   assertEquals(reader.readCString(0), "Hello from shared memory!");
  * } finally {
  *   SharedMemory.unlink(name);
  * }
@@ -98,13 +98,13 @@ export class SharedMemory extends MappedRegion implements Disposable {
    * @example Create, write, remove
    * ```ts
    * import { SharedMemory } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertEquals, assertThrows } from "@std/assert";
    *
    * const name = `/doc-create-${Deno.pid}`;
    * using shm = SharedMemory.create(name, { size: 64 });
    * shm.bytes[0] = 7;
-   * assert.equal(shm.size, 64);
-   * assert.throws(() => SharedMemory.create(name, { size: 64 }), Deno.errors.AlreadyExists);
+   * assertEquals(shm.size, 64);
+   * assertThrows(() => SharedMemory.create(name, { size: 64 }), Deno.errors.AlreadyExists);
    * shm.unlink();
    * ```
    */
@@ -146,15 +146,15 @@ export class SharedMemory extends MappedRegion implements Disposable {
    * @example Open what another handle created
    * ```ts
    * import { SharedMemory } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertEquals, assertThrows } from "@std/assert";
    *
    * const name = `/doc-open-${Deno.pid}`;
    * using a = SharedMemory.create(name, { size: 16 });
    * a.bytes[3] = 42;
    * using b = SharedMemory.open(name);
-   * assert.equal(b.bytes[3], 42);
+   * assertEquals(b.bytes[3], 42);
    * SharedMemory.unlink(name);
-   * assert.throws(() => SharedMemory.open(name), Deno.errors.NotFound);
+   * assertThrows(() => SharedMemory.open(name), Deno.errors.NotFound);
    * ```
    */
   static open(name: string, options: OpenSharedMemoryOptions = {}): SharedMemory {
@@ -186,13 +186,13 @@ export class SharedMemory extends MappedRegion implements Disposable {
    * @example Both sides may call openOrCreate
    * ```ts
    * import { SharedMemory } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    *
    * const name = `/doc-ooc-${Deno.pid}`;
    * using a = SharedMemory.openOrCreate(name, { size: 128 });
    * using b = SharedMemory.openOrCreate(name, { size: 128 });
    * a.bytes[0] = 1;
-   * assert.equal(b.bytes[0], 1);
+   * assertEquals(b.bytes[0], 1);
    * SharedMemory.unlink(name);
    * ```
    */
@@ -243,12 +243,12 @@ export class SharedMemory extends MappedRegion implements Disposable {
    * @example Remove by name
    * ```ts
    * import { SharedMemory } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertThrows } from "@std/assert";
    *
    * const name = `/doc-unlink-${Deno.pid}`;
    * SharedMemory.create(name, { size: 8 }).close();
    * SharedMemory.unlink(name);
-   * assert.throws(() => SharedMemory.unlink(name), Deno.errors.NotFound);
+   * assertThrows(() => SharedMemory.unlink(name), Deno.errors.NotFound);
    * ```
    */
   static unlink(name: string): void {
@@ -308,14 +308,14 @@ export class SharedMemory extends MappedRegion implements Disposable {
    * @example Grow and take a new view
    * ```ts
    * import { SharedMemory } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    *
    * const name = `/doc-resize-${Deno.pid}`;
    * using shm = SharedMemory.create(name, { size: 4 });
    * const old = shm.bytes;
    * shm.resize(8192);
-   * assert.equal(old.length, 0);
-   * assert.equal(shm.bytes.length, 8192);
+   * assertEquals(old.length, 0);
+   * assertEquals(shm.bytes.length, 8192);
    * shm.unlink();
    * ```
    */

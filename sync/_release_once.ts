@@ -12,13 +12,13 @@
  * @example Released once, however often asked
  * ```ts
  * import { sync } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  * let given = 0;
  * const held = new sync.ReleaseOnce(() => given++);
  * held.release();
  * held.release();
- * assert.equal(given, 1);
- * assert.equal(held.released, true);
+ * assertEquals(given, 1);
+ * assertEquals(held.released, true);
  * ```
  */
 export class ReleaseOnce implements Disposable {

@@ -53,16 +53,16 @@ let unlockFor: (mutex: Mutex, guard: MutexGuard) => void;
  * @example Release by scope
  * ```ts
  * import { sync } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assert, assertEquals } from "@std/assert";
  *
  * const name = `/doc-guard-${Deno.pid}`;
  * using mutex = sync.Mutex.create(name);
  * {
  *   using guard = mutex.lockSync();
- *   assert.equal(guard.recovered, false);
- *   assert.equal(mutex.tryLock(), undefined);
+ *   assertEquals(guard.recovered, false);
+ *   assertEquals(mutex.tryLock(), undefined);
  * }
- * assert.ok(mutex.tryLock()?.release() === undefined);
+ * assert(mutex.tryLock()?.release() === undefined);
  * sync.Mutex.remove(name);
  * ```
  */
@@ -128,17 +128,17 @@ export class MutexGuard implements Disposable {
  * @example Guard a counter that two handles share
  * ```ts
  * import { sync } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const name = `/doc-mutex-${Deno.pid}`;
  * using a = sync.Mutex.create(name);
  * using b = sync.Mutex.open(name);
  * {
  *   using _held = await a.lock();
- *   assert.equal(b.tryLock(), undefined);
+ *   assertEquals(b.tryLock(), undefined);
  * }
  * const result = await b.withLock(() => 42);
- * assert.equal(result, 42);
+ * assertEquals(result, 42);
  * sync.Mutex.remove(name);
  * ```
  */
@@ -218,11 +218,11 @@ export class Mutex implements Disposable {
    * @example Open by name
    * ```ts
    * import { sync } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    * const name = `/doc-mutex-open-${Deno.pid}`;
    * using created = sync.Mutex.create(name);
    * using opened = sync.Mutex.open(name);
-   * assert.equal(opened.name, name);
+   * assertEquals(opened.name, name);
    * sync.Mutex.remove(name);
    * ```
    */
@@ -291,14 +291,14 @@ export class Mutex implements Disposable {
    * @example A lock next to its data
    * ```ts
    * import { MUTEX_SIZE, SharedMemory, sync } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    *
    * const name = `/doc-mutex-init-${Deno.pid}`;
    * using shm = SharedMemory.create(name, { size: MUTEX_SIZE + 8 });
    * using mutex = sync.Mutex.init(shm, 0);
    * const counter = shm.view(Float64Array, MUTEX_SIZE, 1);
    * mutex.withLockSync(() => counter[0]! += 1);
-   * assert.equal(counter[0], 1);
+   * assertEquals(counter[0], 1);
    * shm.unlink();
    * ```
    */
@@ -370,12 +370,12 @@ export class Mutex implements Disposable {
    * @example With a timeout
    * ```ts
    * import { sync } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertThrows } from "@std/assert";
    * const name = `/doc-mutex-locksync-${Deno.pid}`;
    * using a = sync.Mutex.create(name);
    * using b = sync.Mutex.open(name);
    * using _held = a.lockSync();
-   * assert.throws(() => b.lockSync({ timeout: 10 }), Deno.errors.TimedOut);
+   * assertThrows(() => b.lockSync({ timeout: 10 }), Deno.errors.TimedOut);
    * sync.Mutex.remove(name);
    * ```
    */
@@ -411,12 +411,12 @@ export class Mutex implements Disposable {
    * @example Abort a wait
    * ```ts
    * import { posix, sync } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertRejects } from "@std/assert";
    * const name = `/doc-mutex-lock-${Deno.pid}`;
    * using a = sync.Mutex.create(name);
    * using b = sync.Mutex.open(name);
    * const held = await a.lock();
-   * await assert.rejects(b.lock({ signal: AbortSignal.timeout(10) }));
+   * await assertRejects(() => b.lock({ signal: AbortSignal.timeout(10) }));
    * held.release();
    * using _mine = await b.lock({ timeout: 1000 });
    * sync.Mutex.remove(name);
@@ -472,10 +472,10 @@ export class Mutex implements Disposable {
    * @example
    * ```ts
    * import { sync } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    * const name = `/doc-mutex-with-${Deno.pid}`;
    * using m = sync.Mutex.create(name);
-   * assert.equal(await m.withLock(async () => "done"), "done");
+   * assertEquals(await m.withLock(async () => "done"), "done");
    * sync.Mutex.remove(name);
    * ```
    */
@@ -493,10 +493,10 @@ export class Mutex implements Disposable {
    * @example
    * ```ts
    * import { sync } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    * const name = `/doc-mutex-withsync-${Deno.pid}`;
    * using m = sync.Mutex.create(name);
-   * assert.equal(m.withLockSync(() => 7), 7);
+   * assertEquals(m.withLockSync(() => 7), 7);
    * sync.Mutex.remove(name);
    * ```
    */

@@ -43,9 +43,9 @@ export interface CreateRwLockOptions extends CreateLockOptions {
  * @example
  * ```ts
  * import { sync } from "@ipc/shm";
- * import assert from "node:assert/strict";
- * assert.ok(sync.rwLockSize(8) < sync.rwLockSize(64));
- * assert.throws(() => sync.rwLockSize(0), RangeError);
+ * import { assert, assertThrows } from "@std/assert";
+ * assert(sync.rwLockSize(8) < sync.rwLockSize(64));
+ * assertThrows(() => sync.rwLockSize(0), RangeError);
  * ```
  */
 export function rwLockSize(maxHolders = 64): number {
@@ -59,12 +59,12 @@ export function rwLockSize(maxHolders = 64): number {
  * @example
  * ```ts
  * import { sync } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  * const name = `/doc-rwguard-${Deno.pid}`;
  * using lock = sync.RwLock.create(name);
  * {
  *   using guard = lock.writeSync();
- *   assert.equal(guard.mode, "write");
+ *   assertEquals(guard.mode, "write");
  * }
  * sync.RwLock.remove(name);
  * ```
@@ -98,19 +98,19 @@ export class RwLockGuard extends ReleaseOnce {
  * @example Readers share, a writer excludes
  * ```ts
  * import { sync } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assert, assertEquals } from "@std/assert";
  *
  * const name = `/doc-rw-${Deno.pid}`;
  * using a = sync.RwLock.create(name);
  * using b = sync.RwLock.open(name);
  * const r1 = await a.read();
  * const r2 = b.tryRead();
- * assert.ok(r2);
- * assert.equal(b.tryWrite(), undefined);
+ * assert(r2);
+ * assertEquals(b.tryWrite(), undefined);
  * r1.release();
  * r2.release();
  * using _w = await b.write({ timeout: 100 });
- * assert.equal(a.tryRead(), undefined);
+ * assertEquals(a.tryRead(), undefined);
  * sync.RwLock.remove(name);
  * ```
  */

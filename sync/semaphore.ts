@@ -32,9 +32,9 @@ export interface CreateSemaphoreOptions extends CreateLockOptions {
  * @example
  * ```ts
  * import { sync } from "@ipc/shm";
- * import assert from "node:assert/strict";
- * assert.equal(sync.semaphoreSize(), sync.semaphoreSize(64));
- * assert.throws(() => sync.semaphoreSize(5000), RangeError);
+ * import { assertEquals, assertThrows } from "@std/assert";
+ * assertEquals(sync.semaphoreSize(), sync.semaphoreSize(64));
+ * assertThrows(() => sync.semaphoreSize(5000), RangeError);
  * ```
  */
 export function semaphoreSize(maxHolders = 64): number {
@@ -48,14 +48,14 @@ export function semaphoreSize(maxHolders = 64): number {
  * @example Dispose returns the permit
  * ```ts
  * import { sync } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  * const name = `/doc-permit-${Deno.pid}`;
  * using sem = sync.Semaphore.create(name, { permits: 1 });
  * {
  *   using _permit = await sem.acquire();
- *   assert.equal(sem.available, 0);
+ *   assertEquals(sem.available, 0);
  * }
- * assert.equal(sem.available, 1);
+ * assertEquals(sem.available, 1);
  * sync.Semaphore.remove(name);
  * ```
  */
@@ -74,16 +74,16 @@ export class Permit extends ReleaseOnce {}
  * @example Limit concurrent work across processes
  * ```ts
  * import { sync } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const name = `/doc-sem-${Deno.pid}`;
  * using pool = sync.Semaphore.create(name, { permits: 2 });
  * const a = pool.tryAcquire();
  * const b = await pool.acquire({ timeout: 100 });
- * assert.equal(pool.tryAcquire(), undefined);
+ * assertEquals(pool.tryAcquire(), undefined);
  * a?.release();
  * b.release();
- * assert.equal(pool.available, 2);
+ * assertEquals(pool.available, 2);
  * sync.Semaphore.remove(name);
  * ```
  */
@@ -163,11 +163,11 @@ export class Semaphore implements Disposable {
    * @example
    * ```ts
    * import { sync } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    * const name = `/doc-sem-open-${Deno.pid}`;
    * using a = sync.Semaphore.create(name, { permits: 3 });
    * using b = sync.Semaphore.open(name);
-   * assert.equal(b.capacity, 3);
+   * assertEquals(b.capacity, 3);
    * sync.Semaphore.remove(name);
    * ```
    */

@@ -24,11 +24,11 @@ export const IPC_PRIVATE = 0;
  * @example
  * ```ts
  * import { sysv } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assertEquals, assertNotEquals, assertThrows } from "@std/assert";
  * const key = sysv.ftok("/tmp", 42);
- * assert.equal(key, sysv.ftok("/tmp", 42));
- * assert.notEqual(key, sysv.ftok("/tmp", 43));
- * assert.throws(() => sysv.ftok("/no/such/path", 1), Deno.errors.NotFound);
+ * assertEquals(key, sysv.ftok("/tmp", 42));
+ * assertNotEquals(key, sysv.ftok("/tmp", 43));
+ * assertThrows(() => sysv.ftok("/no/such/path", 1), Deno.errors.NotFound);
  * ```
  */
 export function ftok(path: string, projId: number): number {

@@ -82,11 +82,11 @@ const time = (
  * @example
  * ```ts
  * import { sysv } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assert } from "@std/assert";
  * const seg = sysv.Segment.private(4096);
  * using at = seg.attach();
  * const mine = sysv.listSegments().find((s) => s.id === seg.id);
- * assert.ok(mine?.attached.some((p) => p.pid === Deno.pid));
+ * assert(mine?.attached.some((p) => p.pid === Deno.pid));
  * seg.remove();
  * ```
  */
@@ -122,9 +122,9 @@ export function listSegments(): SegmentInfo[] {
  * @example
  * ```ts
  * import { sysv } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  * const set = sysv.SemaphoreSet.private(3);
- * assert.equal(sysv.listSemaphoreSets().find((s) => s.id === set.id)?.count, 3);
+ * assertEquals(sysv.listSemaphoreSets().find((s) => s.id === set.id)?.count, 3);
  * set.remove();
  * ```
  */
@@ -150,12 +150,12 @@ export function listSemaphoreSets(): SemaphoreSetInfo[] {
  * @example
  * ```ts
  * import { sysv } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  * const seg = sysv.Segment.private(64);
  * const at = seg.attach();
- * assert.deepEqual(sysv.attachedProcesses(seg.id).map((p) => p.pid), [Deno.pid]);
+ * assertEquals(sysv.attachedProcesses(seg.id).map((p) => p.pid), [Deno.pid]);
  * at.detach();
- * assert.deepEqual(sysv.attachedProcesses(seg.id), []);
+ * assertEquals(sysv.attachedProcesses(seg.id), []);
  * seg.remove();
  * ```
  */

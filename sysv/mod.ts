@@ -6,12 +6,12 @@
  * @example A segment shared by key
  * ```ts
  * import { sysv } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const seg = sysv.Segment.private(4096);
  * using at = seg.attach();
  * at.writeCString(0, "hello");
- * assert.equal(sysv.Segment.fromId(seg.id).stat().nattch, 1);
+ * assertEquals(sysv.Segment.fromId(seg.id).stat().nattch, 1);
  * seg.remove(); // goes when the last process detaches
  * ```
  *

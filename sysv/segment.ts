@@ -79,15 +79,15 @@ function stat(id: number, what: string): SegmentStat {
  * @example Create, attach, write, remove
  * ```ts
  * import { sysv } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const seg = sysv.Segment.private(4096);
  * try {
  *   using at = seg.attach();
  *   at.writeCString(0, "hello");
  *   using again = seg.attach({ readOnly: true });
- *   assert.equal(again.readCString(0), "hello");
- *   assert.equal(seg.stat().nattch, 2);
+ *   assertEquals(again.readCString(0), "hello");
+ *   assertEquals(seg.stat().nattch, 2);
  * } finally {
  *   seg.remove();
  * }
@@ -111,7 +111,7 @@ export class Segment {
    * @example
    * ```ts
    * import { sysv } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertThrows } from "@std/assert";
    * const key = sysv.ftok("/tmp", 201);
    * try {
    *   sysv.Segment.open(key).remove(); // left over from an earlier run
@@ -119,7 +119,7 @@ export class Segment {
    *   // none yet
    * }
    * const seg = sysv.Segment.create(key, { size: 128 });
-   * assert.throws(() => sysv.Segment.create(key, { size: 128 }), Deno.errors.AlreadyExists);
+   * assertThrows(() => sysv.Segment.create(key, { size: 128 }), Deno.errors.AlreadyExists);
    * seg.remove();
    * ```
    */
@@ -152,8 +152,8 @@ export class Segment {
    * @example
    * ```ts
    * import { sysv } from "@ipc/shm";
-   * import assert from "node:assert/strict";
-   * assert.throws(() => sysv.Segment.open(0x7fff1234), Deno.errors.NotFound);
+   * import { assertThrows } from "@std/assert";
+   * assertThrows(() => sysv.Segment.open(0x7fff1234), Deno.errors.NotFound);
    * ```
    */
   static open(key: number): Segment {
@@ -182,11 +182,11 @@ export class Segment {
    * @example
    * ```ts
    * import { sysv } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    * const key = sysv.ftok("/tmp", 202);
    * const a = sysv.Segment.openOrCreate(key, { size: 64 });
    * const b = sysv.Segment.openOrCreate(key, { size: 64 });
-   * assert.equal(a.id, b.id);
+   * assertEquals(a.id, b.id);
    * a.remove();
    * ```
    */
@@ -217,10 +217,10 @@ export class Segment {
    * @example
    * ```ts
    * import { sysv } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    * const seg = sysv.Segment.private(100);
-   * assert.equal(seg.key, sysv.IPC_PRIVATE);
-   * assert.equal(sysv.Segment.fromId(seg.id).stat().size, 100);
+   * assertEquals(seg.key, sysv.IPC_PRIVATE);
+   * assertEquals(sysv.Segment.fromId(seg.id).stat().size, 100);
    * seg.remove();
    * ```
    */
@@ -249,8 +249,8 @@ export class Segment {
    * @example
    * ```ts
    * import { sysv } from "@ipc/shm";
-   * import assert from "node:assert/strict";
-   * assert.throws(() => sysv.Segment.fromId(2147483000), Deno.errors.NotFound);
+   * import { assertThrows } from "@std/assert";
+   * assertThrows(() => sysv.Segment.fromId(2147483000), Deno.errors.NotFound);
    * ```
    */
   static fromId(id: number): Segment {
@@ -304,10 +304,10 @@ export class Segment {
    * @example
    * ```ts
    * import { sysv } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    * const seg = sysv.Segment.private(64);
    * seg.setPermissions({ mode: 0o640 });
-   * assert.equal(seg.stat().mode & 0o777, 0o640);
+   * assertEquals(seg.stat().mode & 0o777, 0o640);
    * seg.remove();
    * ```
    */
@@ -366,16 +366,16 @@ export class Segment {
  * @example Refresh a read-only attachment
  * ```ts
  * import { sysv } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  * const seg = sysv.Segment.private(64);
  * using rw = seg.attach();
  * using ro = seg.attach({ readOnly: true });
  * rw.bytes[0] = 1;
- * assert.equal(ro.bytes[0], 0);
+ * assertEquals(ro.bytes[0], 0);
  * ro.refresh();
- * assert.equal(ro.bytes[0], 1);
+ * assertEquals(ro.bytes[0], 1);
  * ro.bytes[0] = 9; // private: never reaches the segment
- * assert.equal(rw.bytes[0], 1);
+ * assertEquals(rw.bytes[0], 1);
  * seg.remove();
  * ```
  */

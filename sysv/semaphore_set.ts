@@ -97,13 +97,13 @@ function pointerArg(buf: Uint8Array): bigint {
  * @example A lock with SEM_UNDO
  * ```ts
  * import { sysv } from "@ipc/shm";
- * import assert from "node:assert/strict";
+ * import { assertEquals, assertThrows } from "@std/assert";
  *
  * const set = sysv.SemaphoreSet.private(1, { value: 1 });
  * try {
  *   await set.op([{ index: 0, delta: -1, undo: true }], { timeout: 100 });
- *   assert.equal(set.getValue(0), 0);
- *   assert.throws(() => set.opSync([{ index: 0, delta: -1 }], { timeout: 0 }), Deno.errors.TimedOut);
+ *   assertEquals(set.getValue(0), 0);
+ *   assertThrows(() => set.opSync([{ index: 0, delta: -1 }], { timeout: 0 }), Deno.errors.TimedOut);
  *   set.opSync([{ index: 0, delta: 1, undo: true }]);
  * } finally {
  *   set.remove();
@@ -130,9 +130,9 @@ export class SemaphoreSet {
    * @example
    * ```ts
    * import { sysv } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    * const set = sysv.SemaphoreSet.private(3, { value: 2 });
-   * assert.deepEqual(set.getAll(), [2, 2, 2]);
+   * assertEquals(set.getAll(), [2, 2, 2]);
    * set.remove();
    * ```
    */
@@ -196,8 +196,8 @@ export class SemaphoreSet {
    * @example
    * ```ts
    * import { sysv } from "@ipc/shm";
-   * import assert from "node:assert/strict";
-   * assert.throws(() => sysv.SemaphoreSet.open(0x7ffe4321), Deno.errors.NotFound);
+   * import { assertThrows } from "@std/assert";
+   * assertThrows(() => sysv.SemaphoreSet.open(0x7ffe4321), Deno.errors.NotFound);
    * ```
    */
   static open(key: number): SemaphoreSet {
@@ -225,11 +225,11 @@ export class SemaphoreSet {
    * @example
    * ```ts
    * import { sysv } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    * const key = sysv.ftok("/tmp", 203);
    * const a = sysv.SemaphoreSet.openOrCreate(key, { count: 2, value: 1 });
    * const b = sysv.SemaphoreSet.openOrCreate(key, { count: 2, value: 5 });
-   * assert.deepEqual(b.getAll(), [1, 1]);
+   * assertEquals(b.getAll(), [1, 1]);
    * a.remove();
    * ```
    */
@@ -249,9 +249,9 @@ export class SemaphoreSet {
    * @example
    * ```ts
    * import { sysv } from "@ipc/shm";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    * const set = sysv.SemaphoreSet.private(2);
-   * assert.equal(sysv.SemaphoreSet.fromId(set.id).count, 2);
+   * assertEquals(sysv.SemaphoreSet.fromId(set.id).count, 2);
    * set.remove();
    * ```
    */

@@ -5,7 +5,8 @@
  * @module
  */
 
-import assert from "node:assert/strict";
+import { assertEquals } from "@std/assert";
+import { join } from "@std/path";
 
 let counter = 0;
 
@@ -66,7 +67,7 @@ export async function tempModule(source: string): Promise<string> {
 
 /** Asserts that a child exited 0, showing its stderr when it did not. */
 export function assertOk(r: ChildResult, what = "child"): void {
-  assert.equal(
+  assertEquals(
     r.code,
     0,
     `${what} exited ${r.code} (signal ${r.signal}):\n${r.stderr}\n${r.stdout}`,
@@ -78,7 +79,7 @@ export function findCC(): string | undefined {
   for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
     for (const name of ["cc", "gcc", "clang"]) {
       try {
-        const p = `${dir}/${name}`;
+        const p = join(dir, name);
         if (Deno.statSync(p).isFile) return p;
       } catch { /* not here */ }
     }
@@ -94,15 +95,15 @@ export async function compileC(source: string, extraArgs: string[] = []): Promis
   const cc = findCC();
   if (cc === undefined) throw new Error("no C compiler");
   const dir = await Deno.makeTempDir();
-  const src = `${dir}/peer.c`;
-  const exe = `${dir}/peer`;
+  const src = join(dir, "peer.c");
+  const exe = join(dir, "peer");
   await Deno.writeTextFile(src, source);
   const out = await new Deno.Command(cc, {
     args: ["-O2", "-Wall", "-o", exe, src, "-pthread", ...extraArgs],
     stdout: "piped",
     stderr: "piped",
   }).output();
-  assert.equal(out.code, 0, `cc failed:\n${decoder.decode(out.stderr)}`);
+  assertEquals(out.code, 0, `cc failed:\n${decoder.decode(out.stderr)}`);
   return exe;
 }
 
@@ -141,7 +142,7 @@ export function devShmEntries(fragment: string): string[] {
 
 /** Asserts that nothing this process created (names containing its pid) is left in /dev/shm. */
 export function assertNoLeftovers(): void {
-  assert.deepEqual(devShmEntries(`-${Deno.pid}-`), [], "objects left behind in /dev/shm");
+  assertEquals(devShmEntries(`-${Deno.pid}-`), [], "objects left behind in /dev/shm");
 }
 
 /**

@@ -1,10 +1,19 @@
-import assert from "node:assert/strict";
+import { fromFileUrl } from "@std/path";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertStrictEquals,
+  assertThrows,
+  fail,
+} from "@std/assert";
 import { Channel } from "../channel/mod.ts";
 import { SharedMemory } from "../posix/shared_memory.ts";
 import { H, SLOT_OWNER, SLOTS_OFFSET, VERSION } from "../channel/_layout.ts";
 import { assertNoLeftovers, test, uniqueName } from "./_helpers.ts";
 
-const peer = new URL("./fixtures/channel_peer.ts", import.meta.url).pathname;
+const peer = fromFileUrl(new URL("./fixtures/channel_peer.ts", import.meta.url));
 const decoder = new TextDecoder();
 
 function spawn(...args: string[]) {
@@ -50,27 +59,27 @@ test("Channel (mpmc): 1,000,000 messages from 2 producer to 2 consumer processes
     ];
     for (const p of producers) {
       const o = await p.output();
-      assert.equal(o.code, 0, decoder.decode(o.stderr));
+      assertEquals(o.code, 0, decoder.decode(o.stderr));
     }
     const reports = await Promise.all(consumers.map(async (c) => {
       const o = await c.output();
-      assert.equal(o.code, 0, decoder.decode(o.stderr));
+      assertEquals(o.code, 0, decoder.decode(o.stderr));
       return lastJson(decoder.decode(o.stdout));
     }));
     for (const producer of ["0", "1"]) {
       let count = 0;
       let sum = 0;
       for (const r of reports) {
-        assert.equal(r.error, "");
-        assert.equal(r.bad, 0, "no torn message");
+        assertEquals(r.error, "");
+        assertEquals(r.bad, 0, "no torn message");
         const st = r.stats[producer];
         if (!st) continue;
-        assert.equal(st.inOrder, true, `producer ${producer} in order at each consumer`);
+        assertEquals(st.inOrder, true, `producer ${producer} in order at each consumer`);
         count += st.count;
         sum += st.sum;
       }
-      assert.equal(count, 500_000, `every message of producer ${producer} delivered once`);
-      assert.equal(
+      assertEquals(count, 500_000, `every message of producer ${producer} delivered once`);
+      assertEquals(
         sum,
         (500_000 * 499_999) / 2,
         `no duplicates or losses from producer ${producer}`,
@@ -87,7 +96,7 @@ test("Channel (spsc): a producer killed mid-stream leaves an in-order prefix, th
   try {
     const producer = spawn("produce", name, "7", "1000000", "slow");
     const first = await ch.receive({ timeout: 10_000 });
-    assert.equal(new DataView(first.buffer, first.byteOffset).getUint32(4, true), 0);
+    assertEquals(new DataView(first.buffer, first.byteOffset).getUint32(4, true), 0);
     await new Promise((r) => setTimeout(r, 50));
     producer.kill("SIGKILL");
     await producer.output();
@@ -97,18 +106,18 @@ test("Channel (spsc): a producer killed mid-stream leaves an in-order prefix, th
     for (;;) {
       try {
         const m = await ch.receive({ timeout: 5000 });
-        assert.equal(new DataView(m.buffer, m.byteOffset).getUint32(4, true), expected++);
+        assertEquals(new DataView(m.buffer, m.byteOffset).getUint32(4, true), expected++);
       } catch (e) {
         error = e;
         break;
       }
     }
-    assert.ok(error instanceof Deno.errors.BrokenPipe, String(error));
-    assert.match((error as Error).message, /died without end\(\)/);
-    assert.ok(performance.now() - t0 < 5000);
-    assert.ok(expected > 2);
+    assert(error instanceof Deno.errors.BrokenPipe, String(error));
+    assertMatch((error as Error).message, /died without end\(\)/);
+    assert(performance.now() - t0 < 5000);
+    assert(expected > 2);
     // After reporting it once, the stream reads as ended.
-    assert.throws(() => ch.tryReceive(), Deno.errors.UnexpectedEof);
+    assertThrows(() => ch.tryReceive(), Deno.errors.UnexpectedEof);
   } finally {
     Channel.unlink(name);
   }
@@ -130,8 +139,8 @@ test("Channel (spsc): a consumer killed mid-stream loses nothing; the next consu
     sendMore(8);
     const consumer = spawn("consume", name, "5");
     const out = await consumer.output();
-    assert.equal(out.code, 0, decoder.decode(out.stderr));
-    assert.match(decoder.decode(out.stdout), /got 0:4/);
+    assertEquals(out.code, 0, decoder.decode(out.stderr));
+    assertMatch(decoder.decode(out.stdout), /got 0:4/);
     // It took 5 and exited; now a consumer is killed while blocked on an empty ring.
     const victim = spawn("consume", name);
     await new Promise((r) => setTimeout(r, 300));
@@ -144,8 +153,8 @@ test("Channel (spsc): a consumer killed mid-stream loses nothing; the next consu
     for await (const m of rx) seqs.push(new DataView(m.buffer, m.byteOffset).getUint32(4, true));
     // The killed consumer may have taken messages 5–7 before dying, or not; what it did
     // not take arrives here, in order, followed by 8–11.
-    assert.deepEqual(seqs, Array.from({ length: 12 - seqs[0]! }, (_, i) => seqs[0]! + i));
-    assert.ok(seqs[0]! >= 5 && seqs.at(-1) === 11);
+    assertEquals(seqs, Array.from({ length: 12 - seqs[0]! }, (_, i) => seqs[0]! + i));
+    assert(seqs[0]! >= 5 && seqs.at(-1) === 11);
   } finally {
     Channel.unlink(name);
   }
@@ -162,16 +171,17 @@ test("Channel (mpmc): a slot left half-written by a dead sender is dropped once 
     // Play the dead sender: claim position 0 (TAIL 0 → 1), write the owner, never publish.
     using raw = SharedMemory.open(name);
     const i = raw.view(Int32Array);
-    assert.equal(Atomics.compareExchange(i, H.TAIL, 0, 1), 0);
+    assertEquals(Atomics.compareExchange(i, H.TAIL, 0, 1), 0);
     Atomics.store(i, SLOTS_OFFSET / 4 + SLOT_OWNER, deadPid);
     // A live sender goes on after it.
     ch.trySend(new Uint8Array([42]));
-    await assert.rejects(
-      ch.receive({ timeout: 5000 }),
-      (e: Error) => e instanceof Deno.errors.BrokenPipe && e.message.includes(`pid ${deadPid}`),
+    await assertRejects(
+      () => ch.receive({ timeout: 5000 }),
+      Deno.errors.BrokenPipe,
+      `pid ${deadPid}`,
     );
-    assert.equal(ch.dropped, 1);
-    assert.deepEqual(await ch.receive({ timeout: 1000 }), new Uint8Array([42]));
+    assertEquals(ch.dropped, 1);
+    assertEquals(await ch.receive({ timeout: 1000 }), new Uint8Array([42]));
   } finally {
     Channel.unlink(name);
   }
@@ -181,25 +191,27 @@ test("Channel backpressure: a full ring blocks, then times out; room lets it thr
   const name = uniqueName("chbp");
   using ch = Channel.create(name, { capacity: 2, maxMessageSize: 8 });
   try {
-    assert.equal(ch.capacity, 2);
-    assert.equal(ch.trySend(new Uint8Array([1])), true);
-    assert.equal(ch.trySend(new Uint8Array([2])), true);
-    assert.equal(ch.trySend(new Uint8Array([3])), false);
-    assert.throws(() => ch.sendSync(new Uint8Array([3]), { timeout: 0 }), Deno.errors.TimedOut);
-    assert.throws(() => ch.sendSync(new Uint8Array([3]), { timeout: 30 }), Deno.errors.TimedOut);
-    await assert.rejects(ch.send(new Uint8Array([3]), { timeout: 30 }), Deno.errors.TimedOut);
+    assertEquals(ch.capacity, 2);
+    assertEquals(ch.trySend(new Uint8Array([1])), true);
+    assertEquals(ch.trySend(new Uint8Array([2])), true);
+    assertEquals(ch.trySend(new Uint8Array([3])), false);
+    assertThrows(() => ch.sendSync(new Uint8Array([3]), { timeout: 0 }), Deno.errors.TimedOut);
+    assertThrows(() => ch.sendSync(new Uint8Array([3]), { timeout: 30 }), Deno.errors.TimedOut);
+    await assertRejects(() => ch.send(new Uint8Array([3]), { timeout: 30 }), Deno.errors.TimedOut);
     const reason = new Error("stop");
-    await assert.rejects(
-      ch.send(new Uint8Array([3]), { signal: AbortSignal.abort(reason) }),
-      (e) => e === reason,
+    assertStrictEquals(
+      await assertRejects(() =>
+        ch.send(new Uint8Array([3]), { signal: AbortSignal.abort(reason) })
+      ),
+      reason,
     );
     const pending = ch.send(new Uint8Array([3]), { timeout: 5000 });
-    assert.deepEqual(ch.tryReceive(), new Uint8Array([1]));
+    assertEquals(ch.tryReceive(), new Uint8Array([1]));
     await pending;
-    assert.deepEqual(ch.receiveSync({ timeout: 100 }), new Uint8Array([2]));
-    assert.deepEqual(await ch.receive({ timeout: 100 }), new Uint8Array([3]));
-    await assert.rejects(ch.receive({ timeout: 20 }), Deno.errors.TimedOut);
-    assert.throws(() => ch.receiveSync({ timeout: 0 }), Deno.errors.TimedOut);
+    assertEquals(ch.receiveSync({ timeout: 100 }), new Uint8Array([2]));
+    assertEquals(await ch.receive({ timeout: 100 }), new Uint8Array([3]));
+    await assertRejects(() => ch.receive({ timeout: 20 }), Deno.errors.TimedOut);
+    assertThrows(() => ch.receiveSync({ timeout: 0 }), Deno.errors.TimedOut);
   } finally {
     Channel.unlink(name);
   }
@@ -212,17 +224,17 @@ test("Channel zero-copy views stay valid until released, and hold their slot", (
     ch.trySend(new Uint8Array([1, 2]));
     ch.trySend(new Uint8Array([3]));
     const v = ch.tryReceiveView()!;
-    assert.deepEqual([...v.bytes], [1, 2]);
-    assert.equal(ch.trySend(new Uint8Array([9])), false, "the unreleased slot is not reused");
+    assertEquals([...v.bytes], [1, 2]);
+    assertEquals(ch.trySend(new Uint8Array([9])), false, "the unreleased slot is not reused");
     v.release();
     v.release();
-    assert.equal(ch.trySend(new Uint8Array([9])), true);
+    assertEquals(ch.trySend(new Uint8Array([9])), true);
     {
       using w = ch.tryReceiveView()!;
-      assert.deepEqual([...w.bytes], [3]);
+      assertEquals([...w.bytes], [3]);
     }
-    assert.deepEqual(ch.tryReceive(), new Uint8Array([9]));
-    assert.equal(ch.tryReceive(), undefined);
+    assertEquals(ch.tryReceive(), new Uint8Array([9]));
+    assertEquals(ch.tryReceive(), undefined);
   } finally {
     Channel.unlink(name);
   }
@@ -234,19 +246,19 @@ test("Channel end of stream: receivers finish only after every sender has ended"
   using b = Channel.open(name);
   using rx = Channel.open(name);
   try {
-    assert.equal(rx.tryReceive(), undefined, "no sender yet: not ended");
+    assertEquals(rx.tryReceive(), undefined, "no sender yet: not ended");
     a.trySend(new Uint8Array([1]));
     b.trySend(new Uint8Array([2]));
     a.end();
     a.end();
     const got: number[] = [];
     got.push(rx.tryReceive()![0]!, rx.tryReceive()![0]!);
-    assert.equal(rx.tryReceive(), undefined, "b has not ended");
+    assertEquals(rx.tryReceive(), undefined, "b has not ended");
     b.trySend(new Uint8Array([3]));
     b.end();
     for await (const m of rx) got.push(m[0]!);
-    assert.deepEqual(got, [1, 2, 3]);
-    await assert.rejects(rx.receive(), Deno.errors.UnexpectedEof);
+    assertEquals(got, [1, 2, 3]);
+    await assertRejects(() => rx.receive(), Deno.errors.UnexpectedEof);
   } finally {
     Channel.unlink(name);
   }
@@ -255,37 +267,37 @@ test("Channel end of stream: receivers finish only after every sender has ended"
 test("Channel rejects bad sizes, messages and a second spsc sender with typed errors", () => {
   const name = uniqueName("chbad");
   for (const capacity of [0, 1, 1.5, 2 ** 21]) {
-    assert.throws(() => Channel.create(name, { capacity, maxMessageSize: 8 }), RangeError);
+    assertThrows(() => Channel.create(name, { capacity, maxMessageSize: 8 }), RangeError);
   }
   for (const maxMessageSize of [0, -1, 2.5, 2 ** 27]) {
-    assert.throws(() => Channel.create(name, { capacity: 4, maxMessageSize }), RangeError);
+    assertThrows(() => Channel.create(name, { capacity: 4, maxMessageSize }), RangeError);
   }
-  assert.throws(
+  assertThrows(
     () => Channel.create(name, { capacity: "4" as never, maxMessageSize: 8 }),
     TypeError,
   );
-  assert.throws(
+  assertThrows(
     () => Channel.create(name, { capacity: 4, maxMessageSize: 8, mode: "x" as never }),
     TypeError,
   );
-  assert.throws(() => Channel.create(name, undefined as never), TypeError);
-  assert.throws(() => Channel.open(name), Deno.errors.NotFound);
+  assertThrows(() => Channel.create(name, undefined as never), TypeError);
+  assertThrows(() => Channel.open(name), Deno.errors.NotFound);
   using ch = Channel.create(name, { capacity: 3, maxMessageSize: 8 });
   try {
-    assert.equal(ch.capacity, 4, "rounded up to a power of two");
-    assert.throws(() => ch.trySend(new Uint8Array(9)), RangeError);
-    assert.throws(() => ch.trySend("text" as never), TypeError);
+    assertEquals(ch.capacity, 4, "rounded up to a power of two");
+    assertThrows(() => ch.trySend(new Uint8Array(9)), RangeError);
+    assertThrows(() => ch.trySend("text" as never), TypeError);
     ch.trySend(new Uint8Array(1));
     using other = Channel.open(name);
-    assert.throws(() => other.trySend(new Uint8Array(1)), Deno.errors.Busy);
+    assertThrows(() => other.trySend(new Uint8Array(1)), Deno.errors.Busy);
     using notChannel = SharedMemory.create(uniqueName("plain"), { size: 4096 });
-    assert.throws(() => Channel.open(notChannel.name), Deno.errors.InvalidData);
+    assertThrows(() => Channel.open(notChannel.name), Deno.errors.InvalidData);
     notChannel.unlink();
   } finally {
     Channel.unlink(name);
   }
   ch.close();
-  assert.throws(() => ch.trySend(new Uint8Array(1)), Deno.errors.BadResource);
+  assertThrows(() => ch.trySend(new Uint8Array(1)), Deno.errors.BadResource);
   assertNoLeftovers();
 });
 
@@ -294,14 +306,14 @@ test("examples/channel_consumer.ts receives every message from channel_producer.
     args: [
       "run",
       "-A",
-      new URL("../examples/channel_consumer.ts", import.meta.url).pathname,
+      fromFileUrl(new URL("../examples/channel_consumer.ts", import.meta.url)),
       "20000",
     ],
     stdout: "piped",
     stderr: "piped",
   }).output();
-  assert.equal(out.code, 0, decoder.decode(out.stderr));
-  assert.match(decoder.decode(out.stdout), /received all 20000 messages once, whole and in order/);
+  assertEquals(out.code, 0, decoder.decode(out.stderr));
+  assertMatch(decoder.decode(out.stdout), /received all 20000 messages once, whole and in order/);
 });
 
 test("Channel batches: trySendMany/tryReceiveMany keep order and exactly-once across processes", async () => {
@@ -331,14 +343,14 @@ test("Channel batches: trySendMany/tryReceiveMany keep order and exactly-once ac
         throw e;
       }
       for (const m of batch) {
-        assert.equal(new DataView(m.buffer, m.byteOffset).getUint32(0, true), expected++);
+        assertEquals(new DataView(m.buffer, m.byteOffset).getUint32(0, true), expected++);
       }
     }
-    assert.equal(expected, 100000);
+    assertEquals(expected, 100000);
     const out = await tx.output();
-    assert.equal(out.code, 0, decoder.decode(out.stderr));
-    assert.throws(() => ch.tryReceiveMany(0), RangeError);
-    assert.throws(() => ch.trySendMany([new Uint8Array(9)]), RangeError);
+    assertEquals(out.code, 0, decoder.decode(out.stderr));
+    assertThrows(() => ch.tryReceiveMany(0), RangeError);
+    assertThrows(() => ch.trySendMany([new Uint8Array(9)]), RangeError);
   } finally {
     Channel.unlink(name);
   }
@@ -349,19 +361,19 @@ test("Channel.tryReceiveInto copies into the caller's buffer, aligned or not, an
   using ch = Channel.create(name, { capacity: 8, maxMessageSize: 32 });
   try {
     const msgs = [new Uint8Array([1, 2, 3, 4, 5]), new Uint8Array(32).fill(9), new Uint8Array([7])];
-    for (const m of msgs) assert.equal(ch.trySend(m), true);
+    for (const m of msgs) assertEquals(ch.trySend(m), true);
     const short = new Uint8Array(4);
-    assert.throws(() => ch.tryReceiveInto(short), RangeError);
+    assertThrows(() => ch.tryReceiveInto(short), RangeError);
     const aligned = new Uint8Array(32);
-    assert.equal(ch.tryReceiveInto(aligned), 5);
-    assert.deepEqual([...aligned.subarray(0, 5)], [1, 2, 3, 4, 5]);
+    assertEquals(ch.tryReceiveInto(aligned), 5);
+    assertEquals([...aligned.subarray(0, 5)], [1, 2, 3, 4, 5]);
     const odd = new Uint8Array(new ArrayBuffer(40), 3, 32); // not 4-byte aligned: byte copy
-    assert.equal(ch.tryReceiveInto(odd), 32);
-    assert.ok(odd.every((b) => b === 9));
-    assert.equal(ch.tryReceiveInto(aligned), 1);
-    assert.equal(aligned[0], 7);
-    assert.equal(ch.tryReceiveInto(aligned), undefined);
-    assert.throws(() => ch.tryReceiveInto([] as never), TypeError);
+    assertEquals(ch.tryReceiveInto(odd), 32);
+    assert(odd.every((b) => b === 9));
+    assertEquals(ch.tryReceiveInto(aligned), 1);
+    assertEquals(aligned[0], 7);
+    assertEquals(ch.tryReceiveInto(aligned), undefined);
+    assertThrows(() => ch.tryReceiveInto([] as never), TypeError);
   } finally {
     Channel.unlink(name);
   }
@@ -395,16 +407,16 @@ test("Channel.receiveEachSync drains zero-copy, in order and exactly once, from 
     };
     for (;;) {
       try {
-        assert.ok(ch.receiveEachSync(each, { timeout: 10000 }) >= 1);
+        assert(ch.receiveEachSync(each, { timeout: 10000 }) >= 1);
       } catch (e) {
         if (e instanceof Deno.errors.UnexpectedEof) break;
         throw e;
       }
     }
-    assert.equal(torn, 0, "every message whole and in its place in the order");
-    assert.equal(expected, 200000);
+    assertEquals(torn, 0, "every message whole and in its place in the order");
+    assertEquals(expected, 200000);
     const out = await tx.output();
-    assert.equal(out.code, 0, decoder.decode(out.stderr));
+    assertEquals(out.code, 0, decoder.decode(out.stderr));
   } finally {
     Channel.unlink(name);
   }
@@ -414,30 +426,31 @@ test("Channel.tryReceiveEach: max bounds a drain; a throwing callback consumes t
   const name = uniqueName("cheachthrow");
   using ch = Channel.create(name, { capacity: 8, maxMessageSize: 4 });
   try {
-    assert.equal(ch.trySendMany([1, 2, 3, 4, 5].map((n) => new Uint8Array([n]))), 5);
+    assertEquals(ch.trySendMany([1, 2, 3, 4, 5].map((n) => new Uint8Array([n]))), 5);
     const seen: number[] = [];
-    assert.equal(ch.tryReceiveEach((b) => seen.push(b[0]!), 2), 2);
-    assert.throws(
+    assertEquals(ch.tryReceiveEach((b) => seen.push(b[0]!), 2), 2);
+    assertThrows(
       () =>
         ch.tryReceiveEach((b) => {
           seen.push(b[0]!);
           if (b[0] === 4) throw new Error("stop at 4");
         }),
-      /stop at 4/,
+      Error,
+      "stop at 4",
     );
-    assert.deepEqual(seen, [1, 2, 3, 4]);
-    assert.deepEqual(ch.tryReceiveMany().map((m) => m[0]), [5], "4 was consumed, 5 was not");
-    assert.equal(ch.tryReceiveEach(() => assert.fail("empty")), 0);
-    assert.throws(() => ch.tryReceiveEach("x" as never), TypeError);
-    assert.throws(() => ch.tryReceiveEach(() => {}, 0), RangeError);
+    assertEquals(seen, [1, 2, 3, 4]);
+    assertEquals(ch.tryReceiveMany().map((m) => m[0]), [5], "4 was consumed, 5 was not");
+    assertEquals(ch.tryReceiveEach(() => fail("empty")), 0);
+    assertThrows(() => ch.tryReceiveEach("x" as never), TypeError);
+    assertThrows(() => ch.tryReceiveEach(() => {}, 0), RangeError);
     // With a zero-copy view still out, a drain goes one view at a time and keeps order.
     ch.trySendMany([6, 7].map((n) => new Uint8Array([n])));
     const held = ch.tryReceiveView()!;
-    assert.equal(held.bytes[0], 6);
-    assert.equal(ch.tryReceiveEach((b) => seen.push(b[0]!)), 1);
+    assertEquals(held.bytes[0], 6);
+    assertEquals(ch.tryReceiveEach((b) => seen.push(b[0]!)), 1);
     held.release();
-    assert.deepEqual(seen.slice(-1), [7]);
-    await assert.rejects(ch.receiveEach(() => {}, { timeout: 20 }), Deno.errors.TimedOut);
+    assertEquals(seen.slice(-1), [7]);
+    await assertRejects(() => ch.receiveEach(() => {}, { timeout: 20 }), Deno.errors.TimedOut);
   } finally {
     Channel.unlink(name);
   }
@@ -448,23 +461,23 @@ test("Channel.receiveIntoSync and receiveInto time out on an empty ring, then wa
   using ch = Channel.create(name, { capacity: 4, maxMessageSize: 8 });
   try {
     const buf = new Uint8Array(8);
-    assert.throws(() => ch.receiveIntoSync(buf, { timeout: 20 }), Deno.errors.TimedOut);
-    await assert.rejects(ch.receiveInto(buf, { timeout: 20 }), Deno.errors.TimedOut);
+    assertThrows(() => ch.receiveIntoSync(buf, { timeout: 20 }), Deno.errors.TimedOut);
+    await assertRejects(() => ch.receiveInto(buf, { timeout: 20 }), Deno.errors.TimedOut);
     const tx = channelChild(
       name,
       `await new Promise((r) => setTimeout(r, 100));
          ch.sendSync(new Uint8Array([1, 2, 3]));
          ch.sendSync(new Uint8Array([4]));`,
     );
-    assert.equal(ch.receiveIntoSync(buf, { timeout: 10000 }), 3);
-    assert.deepEqual([...buf.subarray(0, 3)], [1, 2, 3]);
-    assert.equal(await ch.receiveInto(buf, { timeout: 10000 }), 1);
-    assert.equal(buf[0], 4);
+    assertEquals(ch.receiveIntoSync(buf, { timeout: 10000 }), 3);
+    assertEquals([...buf.subarray(0, 3)], [1, 2, 3]);
+    assertEquals(await ch.receiveInto(buf, { timeout: 10000 }), 1);
+    assertEquals(buf[0], 4);
     const out = await tx.output();
-    assert.equal(out.code, 0, decoder.decode(out.stderr));
+    assertEquals(out.code, 0, decoder.decode(out.stderr));
     // It exited without end(): the stream ends, reported once as BrokenPipe.
-    await assert.rejects(ch.receiveInto(buf, { timeout: 10000 }), Deno.errors.BrokenPipe);
-    assert.throws(() => ch.receiveIntoSync(buf), Deno.errors.UnexpectedEof);
+    await assertRejects(() => ch.receiveInto(buf, { timeout: 10000 }), Deno.errors.BrokenPipe);
+    assertThrows(() => ch.receiveIntoSync(buf), Deno.errors.UnexpectedEof);
   } finally {
     Channel.unlink(name);
   }
@@ -472,15 +485,15 @@ test("Channel.receiveIntoSync and receiveInto time out on an empty ring, then wa
 
 test("Channel spinMicros: bad values are RangeErrors; 0 sleeps at once and still wakes for a sender process", async () => {
   const name = uniqueName("chspin");
-  assert.throws(
+  assertThrows(
     () => Channel.create(name, { capacity: 2, maxMessageSize: 1, spinMicros: -1 }),
     RangeError,
   );
-  assert.throws(() => Channel.open(name, { spinMicros: NaN }), RangeError);
+  assertThrows(() => Channel.open(name, { spinMicros: NaN }), RangeError);
   using ch = Channel.create(name, { capacity: 2, maxMessageSize: 1, spinMicros: 0 });
   try {
-    assert.throws(() => ch.receiveSync({ timeout: 10, spinMicros: Infinity }), RangeError);
-    assert.throws(() => ch.receiveSync({ timeout: 10 }), Deno.errors.TimedOut);
+    assertThrows(() => ch.receiveSync({ timeout: 10, spinMicros: Infinity }), RangeError);
+    assertThrows(() => ch.receiveSync({ timeout: 10 }), Deno.errors.TimedOut);
     const tx = channelChild(
       name,
       `await new Promise((r) => setTimeout(r, 50));
@@ -488,11 +501,11 @@ test("Channel spinMicros: bad values are RangeErrors; 0 sleeps at once and still
     );
     const t0 = performance.now();
     const got = ch.receiveSync({ timeout: 10000 });
-    assert.equal(got[0], 42);
+    assertEquals(got[0], 42);
     // Asleep on the semaphore, woken by the post: well before the 50 ms sleep slice ran out twice.
-    assert.ok(performance.now() - t0 < 5000);
+    assert(performance.now() - t0 < 5000);
     const out = await tx.output();
-    assert.equal(out.code, 0, decoder.decode(out.stderr));
+    assertEquals(out.code, 0, decoder.decode(out.stderr));
   } finally {
     Channel.unlink(name);
   }
@@ -520,7 +533,7 @@ test("Channel (spsc): a new sender continues after the last, even one that died 
     using next = Channel.open(name);
     next.trySend(new Uint8Array([4]));
     next.end();
-    assert.deepEqual(rx.tryReceiveMany().map((m) => m[0]), [1, 2, 3, 4]);
+    assertEquals(rx.tryReceiveMany().map((m) => m[0]), [1, 2, 3, 4]);
   } finally {
     Channel.unlink(name);
   }
@@ -534,13 +547,13 @@ test("Channel.open refuses another layout version, and a header its object is to
     using raw = SharedMemory.open(name);
     const words = raw.view(Int32Array);
     words[H.VERSION] = 1;
-    assert.throws(() => Channel.open(name), /version 1 channel/);
+    assertThrows(() => Channel.open(name), Error, "version 1 channel");
     words[H.VERSION] = VERSION;
     Channel.open(name).close();
     words[H.CAPACITY] = 1 << 20; // would reach past the end of the object
-    assert.throws(() => Channel.open(name), Deno.errors.InvalidData);
+    assertThrows(() => Channel.open(name), Deno.errors.InvalidData);
     words[H.CAPACITY] = 3; // not a power of two
-    assert.throws(() => Channel.open(name), Deno.errors.InvalidData);
+    assertThrows(() => Channel.open(name), Deno.errors.InvalidData);
   } finally {
     Channel.unlink(name);
   }

@@ -1,16 +1,20 @@
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertThrows } from "@std/assert";
 import { main } from "../cli.ts";
 import { SharedMemory } from "../posix/shared_memory.ts";
 import { Semaphore } from "../posix/semaphore.ts";
 import { Segment } from "../sysv/segment.ts";
 import { SemaphoreSet } from "../sysv/semaphore_set.ts";
 import { test, uniqueName } from "./_helpers.ts";
+import { fromFileUrl } from "@std/path";
+import { spy } from "@std/testing/mock";
 
+/** Runs the CLI in-process; its two output sinks are spies, so every line is kept. */
 function run(...args: string[]) {
-  let out = "";
-  let err = "";
-  const code = main(args, (s) => (out += s + "\n"), (s) => (err += s + "\n"));
-  return { code, out, err };
+  const out = spy((_s: string) => {});
+  const err = spy((_s: string) => {});
+  const code = main(args, out, err);
+  const text = (s: typeof out) => s.calls.map((c) => c.args[0] + "\n").join("");
+  return { code, out: text(out), err: text(err), outCalls: out.calls.length };
 }
 
 test("cli ls lists POSIX objects, segments and sets with attached pids, as a table or JSON", () => {
@@ -21,17 +25,17 @@ test("cli ls lists POSIX objects, segments and sets with attached pids, as a tab
   try {
     using _at = seg.attach();
     const t = run("ls");
-    assert.equal(t.code, 0, t.err);
-    assert.match(t.out, new RegExp(`${name}\\s+shared-memory\\s+0\\s+600\\s+4096\\s+${Deno.pid}`));
-    assert.match(
+    assertEquals(t.code, 0, t.err);
+    assertMatch(t.out, new RegExp(`${name}\\s+shared-memory\\s+0\\s+600\\s+4096\\s+${Deno.pid}`));
+    assertMatch(
       t.out,
       new RegExp(`0x00000000\\s+${seg.id}\\s+0\\s+600\\s+8192\\s+1\\s+${Deno.pid}`),
     );
-    assert.match(t.out, new RegExp(`0x00000000\\s+${set.id}\\s+0\\s+600\\s+2`));
+    assertMatch(t.out, new RegExp(`0x00000000\\s+${set.id}\\s+0\\s+600\\s+2`));
     const j = run("ls", "--json");
     const parsed = JSON.parse(j.out);
-    assert.equal(parsed.posix.find((o: { name: string }) => o.name === name).size, 4096);
-    assert.deepEqual(
+    assertEquals(parsed.posix.find((o: { name: string }) => o.name === name).size, 4096);
+    assertEquals(
       parsed.segments.find((s: { id: number }) => s.id === seg.id).attached.map((
         p: { pid: number },
       ) => p.pid),
@@ -39,7 +43,7 @@ test("cli ls lists POSIX objects, segments and sets with attached pids, as a tab
         Deno.pid,
       ],
     );
-    assert.equal(parsed.semaphoreSets.find((s: { id: number }) => s.id === set.id).count, 2);
+    assertEquals(parsed.semaphoreSets.find((s: { id: number }) => s.id === set.id).count, 2);
   } finally {
     shm.unlink();
     seg.remove();
@@ -56,33 +60,33 @@ test("cli rm removes by name, id and key, and refuses ambiguous targets", () => 
   const set = SemaphoreSet.create(key, { count: 1 });
   try {
     const amb = run("rm", name);
-    assert.equal(amb.code, 2);
-    assert.match(amb.err, /ambiguous/);
-    assert.equal(run("rm", name, "--sem").code, 0);
-    assert.throws(() => Semaphore.open(name), Deno.errors.NotFound);
+    assertEquals(amb.code, 2);
+    assertMatch(amb.err, /ambiguous/);
+    assertEquals(run("rm", name, "--sem").code, 0);
+    assertThrows(() => Semaphore.open(name), Deno.errors.NotFound);
     const byName = run("rm", name);
-    assert.equal(byName.code, 0, byName.err);
-    assert.match(byName.out, /removed shared memory/);
-    assert.throws(() => SharedMemory.open(name), Deno.errors.NotFound);
+    assertEquals(byName.code, 0, byName.err);
+    assertMatch(byName.out, /removed shared memory/);
+    assertThrows(() => SharedMemory.open(name), Deno.errors.NotFound);
 
     const hex = `0x${key.toString(16)}`;
-    assert.equal(run("rm", hex).code, 2, "a key with a segment and a set is ambiguous");
+    assertEquals(run("rm", hex).code, 2, "a key with a segment and a set is ambiguous");
     const st = run("stat", hex, "--shm");
-    assert.equal(st.code, 0, st.err);
-    assert.match(st.out, new RegExp(`segment ${seg.id}`));
-    assert.equal(run("rm", hex, "--shm").code, 0);
-    assert.throws(() => Segment.open(key), Deno.errors.NotFound);
+    assertEquals(st.code, 0, st.err);
+    assertMatch(st.out, new RegExp(`segment ${seg.id}`));
+    assertEquals(run("rm", hex, "--shm").code, 0);
+    assertThrows(() => Segment.open(key), Deno.errors.NotFound);
     const byId = run("rm", `${set.id}`);
-    assert.equal(byId.code, 0, byId.err);
-    assert.throws(() => SemaphoreSet.open(key), Deno.errors.NotFound);
+    assertEquals(byId.code, 0, byId.err);
+    assertThrows(() => SemaphoreSet.open(key), Deno.errors.NotFound);
 
-    assert.equal(run("rm", name).code, 1, "already gone");
-    assert.equal(run("rm").code, 2);
-    assert.equal(run("rm", "not-a-target").code, 2);
-    assert.equal(run("ls", "extra").code, 2);
-    assert.equal(run("--nope").code, 2);
-    assert.equal(run().code, 2);
-    assert.match(run("--help").out, /Usage:/);
+    assertEquals(run("rm", name).code, 1, "already gone");
+    assertEquals(run("rm").code, 2);
+    assertEquals(run("rm", "not-a-target").code, 2);
+    assertEquals(run("ls", "extra").code, 2);
+    assertEquals(run("--nope").code, 2);
+    assertEquals(run().code, 2);
+    assertMatch(run("--help").out, /Usage:/);
   } finally {
     for (
       const f of [
@@ -100,17 +104,33 @@ test("cli rm removes by name, id and key, and refuses ambiguous targets", () => 
 });
 
 test("cli runs as a program with --allow-ffi only, with exit codes", async () => {
-  const cli = new URL("../cli.ts", import.meta.url).pathname;
+  const cli = fromFileUrl(new URL("../cli.ts", import.meta.url));
   const ok = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-ffi", cli, "ls", "--json"],
     stdout: "piped",
   }).output();
-  assert.equal(ok.code, 0);
-  assert.ok("segments" in JSON.parse(new TextDecoder().decode(ok.stdout)));
+  assertEquals(ok.code, 0);
+  assert("segments" in JSON.parse(new TextDecoder().decode(ok.stdout)));
   const bad = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-ffi", cli, "stat", "/t-none-really"],
     stderr: "piped",
   }).output();
-  assert.equal(bad.code, 1);
-  assert.match(new TextDecoder().decode(bad.stderr), /nothing matches/);
+  assertEquals(bad.code, 1);
+  assertMatch(new TextDecoder().decode(bad.stderr), /nothing matches/);
+});
+
+test("cli refuses unknown options with exit 2 and one usage line on stderr", () => {
+  for (const bad of ["--jsn", "-x", "--semaphore"]) {
+    const r = run("ls", bad);
+    assertEquals(r.code, 2, bad);
+    assertMatch(r.err, new RegExp(`unknown option "${bad}"`));
+    assertEquals(r.outCalls, 0, "nothing is printed on stdout for a usage error");
+  }
+});
+
+test("cli keeps a hex key as a key: 0x7a2f is not read as the id 31279", () => {
+  const r = run("stat", "0x7a2f", "--json");
+  // Nothing has key 0x7a2f here; a parser that turned it into a number would report the id.
+  assertEquals(r.code, 1, r.err);
+  assertMatch(r.err, /nothing matches 0x7a2f/);
 });

@@ -1,6 +1,7 @@
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertNotEquals } from "@std/assert";
 import { SharedMemory } from "../posix/shared_memory.ts";
 import { compileC, hasCC, runExe, uniqueName } from "./_helpers.ts";
+import { fromFileUrl } from "@std/path";
 
 const C_PEER = `
 #include <fcntl.h>
@@ -36,14 +37,14 @@ Deno.test({
         shm.writeCString(0, "Hello from Deno!");
       }
       const r = await runExe(exe, ["read", a]);
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.stdout, "Received: Hello from Deno!\n");
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(r.stdout, "Received: Hello from Deno!\n");
 
       const w = await runExe(exe, ["write", b, "Hello from C!"]);
-      assert.equal(w.code, 0, w.stderr);
+      assertEquals(w.code, 0, w.stderr);
       using shm = SharedMemory.open(b, { readOnly: true });
-      assert.equal(shm.size, 4096);
-      assert.equal(shm.readCString(0), "Hello from C!");
+      assertEquals(shm.size, 4096);
+      assertEquals(shm.readCString(0), "Hello from C!");
     } finally {
       for (const n of [a, b]) {
         try {
@@ -112,16 +113,16 @@ Deno.test({
         shm.writeCString(0, "Hello, Python");
       }
       const r = await python(PY_READ, a.slice(1));
-      assert.equal(r.code, 0, r.stderr);
+      assertEquals(r.code, 0, r.stderr);
       const [text, size] = r.stdout.trim().split("\n");
-      assert.equal(text, "Hello, Python");
-      assert.ok(Number(size) >= 8192);
+      assertEquals(text, "Hello, Python");
+      assert(Number(size) >= 8192);
 
       const w = await python(PY_WRITE, b.slice(1), "Hello, Deno");
-      assert.equal(w.code, 0, w.stderr);
+      assertEquals(w.code, 0, w.stderr);
       using shm = SharedMemory.open(b);
-      assert.equal(shm.readCString(0), "Hello, Deno");
-      assert.equal(shm.bytes[4095], 0x5a);
+      assertEquals(shm.readCString(0), "Hello, Deno");
+      assertEquals(shm.bytes[4095], 0x5a);
     } finally {
       for (const n of [a, b]) {
         try {
@@ -139,16 +140,16 @@ Deno.test("the demo runs seed 000's writer and reader as two processes and the m
       "--allow-ffi",
       "--allow-run",
       "--allow-read",
-      new URL("../examples/posix_demo.ts", import.meta.url).pathname,
+      fromFileUrl(new URL("../examples/posix_demo.ts", import.meta.url)),
     ],
     stdout: "piped",
     stderr: "piped",
   }).output();
   const text = new TextDecoder().decode(out.stdout);
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
   const wrote = text.match(/\[writer pid (\d+)\] Wrote: (.*)/);
   const got = text.match(/\[reader pid (\d+)\] Received: (.*)/);
-  assert.ok(wrote && got, text);
-  assert.notEqual(wrote[1], got[1]);
-  assert.equal(got[2], wrote[2]);
+  assert(wrote && got, text);
+  assertNotEquals(wrote[1], got[1]);
+  assertEquals(got[2], wrote[2]);
 });

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertThrows } from "@std/assert";
 import {
   array,
   bool,
@@ -82,7 +82,7 @@ Deno.test({
   async fn() {
     const exe = await compileC(C_SOURCE);
     const r = await runExe(exe);
-    assert.equal(r.code, 0, r.stderr);
+    assertEquals(r.code, 0, r.stderr);
     const c = new Map<string, number>();
     for (const line of r.stdout.trim().split("\n")) {
       const m = line.match(/^(\S+) size (\d+) align (\d+)$/);
@@ -103,15 +103,15 @@ Deno.test({
       wide: Wide,
     };
     for (const [cName, layout] of Object.entries(layouts)) {
-      assert.equal(layout.size, c.get(`${cName}.size`), `sizeof(struct ${cName})`);
-      assert.equal(layout.align, c.get(`${cName}.align`), `_Alignof(struct ${cName})`);
+      assertEquals(layout.size, c.get(`${cName}.size`), `sizeof(struct ${cName})`);
+      assertEquals(layout.align, c.get(`${cName}.align`), `_Alignof(struct ${cName})`);
       for (const [field, offset] of Object.entries(layout.offsets)) {
         if (c.has(`${cName}.${field}`)) {
-          assert.equal(offset, c.get(`${cName}.${field}`), `offsetof(${cName}, ${field})`);
+          assertEquals(offset, c.get(`${cName}.${field}`), `offsetof(${cName}, ${field})`);
         }
       }
     }
-    assert.equal(UserRecord.size, 68);
+    assertEquals(UserRecord.size, 68);
     const consts: [string, number][] = [
       ["O_RDONLY", O.RDONLY],
       ["O_RDWR", O.RDWR],
@@ -132,15 +132,15 @@ Deno.test({
       ["_Alignof(sem_t)", SEM_ALIGN],
       ["SEM_VALUE_MAX", SEM_VALUE_MAX],
     ];
-    for (const [name, value] of consts) assert.equal(value, c.get(name), name);
+    for (const [name, value] of consts) assertEquals(value, c.get(name), name);
     const st = STAT_LAYOUT[Deno.build.arch === "aarch64" ? "aarch64" : "x86_64"];
-    assert.equal(st.size, c.get("sizeof(struct stat)"));
-    assert.equal(st.mode, c.get("offsetof(struct stat, st_mode)"));
-    assert.equal(st.uid, c.get("offsetof(struct stat, st_uid)"));
-    assert.equal(st.gid, c.get("offsetof(struct stat, st_gid)"));
-    assert.equal(st.size_, c.get("offsetof(struct stat, st_size)"));
-    assert.equal(st.mtime, c.get("offsetof(struct stat, st_mtim)"));
-    assert.equal(st.ctime, c.get("offsetof(struct stat, st_ctim)"));
+    assertEquals(st.size, c.get("sizeof(struct stat)"));
+    assertEquals(st.mode, c.get("offsetof(struct stat, st_mode)"));
+    assertEquals(st.uid, c.get("offsetof(struct stat, st_uid)"));
+    assertEquals(st.gid, c.get("offsetof(struct stat, st_gid)"));
+    assertEquals(st.size_, c.get("offsetof(struct stat, st_size)"));
+    assertEquals(st.mtime, c.get("offsetof(struct stat, st_mtim)"));
+    assertEquals(st.ctime, c.get("offsetof(struct stat, st_ctim)"));
   },
 });
 
@@ -158,7 +158,7 @@ Deno.test("struct accessors read and write every field type in place", () => {
   m.recs.set(1, { c: 7, d: 7.5 });
   m.names.set(2, "xyz");
   m.tail = 9;
-  assert.deepEqual(m.toJSON(), {
+  assertEquals(m.toJSON(), {
     a: "ab",
     b: 1.25,
     c: -2,
@@ -172,13 +172,13 @@ Deno.test("struct accessors read and write every field type in place", () => {
     names: ["", "", "xyz"],
     tail: 9,
   });
-  assert.ok(m.arr instanceof Uint16Array);
+  assert(m.arr instanceof Uint16Array);
   m.arr[0] = 42; // numeric arrays are live TypedArrays
-  assert.equal(m.arr[0], 42);
-  assert.equal(m.inner.d, 0.5);
+  assertEquals(m.arr[0], 42);
+  assertEquals(m.inner.d, 0.5);
   m.inner.d = 3; // nested structs are live too
-  assert.equal(m.toJSON().inner.d, 3);
-  assert.equal(
+  assertEquals(m.toJSON().inner.d, 3);
+  assertEquals(
     new Uint8Array(buf.buffer, 0, Mixed.size).every((b) => b === 0),
     true,
     "first copy untouched",
@@ -186,22 +186,22 @@ Deno.test("struct accessors read and write every field type in place", () => {
 });
 
 Deno.test("struct layout argument mistakes throw TypeError/RangeError", () => {
-  assert.throws(() => char(0), RangeError);
-  assert.throws(() => char(1.5), RangeError);
-  assert.throws(() => array(i32, 0), RangeError);
-  assert.throws(() => struct({}), RangeError);
-  assert.throws(() => struct({ a: 5 as never }), TypeError);
-  assert.throws(() => struct(null as never), TypeError);
+  assertThrows(() => char(0), RangeError);
+  assertThrows(() => char(1.5), RangeError);
+  assertThrows(() => array(i32, 0), RangeError);
+  assertThrows(() => struct({}), RangeError);
+  assertThrows(() => struct({ a: 5 as never }), TypeError);
+  assertThrows(() => struct(null as never), TypeError);
   const s = struct({ name: char(4), list: array(u32, 2), x: i8 });
   const v = s.at(new DataView(new ArrayBuffer(s.size)));
-  assert.throws(() => (v.name = "toolong"), RangeError);
+  assertThrows(() => (v.name = "toolong"), RangeError);
   v.name = "four"; // exactly fills char[4]: no NUL needed
-  assert.equal(v.name, "four");
-  assert.throws(() => v.set({ list: [1] }), RangeError);
-  assert.throws(() => struct({ set: i8 }), TypeError);
-  assert.throws(() => s.at(new DataView(new ArrayBuffer(s.size - 1))), RangeError);
-  assert.throws(() => s.at(new DataView(new ArrayBuffer(s.size)), 1), RangeError);
-  assert.throws(() => s.at({} as never), TypeError);
+  assertEquals(v.name, "four");
+  assertThrows(() => v.set({ list: [1] }), RangeError);
+  assertThrows(() => struct({ set: i8 }), TypeError);
+  assertThrows(() => s.at(new DataView(new ArrayBuffer(s.size - 1))), RangeError);
+  assertThrows(() => s.at(new DataView(new ArrayBuffer(s.size)), 1), RangeError);
+  assertThrows(() => s.at({} as never), TypeError);
   const names = struct({ n: array(char(3), 2) }).at(new DataView(new ArrayBuffer(6)));
-  assert.throws(() => names.n.get(2), RangeError);
+  assertThrows(() => names.n.get(2), RangeError);
 });

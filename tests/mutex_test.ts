@@ -1,9 +1,18 @@
-import assert from "node:assert/strict";
+import { fromFileUrl } from "@std/path";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
+import type { ErrnoError } from "../ffi/errno.ts";
 import { SharedMemory } from "../posix/shared_memory.ts";
 import { Mutex, MUTEX_SIZE } from "../sync/mutex.ts";
 import { assertNoLeftovers, test, uniqueName } from "./_helpers.ts";
 
-const child = new URL("./fixtures/counter_child.ts", import.meta.url).pathname;
+const child = fromFileUrl(new URL("./fixtures/counter_child.ts", import.meta.url));
 const COUNTER = 1, DIRTY = 2, STUCK = 3, RECOVERED = 4, DONE = 8;
 
 function spawnCounter(name: string, index: number, children: number, iters: number, mode: string) {
@@ -34,7 +43,7 @@ async function runCounters(children: number, iters: number, mode: string) {
       (_, i) => spawnCounter(name, i, children, iters, mode),
     );
     const outs = await Promise.all(procs.map((p) => p.output()));
-    for (const o of outs) assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
+    for (const o of outs) assertEquals(o.code, 0, new TextDecoder().decode(o.stderr));
     return shm.view(Int32Array, MUTEX_SIZE).slice();
   } finally {
     SharedMemory.unlink(name);
@@ -43,13 +52,13 @@ async function runCounters(children: number, iters: number, mode: string) {
 
 test("Mutex: 3 processes × 20,000 locked increments end at exactly 60,000", async () => {
   const cells = await runCounters(3, 20_000, "locked");
-  assert.equal(cells[COUNTER], 60_000);
-  assert.equal(cells[DIRTY], 0);
+  assertEquals(cells[COUNTER], 60_000);
+  assertEquals(cells[DIRTY], 0);
 });
 
 test("Mutex: the same increments without the lock lose updates (the test above can fail)", async () => {
   const cells = await runCounters(3, 2_000_000, "unlocked");
-  assert.ok(cells[COUNTER]! < 6_000_000, `expected lost updates, got ${cells[COUNTER]}`);
+  assert(cells[COUNTER]! < 6_000_000, `expected lost updates, got ${cells[COUNTER]}`);
 });
 
 test("Mutex: a holder killed with SIGKILL is recovered and the others finish consistently", async () => {
@@ -63,25 +72,25 @@ test("Mutex: a holder killed with SIGKILL is recovered and the others finish con
     const others = [1, 2].map((i) => spawnCounter(name, i, 3, iters, "locked-after-victim"));
     const deadline = Date.now() + 20_000;
     while (Atomics.load(cells, STUCK) === 0) {
-      assert.ok(Date.now() < deadline, "victim never took the lock");
+      assert(Date.now() < deadline, "victim never took the lock");
       await new Promise((r) => setTimeout(r, 5));
     }
     victim.kill("SIGKILL");
     const killed = await victim.output();
-    assert.equal(killed.signal, "SIGKILL");
+    assertEquals(killed.signal, "SIGKILL");
     const outs = await Promise.all(others.map((p) => p.output()));
-    for (const o of outs) assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
-    assert.ok(cells[RECOVERED]! >= 1, "nobody was told the lock was recovered");
-    assert.ok(mutex.recoveries >= 1);
+    for (const o of outs) assertEquals(o.code, 0, new TextDecoder().decode(o.stderr));
+    assert(cells[RECOVERED]! >= 1, "nobody was told the lock was recovered");
+    assert(mutex.recoveries >= 1);
     const done = cells[DONE]! + cells[DONE + 1]! + cells[DONE + 2]!;
-    assert.equal(cells[DONE + 1], iters);
-    assert.equal(cells[DONE + 2], iters);
-    assert.equal(cells[DONE], iters / 2);
-    assert.equal(cells[COUNTER], done);
-    assert.equal(cells[DIRTY], 0);
+    assertEquals(cells[DONE + 1], iters);
+    assertEquals(cells[DONE + 2], iters);
+    assertEquals(cells[DONE], iters / 2);
+    assertEquals(cells[COUNTER], done);
+    assertEquals(cells[DIRTY], 0);
     // The lock works normally afterwards.
     using g = mutex.lockSync({ timeout: 1000 });
-    assert.equal(g.recovered, false);
+    assertEquals(g.recovered, false);
   } finally {
     SharedMemory.unlink(name);
   }
@@ -105,14 +114,14 @@ test("Mutex: a dead holder is recovered even before its parent reaps it (zombie)
     }).spawn();
     const reader = proc.stdout.getReader();
     const first = await reader.read();
-    assert.match(new TextDecoder().decode(first.value), /held/);
-    assert.equal(mutex.tryLock(), undefined);
+    assertMatch(new TextDecoder().decode(first.value), /held/);
+    assertEquals(mutex.tryLock(), undefined);
     proc.kill("SIGKILL");
     // Do not reap yet: the child stays a zombie while we lock.
     const t0 = performance.now();
     using g = await mutex.lock({ timeout: 5000 });
-    assert.equal(g.recovered, true);
-    assert.ok(performance.now() - t0 < 5000);
+    assertEquals(g.recovered, true);
+    assert(performance.now() - t0 < 5000);
     reader.releaseLock();
     await proc.stdout.cancel();
     await proc.status;
@@ -127,15 +136,15 @@ test("Mutex: two handles in one thread contend like two processes", () => {
   using b = Mutex.open(name);
   try {
     const g = a.tryLock();
-    assert.ok(g);
-    assert.equal(b.tryLock(), undefined);
-    assert.throws(() => b.lockSync({ timeout: 0 }), Deno.errors.TimedOut);
-    assert.throws(() => b.lockSync({ timeout: 20 }), Deno.errors.TimedOut);
+    assert(g);
+    assertEquals(b.tryLock(), undefined);
+    assertThrows(() => b.lockSync({ timeout: 0 }), Deno.errors.TimedOut);
+    assertThrows(() => b.lockSync({ timeout: 20 }), Deno.errors.TimedOut);
     g.release();
     g.release(); // idempotent
     const h = b.tryLock();
-    assert.ok(h);
-    assert.equal(a.tryLock(), undefined);
+    assert(h);
+    assertEquals(a.tryLock(), undefined);
     h.release();
   } finally {
     Mutex.remove(name);
@@ -148,14 +157,14 @@ test("Mutex.lock() times out, and an aborted lock() rejects with signal.reason",
   using b = Mutex.open(name);
   try {
     using _held = await a.lock();
-    await assert.rejects(b.lock({ timeout: 30 }), Deno.errors.TimedOut);
+    await assertRejects(() => b.lock({ timeout: 30 }), Deno.errors.TimedOut);
     const ac = new AbortController();
     const reason = new Error("stop waiting");
     const p = b.lock({ signal: ac.signal });
     setTimeout(() => ac.abort(reason), 20);
-    await assert.rejects(p, (e) => e === reason);
+    assertStrictEquals(await assertRejects(() => p), reason);
     const pre = AbortSignal.abort(reason);
-    await assert.rejects(b.lock({ signal: pre }), (e) => e === reason);
+    assertStrictEquals(await assertRejects(() => b.lock({ signal: pre })), reason);
   } finally {
     Mutex.remove(name);
   }
@@ -173,10 +182,10 @@ test("Mutex.lock() waiting in the event loop is woken by an unlock", async () =>
       return g;
     });
     await new Promise((r) => setTimeout(r, 30));
-    assert.equal(got, false);
+    assertEquals(got, false);
     held.release();
     const g = await p;
-    assert.equal(g.recovered, false);
+    assertEquals(g.recovered, false);
     g.release();
   } finally {
     Mutex.remove(name);
@@ -217,7 +226,7 @@ test("Mutex: Workers of one process increment a shared counter exactly", async (
       })
     ));
     for (const w of workers) w.terminate();
-    assert.equal(shm.view(Int32Array, MUTEX_SIZE, 1)[0], 40_000);
+    assertEquals(shm.view(Int32Array, MUTEX_SIZE, 1)[0], 40_000);
   } finally {
     SharedMemory.unlink(name);
   }
@@ -227,36 +236,33 @@ test("Mutex misuse gives typed errors", () => {
   const name = uniqueName("mxm");
   using shm = SharedMemory.create(name, { size: 256 });
   try {
-    assert.throws(() => Mutex.init(shm, 4), RangeError);
-    assert.throws(() => Mutex.init(shm, 256), RangeError);
-    assert.throws(() => Mutex.init(shm, -8), RangeError);
-    assert.throws(() => Mutex.attach(shm, 64), Deno.errors.InvalidData);
+    assertThrows(() => Mutex.init(shm, 4), RangeError);
+    assertThrows(() => Mutex.init(shm, 256), RangeError);
+    assertThrows(() => Mutex.init(shm, -8), RangeError);
+    assertThrows(() => Mutex.attach(shm, 64), Deno.errors.InvalidData);
     const m = Mutex.init(shm, 0);
-    assert.throws(() => m.lockSync({ timeout: -1 }), RangeError);
-    assert.throws(() => m.lockSync({ timeout: "1" as unknown as number }), TypeError);
+    assertThrows(() => m.lockSync({ timeout: -1 }), RangeError);
+    assertThrows(() => m.lockSync({ timeout: "1" as unknown as number }), TypeError);
     const g = m.lockSync();
     // Someone else's write takes the word away: releasing is refused with EPERM.
     Atomics.store(shm.view(Int32Array, 0, 1), 0, 1);
-    assert.throws(
-      () => g.release(),
-      (e: Error & { code?: string }) =>
-        e instanceof Deno.errors.PermissionDenied && e.code === "EPERM",
-    );
+    const stolen = assertThrows(() => g.release(), Deno.errors.PermissionDenied);
+    assertEquals((stolen as ErrnoError).code, "EPERM");
     Atomics.store(shm.view(Int32Array, 0, 1), 0, 0);
     m.close();
     m.close();
-    assert.equal(m.closed, true);
-    assert.throws(() => m.tryLock(), Deno.errors.BadResource);
-    assert.throws(() => m.lockSync(), Deno.errors.BadResource);
+    assertEquals(m.closed, true);
+    assertThrows(() => m.tryLock(), Deno.errors.BadResource);
+    assertThrows(() => m.lockSync(), Deno.errors.BadResource);
     const m2 = Mutex.attach(shm, 0);
     shm.close();
-    assert.throws(() => m2.tryLock(), Deno.errors.BadResource);
-    assert.throws(() => Mutex.open(uniqueName("missing")), Deno.errors.NotFound);
-    assert.throws(() => Mutex.create("no-slash"), TypeError);
+    assertThrows(() => m2.tryLock(), Deno.errors.BadResource);
+    assertThrows(() => Mutex.open(uniqueName("missing")), Deno.errors.NotFound);
+    assertThrows(() => Mutex.create("no-slash"), TypeError);
   } finally {
     SharedMemory.unlink(name);
   }
-  assert.throws(() => Mutex.create(name, { mode: 0o1000 }), RangeError);
+  assertThrows(() => Mutex.create(name, { mode: 0o1000 }), RangeError);
 });
 
 test("Mutex.close() while holding the lock releases it for the others", () => {
@@ -268,7 +274,7 @@ test("Mutex.close() while holding the lock releases it for the others", () => {
     a.close();
     g.release(); // a stale guard is harmless
     const h = b.tryLock();
-    assert.ok(h);
+    assert(h);
     h.release();
   } finally {
     Mutex.remove(name);

@@ -1,8 +1,9 @@
-import assert from "node:assert/strict";
+import { assertEquals } from "@std/assert";
 import { SharedMemory } from "../posix/shared_memory.ts";
 import { uniqueName } from "./_helpers.ts";
+import { fromFileUrl, join } from "@std/path";
 
-const root = new URL("../", import.meta.url).pathname;
+const root = fromFileUrl(new URL("../", import.meta.url));
 const decoder = new TextDecoder();
 
 /**
@@ -14,18 +15,18 @@ async function sandbox(): Promise<
 > {
   const dir = await Deno.makeTempDir({ prefix: "ipc-shm-perm-" });
   await Deno.chmod(dir, 0o755);
-  const deno = `${dir}/deno`;
+  const deno = join(dir, "deno");
   await Deno.copyFile(Deno.execPath(), deno);
   await Deno.chmod(deno, 0o755);
   for (const sub of ["ffi", "memory", "posix"]) {
-    await Deno.mkdir(`${dir}/${sub}`);
-    for (const e of Deno.readDirSync(`${root}${sub}`)) {
-      if (e.isFile) await Deno.copyFile(`${root}${sub}/${e.name}`, `${dir}/${sub}/${e.name}`);
+    await Deno.mkdir(join(dir, sub));
+    for (const e of Deno.readDirSync(join(root, sub))) {
+      if (e.isFile) await Deno.copyFile(join(root, sub, e.name), join(dir, sub, e.name));
     }
-    await new Deno.Command("chmod", { args: ["-R", "a+rX", `${dir}/${sub}`] }).output();
+    await new Deno.Command("chmod", { args: ["-R", "a+rX", join(dir, sub)] }).output();
   }
-  await Deno.mkdir(`${dir}/cache`, { mode: 0o777 });
-  await Deno.chmod(`${dir}/cache`, 0o777);
+  await Deno.mkdir(join(dir, "cache"), { mode: 0o777 });
+  await Deno.chmod(join(dir, "cache"), 0o777);
   return { dir, deno, [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }) };
 }
 
@@ -35,7 +36,7 @@ async function runAs(
   wrap: string[],
   code: string,
 ) {
-  const script = `${box.dir}/child-${crypto.randomUUID()}.ts`;
+  const script = join(box.dir, `child-${crypto.randomUUID()}.ts`);
   await Deno.writeTextFile(script, code);
   await Deno.chmod(script, 0o644);
   const denoArgs = [
@@ -53,7 +54,7 @@ async function runAs(
   const all = [...wrap, ...cmd];
   const out = await new Deno.Command(all[0]!, {
     args: all.slice(1),
-    env: { DENO_DIR: `${box.dir}/cache`, HOME: box.dir, NO_COLOR: "1" },
+    env: { DENO_DIR: join(box.dir, "cache"), HOME: box.dir, NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -94,8 +95,8 @@ Deno.test({
         console.log(Deno.uid());
       `,
       );
-      assert.equal(r.code, 0, r.stderr);
-      assert.deepEqual(r.stdout.trim().split("\n"), [
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(r.stdout.trim().split("\n"), [
         "PermissionDenied EACCES shm_open",
         "for everyone",
         "PermissionDenied",
@@ -136,7 +137,7 @@ Deno.test({
       console.log("left:" + left.join(","));
     `,
     );
-    assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(r.stdout.trim().split("\n"), ["SystemError ENOSPC posix_fallocate", "left:"]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(r.stdout.trim().split("\n"), ["SystemError ENOSPC posix_fallocate", "left:"]);
   },
 });

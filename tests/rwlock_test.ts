@@ -1,9 +1,10 @@
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertRejects, assertStrictEquals, assertThrows } from "@std/assert";
 import { SharedMemory } from "../posix/shared_memory.ts";
 import { RwLock, rwLockSize } from "../sync/rwlock.ts";
 import { assertNoLeftovers, test, uniqueName } from "./_helpers.ts";
+import { fromFileUrl } from "@std/path";
 
-const child = new URL("./fixtures/rw_child.ts", import.meta.url).pathname;
+const child = fromFileUrl(new URL("./fixtures/rw_child.ts", import.meta.url));
 const A = 0, B = 1, TORN = 2, WRITES = 3, STUCK = 4, RECOVERED = 5;
 
 function spawn(name: string, role: string, iters: number) {
@@ -26,12 +27,12 @@ test("RwLock: 2 writer and 2 reader processes never see a torn pair", async () =
       spawn(name, "reader", 3000),
     ];
     const outs = await Promise.all(procs.map((p) => p.output()));
-    for (const o of outs) assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
+    for (const o of outs) assertEquals(o.code, 0, new TextDecoder().decode(o.stderr));
     const c = shm.view(Int32Array, rwLockSize(), 8);
-    assert.equal(c[TORN], 0);
-    assert.equal(c[WRITES], 6000);
-    assert.equal(c[A], 6000);
-    assert.equal(c[B], 6000);
+    assertEquals(c[TORN], 0);
+    assertEquals(c[WRITES], 6000);
+    assertEquals(c[A], 6000);
+    assertEquals(c[B], 6000);
   } finally {
     SharedMemory.unlink(name);
   }
@@ -46,20 +47,20 @@ test("RwLock: a writer killed while holding is recovered and reported once", asy
     const victim = spawn(name, "dying-writer", 100);
     const deadline = Date.now() + 20_000;
     while (Atomics.load(c, STUCK) === 0) {
-      assert.ok(Date.now() < deadline, "victim never got stuck");
+      assert(Date.now() < deadline, "victim never got stuck");
       await new Promise((r) => setTimeout(r, 5));
     }
-    assert.equal(lock.tryRead(), undefined);
+    assertEquals(lock.tryRead(), undefined);
     victim.kill("SIGKILL");
     await victim.output();
     const w = await lock.write({ timeout: 5000 });
-    assert.equal(w.recovered, true);
-    assert.equal(c[A], c[B]! + 1); // the dead writer's half-done update
+    assertEquals(w.recovered, true);
+    assertEquals(c[A], c[B]! + 1); // the dead writer's half-done update
     c[B] = c[A]!;
     w.release();
     using r = lock.readSync({ timeout: 1000 });
-    assert.equal(r.recovered, false);
-    assert.equal(c[RECOVERED], 0);
+    assertEquals(r.recovered, false);
+    assertEquals(c[RECOVERED], 0);
   } finally {
     SharedMemory.unlink(name);
   }
@@ -73,22 +74,22 @@ test("RwLock: readers share, a writer excludes, a waiting writer holds off new r
   try {
     const r1 = a.readSync();
     const r2 = b.tryRead();
-    assert.ok(r2, "two handles read at once");
-    assert.equal(c.tryWrite(), undefined);
+    assert(r2, "two handles read at once");
+    assertEquals(c.tryWrite(), undefined);
     // A writer starts waiting: new readers queue behind it.
     const w = c.write({ timeout: 5000 });
     await new Promise((r) => setTimeout(r, 20));
-    await assert.rejects(a.read({ timeout: 30 }), Deno.errors.TimedOut);
+    await assertRejects(() => a.read({ timeout: 30 }), Deno.errors.TimedOut);
     r1.release();
     r2.release();
     const wg = await w;
-    assert.equal(wg.mode, "write");
-    assert.equal(a.tryRead(), undefined);
-    assert.throws(() => b.writeSync({ timeout: 10 }), Deno.errors.TimedOut);
+    assertEquals(wg.mode, "write");
+    assertEquals(a.tryRead(), undefined);
+    assertThrows(() => b.writeSync({ timeout: 10 }), Deno.errors.TimedOut);
     wg.release();
     wg.release();
     const r3 = a.tryRead();
-    assert.ok(r3);
+    assert(r3);
     r3.release();
   } finally {
     RwLock.remove(name);
@@ -102,10 +103,13 @@ test("RwLock: an aborted write wait does not keep readers out", async () => {
   try {
     const r = a.readSync();
     const reason = new Error("enough");
-    await assert.rejects(b.write({ signal: AbortSignal.timeout(30) }));
-    await assert.rejects(b.write({ signal: AbortSignal.abort(reason) }), (e) => e === reason);
+    await assertRejects(() => b.write({ signal: AbortSignal.timeout(30) }));
+    assertStrictEquals(
+      await assertRejects(() => b.write({ signal: AbortSignal.abort(reason) })),
+      reason,
+    );
     const r2 = b.tryRead();
-    assert.ok(r2, "the abandoned writer left no mark");
+    assert(r2, "the abandoned writer left no mark");
     r2.release();
     r.release();
   } finally {
@@ -117,15 +121,15 @@ test("RwLock misuse gives typed errors", () => {
   const name = uniqueName("rwm");
   using shm = SharedMemory.create(name, { size: rwLockSize(4) });
   try {
-    assert.throws(() => RwLock.init(shm, 4), RangeError);
-    assert.throws(() => RwLock.init(shm, 0, { maxHolders: 0 }), RangeError);
-    assert.throws(() => RwLock.init(shm, 0, { maxHolders: 64 }), RangeError);
-    assert.throws(() => RwLock.attach(shm, 0), Deno.errors.InvalidData);
+    assertThrows(() => RwLock.init(shm, 4), RangeError);
+    assertThrows(() => RwLock.init(shm, 0, { maxHolders: 0 }), RangeError);
+    assertThrows(() => RwLock.init(shm, 0, { maxHolders: 64 }), RangeError);
+    assertThrows(() => RwLock.attach(shm, 0), Deno.errors.InvalidData);
     const l = RwLock.init(shm, 0, { maxHolders: 4 });
-    assert.throws(() => l.readSync({ timeout: -5 }), RangeError);
+    assertThrows(() => l.readSync({ timeout: -5 }), RangeError);
     l.close();
-    assert.throws(() => l.tryRead(), Deno.errors.BadResource);
-    assert.throws(() => RwLock.open(uniqueName("none")), Deno.errors.NotFound);
+    assertThrows(() => l.tryRead(), Deno.errors.BadResource);
+    assertThrows(() => RwLock.open(uniqueName("none")), Deno.errors.NotFound);
   } finally {
     SharedMemory.unlink(name);
   }

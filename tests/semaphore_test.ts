@@ -1,4 +1,12 @@
-import assert from "node:assert/strict";
+import { fromFileUrl } from "@std/path";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
 import { SharedMemory } from "../posix/shared_memory.ts";
 import { SEM_SIZE, SEM_VALUE_MAX, Semaphore } from "../posix/semaphore.ts";
 import {
@@ -43,9 +51,9 @@ test("posix.Semaphore: a Deno child posts and the parent's wait() wakes, and bac
       else b.waitSync({ timeout: 10000 });
     }
     const out = await child.output();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    assert.equal(a.value, 0);
-    assert.equal(b.value, 0);
+    assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+    assertEquals(a.value, 0);
+    assertEquals(b.value, 0);
   } finally {
     Semaphore.unlink(ping);
     Semaphore.unlink(pong);
@@ -83,8 +91,8 @@ Deno.test({
         await b.wait({ timeout: 10000 });
       }
       const r = await peer;
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.stdout.trim(), "done");
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(r.stdout.trim(), "done");
     } finally {
       Semaphore.unlink(toC);
       Semaphore.unlink(fromC);
@@ -113,9 +121,9 @@ test("posix.Semaphore.init(): an in-memory semaphore works across two processes"
       go.post();
     }
     ready.waitSync({ timeout: 10000 });
-    assert.equal(shm.bytes[100], 42);
+    assertEquals(shm.bytes[100], 42);
     const out = await child.output();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
   } finally {
     SharedMemory.unlink(name);
   }
@@ -125,24 +133,27 @@ test("posix.Semaphore: tryWait, timeouts (sync and async) and aborts", async () 
   const name = uniqueName("tmo");
   using sem = Semaphore.create(name, { value: 1 });
   try {
-    assert.equal(sem.tryWait(), true);
-    assert.equal(sem.tryWait(), false);
-    assert.throws(() => sem.waitSync({ timeout: 0 }), Deno.errors.TimedOut);
+    assertEquals(sem.tryWait(), true);
+    assertEquals(sem.tryWait(), false);
+    assertThrows(() => sem.waitSync({ timeout: 0 }), Deno.errors.TimedOut);
     const t0 = performance.now();
-    assert.throws(() => sem.waitSync({ timeout: 30 }), Deno.errors.TimedOut);
-    assert.ok(performance.now() - t0 >= 25);
-    await assert.rejects(sem.wait({ timeout: 0 }), Deno.errors.TimedOut);
-    await assert.rejects(sem.wait({ timeout: 30 }), Deno.errors.TimedOut);
+    assertThrows(() => sem.waitSync({ timeout: 30 }), Deno.errors.TimedOut);
+    assert(performance.now() - t0 >= 25);
+    await assertRejects(() => sem.wait({ timeout: 0 }), Deno.errors.TimedOut);
+    await assertRejects(() => sem.wait({ timeout: 30 }), Deno.errors.TimedOut);
     const reason = new Error("no longer needed");
     const ac = new AbortController();
     const p = sem.wait({ signal: ac.signal });
     setTimeout(() => ac.abort(reason), 10);
-    await assert.rejects(p, (e) => e === reason);
-    await assert.rejects(sem.wait({ signal: AbortSignal.abort(reason) }), (e) => e === reason);
+    assertStrictEquals(await assertRejects(() => p), reason);
+    assertStrictEquals(
+      await assertRejects(() => sem.wait({ signal: AbortSignal.abort(reason) })),
+      reason,
+    );
     // The abandoned waits consumed nothing: a post is still there for the next waiter.
     sem.post();
     await sem.wait({ timeout: 1000 });
-    assert.equal(sem.value, 0);
+    assertEquals(sem.value, 0);
   } finally {
     Semaphore.unlink(name);
   }
@@ -159,8 +170,8 @@ test("posix.Semaphore: 100 concurrent waits are all served by posts, FIFO, on on
     );
     for (let i = 0; i < 100; i++) sem.post();
     await Promise.all(waits);
-    assert.equal(order.length, 100);
-    assert.equal(sem.value, 0);
+    assertEquals(order.length, 100);
+    assertEquals(sem.value, 0);
   } finally {
     Semaphore.unlink(name);
   }
@@ -197,9 +208,9 @@ test("posix.Semaphore: 100 abandoned waits do not starve file reads", async () =
         timer = setTimeout(() => reject(new Error("file read starved")), 2000)
       ),
     ]).finally(() => clearTimeout(timer));
-    assert.equal(text, "still readable");
+    assertEquals(text, "still readable");
     ac.abort(new Error("done"));
-    for (const r of await Promise.all(waits)) assert.equal((r as Error).message, "done");
+    for (const r of await Promise.all(waits)) assertEquals((r as Error).message, "done");
   } finally {
     for (const s of sems) s.close();
     for (const n of names) Semaphore.unlink(n);
@@ -222,9 +233,9 @@ test("posix.Semaphore: a script whose waits were all aborted exits on its own", 
       console.log("aborted");
     `).output();
     const elapsed = performance.now() - t0;
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    assert.equal(new TextDecoder().decode(out.stdout).trim(), "aborted");
-    assert.ok(elapsed < 10_000, `took ${elapsed} ms to exit`);
+    assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+    assertEquals(new TextDecoder().decode(out.stdout).trim(), "aborted");
+    assert(elapsed < 10_000, `took ${elapsed} ms to exit`);
   } finally {
     Semaphore.unlink(name);
   }
@@ -240,43 +251,43 @@ test("posix.Semaphore: closing the mapping under a parked wait rejects it withou
     shm.close(); // the park is still in flight: the range is overlaid, not unmapped
     sem.close();
     const e = await p;
-    assert.ok(e instanceof Deno.errors.BadResource, String(e));
-    assert.throws(() => sem.post(), Deno.errors.BadResource);
+    assert(e instanceof Deno.errors.BadResource, String(e));
+    assertThrows(() => sem.post(), Deno.errors.BadResource);
   } finally {
     SharedMemory.unlink(name);
   }
 });
 
 test("posix.Semaphore: bad names, values and options give typed errors", () => {
-  assert.throws(() => Semaphore.create("no-slash"), TypeError);
-  assert.throws(() => Semaphore.create("/a/b"), TypeError);
-  assert.throws(() => Semaphore.create("/"), TypeError);
-  assert.throws(() => Semaphore.create(`/${"x".repeat(252)}`), RangeError);
-  assert.throws(() => Semaphore.create(42 as unknown as string), TypeError);
-  assert.throws(() => Semaphore.create(uniqueName("v"), { value: -1 }), RangeError);
-  assert.throws(() => Semaphore.create(uniqueName("v"), { value: 1.5 }), RangeError);
-  assert.throws(() => Semaphore.create(uniqueName("v"), { value: SEM_VALUE_MAX + 1 }), RangeError);
-  assert.throws(
+  assertThrows(() => Semaphore.create("no-slash"), TypeError);
+  assertThrows(() => Semaphore.create("/a/b"), TypeError);
+  assertThrows(() => Semaphore.create("/"), TypeError);
+  assertThrows(() => Semaphore.create(`/${"x".repeat(252)}`), RangeError);
+  assertThrows(() => Semaphore.create(42 as unknown as string), TypeError);
+  assertThrows(() => Semaphore.create(uniqueName("v"), { value: -1 }), RangeError);
+  assertThrows(() => Semaphore.create(uniqueName("v"), { value: 1.5 }), RangeError);
+  assertThrows(() => Semaphore.create(uniqueName("v"), { value: SEM_VALUE_MAX + 1 }), RangeError);
+  assertThrows(
     () => Semaphore.create(uniqueName("v"), { value: "1" as unknown as number }),
     TypeError,
   );
-  assert.throws(() => Semaphore.create(uniqueName("v"), { mode: 0o1777 }), RangeError);
-  assert.throws(() => Semaphore.open(uniqueName("missing")), Deno.errors.NotFound);
-  assert.throws(() => Semaphore.unlink(uniqueName("missing")), Deno.errors.NotFound);
+  assertThrows(() => Semaphore.create(uniqueName("v"), { mode: 0o1777 }), RangeError);
+  assertThrows(() => Semaphore.open(uniqueName("missing")), Deno.errors.NotFound);
+  assertThrows(() => Semaphore.unlink(uniqueName("missing")), Deno.errors.NotFound);
   const name = uniqueName("dup");
   using sem = Semaphore.create(name);
   try {
-    assert.throws(() => Semaphore.create(name), Deno.errors.AlreadyExists);
-    assert.throws(() => sem.waitSync({ timeout: -1 }), RangeError);
-    assert.throws(() => sem.waitSync({ timeout: "1" as unknown as number }), TypeError);
+    assertThrows(() => Semaphore.create(name), Deno.errors.AlreadyExists);
+    assertThrows(() => sem.waitSync({ timeout: -1 }), RangeError);
+    assertThrows(() => sem.waitSync({ timeout: "1" as unknown as number }), TypeError);
   } finally {
     Semaphore.unlink(name);
   }
   const shm = SharedMemory.create(uniqueName("align"), { size: 64 });
   try {
-    assert.throws(() => Semaphore.init(shm, 4), RangeError);
-    assert.throws(() => Semaphore.init(shm, 40), RangeError);
-    assert.throws(() => Semaphore.init(shm, -8), RangeError);
+    assertThrows(() => Semaphore.init(shm, 4), RangeError);
+    assertThrows(() => Semaphore.init(shm, 40), RangeError);
+    assertThrows(() => Semaphore.init(shm, -8), RangeError);
   } finally {
     shm.unlink();
     shm.close();
@@ -287,8 +298,9 @@ test("posix.Semaphore.post() past SEM_VALUE_MAX is EOVERFLOW", () => {
   const name = uniqueName("ovf");
   using sem = Semaphore.create(name, { value: SEM_VALUE_MAX });
   try {
-    assert.throws(() => sem.post(), (e: Error & { code?: string }) => e.code === "EOVERFLOW");
-    assert.equal(sem.value, SEM_VALUE_MAX);
+    const ovf = assertThrows(() => sem.post(), Error) as Error & { code?: string };
+    assertEquals(ovf.code, "EOVERFLOW");
+    assertEquals(sem.value, SEM_VALUE_MAX);
   } finally {
     Semaphore.unlink(name);
   }
@@ -300,17 +312,17 @@ test("posix.Semaphore: mode 0o600 by default, the asked mode exactly otherwise; 
   using sa = Semaphore.create(a);
   using sb = Semaphore.create(b, { mode: 0o666 });
   try {
-    assert.equal(Deno.statSync(`/dev/shm/sem.${a.slice(1)}`).mode! & 0o777, 0o600);
-    assert.equal(Deno.statSync(`/dev/shm/sem.${b.slice(1)}`).mode! & 0o777, 0o666);
+    assertEquals(Deno.statSync(`/dev/shm/sem.${a.slice(1)}`).mode! & 0o777, 0o600);
+    assertEquals(Deno.statSync(`/dev/shm/sem.${b.slice(1)}`).mode! & 0o777, 0o666);
   } finally {
     sa.unlink();
     sb.unlink();
   }
   sa.close();
   sa.close();
-  assert.equal(sa.closed, true);
-  assert.throws(() => sa.tryWait(), Deno.errors.BadResource);
-  assert.deepEqual(devShmEntries(`sem.t-mode-${Deno.pid}-`), []);
+  assertEquals(sa.closed, true);
+  assertThrows(() => sa.tryWait(), Deno.errors.BadResource);
+  assertEquals(devShmEntries(`sem.t-mode-${Deno.pid}-`), []);
   assertNoLeftovers();
 });
 
@@ -319,13 +331,13 @@ test("examples/producer_consumer.ts moves every item exactly once, in order, bet
     args: [
       "run",
       "-A",
-      new URL("../examples/producer_consumer.ts", import.meta.url).pathname,
+      fromFileUrl(new URL("../examples/producer_consumer.ts", import.meta.url)),
       "3000",
     ],
     stdout: "piped",
     stderr: "piped",
   }).output();
   const stdout = new TextDecoder().decode(out.stdout);
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  assert.match(stdout, /received all 3000 items exactly once, in order/);
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+  assertMatch(stdout, /received all 3000 items exactly once, in order/);
 });

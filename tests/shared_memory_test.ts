@@ -1,4 +1,5 @@
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertThrows } from "@std/assert";
+import type { ErrnoError } from "../ffi/errno.ts";
 import { SharedMemory } from "../posix/shared_memory.ts";
 import {
   assertNoLeftovers,
@@ -26,9 +27,9 @@ Deno.test("SharedMemory: a child Deno process writes, the parent reads, and back
     try {
       const r = await runDeno(child);
       assertOk(r);
-      assert.equal(r.stdout.trim(), "from the parent");
-      assert.match(shm.readCString(1024), /^from the child, pid \d+$/);
-      assert.deepEqual([...shm.view(Float64Array, 2048, 4)], [1.5, 2.5, 3.5, 4.5]);
+      assertEquals(r.stdout.trim(), "from the parent");
+      assertMatch(shm.readCString(1024), /^from the child, pid \d+$/);
+      assertEquals([...shm.view(Float64Array, 2048, 4)], [1.5, 2.5, 3.5, 4.5]);
     } finally {
       await Deno.remove(child);
     }
@@ -42,15 +43,16 @@ Deno.test("SharedMemory.create() throws AlreadyExists when the name exists, and 
   using shm = SharedMemory.create(name, { size: 64 });
   try {
     shm.bytes[0] = 9;
-    assert.throws(
+    const dup = assertThrows(
       () => SharedMemory.create(name, { size: 128 }),
-      (e: Error & { code?: string; syscall?: string }) =>
-        e instanceof Deno.errors.AlreadyExists && e.code === "EEXIST" && e.syscall === "shm_open" &&
-        e.message.includes(name),
+      Deno.errors.AlreadyExists,
+      name,
     );
+    const { code, syscall } = dup as ErrnoError;
+    assertEquals([code, syscall], ["EEXIST", "shm_open"]);
     using again = SharedMemory.open(name);
-    assert.equal(again.size, 64);
-    assert.equal(again.bytes[0], 9);
+    assertEquals(again.size, 64);
+    assertEquals(again.bytes[0], 9);
   } finally {
     SharedMemory.unlink(name);
   }
@@ -58,11 +60,9 @@ Deno.test("SharedMemory.create() throws AlreadyExists when the name exists, and 
 
 Deno.test("SharedMemory.open() and unlink() throw NotFound for a missing name", () => {
   const name = uniqueName("missing");
-  assert.throws(
-    () => SharedMemory.open(name),
-    (e: Error & { errno?: number }) => e instanceof Deno.errors.NotFound && e.errno === 2,
-  );
-  assert.throws(() => SharedMemory.unlink(name), Deno.errors.NotFound);
+  const missing = assertThrows(() => SharedMemory.open(name), Deno.errors.NotFound);
+  assertEquals((missing as ErrnoError).errno, 2);
+  assertThrows(() => SharedMemory.unlink(name), Deno.errors.NotFound);
 });
 
 Deno.test("SharedMemory rejects every bad name with TypeError/RangeError before any syscall", () => {
@@ -81,15 +81,22 @@ Deno.test("SharedMemory rejects every bad name with TypeError/RangeError before 
     [null, TypeError],
   ];
   for (const [name, Err] of bad) {
-    assert.throws(
+    assertThrows(
       () => SharedMemory.create(name as string, { size: 8 }),
       Err,
+      undefined,
       `create(${JSON.stringify(name)})`,
     );
-    assert.throws(() => SharedMemory.open(name as string), Err, `open(${JSON.stringify(name)})`);
-    assert.throws(
+    assertThrows(
+      () => SharedMemory.open(name as string),
+      Err,
+      undefined,
+      `open(${JSON.stringify(name)})`,
+    );
+    assertThrows(
       () => SharedMemory.unlink(name as string),
       Err,
+      undefined,
       `unlink(${JSON.stringify(name)})`,
     );
   }
@@ -113,25 +120,24 @@ Deno.test("SharedMemory rejects every bad size and mode, and a failed create lea
     [undefined, TypeError],
   ];
   for (const [size, Err] of sizes) {
-    assert.throws(
+    assertThrows(
       () => SharedMemory.create(name, { size: size as number }),
       Err,
+      undefined,
       `size ${String(size)}`,
     );
   }
-  assert.throws(() => SharedMemory.create(name, undefined as never), TypeError);
-  assert.throws(() => SharedMemory.create(name, { size: 8, mode: 0o1000 }), RangeError);
-  assert.throws(() => SharedMemory.create(name, { size: 8, mode: -1 }), RangeError);
-  assert.throws(() => SharedMemory.create(name, { size: 8, mode: "600" as never }), TypeError);
-  assert.throws(() => SharedMemory.open(name, { readOnly: "yes" as never }), TypeError);
+  assertThrows(() => SharedMemory.create(name, undefined as never), TypeError);
+  assertThrows(() => SharedMemory.create(name, { size: 8, mode: 0o1000 }), RangeError);
+  assertThrows(() => SharedMemory.create(name, { size: 8, mode: -1 }), RangeError);
+  assertThrows(() => SharedMemory.create(name, { size: 8, mode: "600" as never }), TypeError);
+  assertThrows(() => SharedMemory.open(name, { readOnly: "yes" as never }), TypeError);
   // Larger than this machine could reserve: posix_fallocate fails and the object is removed.
-  assert.throws(
-    () => SharedMemory.create(name, { size: 2 ** 50 }),
-    (e: Error & { code?: string }) =>
-      typeof e.code === "string" &&
-      (e.code === "ENOSPC" || e.code === "EFBIG" || e.code === "ENOMEM"),
-  );
-  assert.deepEqual(devShmEntries(name.slice(1)), []);
+  const huge = assertThrows(() => SharedMemory.create(name, { size: 2 ** 50 }), Error) as Error & {
+    code?: string;
+  };
+  assert(["ENOSPC", "EFBIG", "ENOMEM"].includes(huge.code ?? ""), huge.code);
+  assertEquals(devShmEntries(name.slice(1)), []);
 });
 
 Deno.test("SharedMemory is created 0o600 unless another mode is asked for, which is applied exactly", () => {
@@ -140,8 +146,8 @@ Deno.test("SharedMemory is created 0o600 unless another mode is asked for, which
   using sa = SharedMemory.create(a, { size: 8 });
   using sb = SharedMemory.create(b, { size: 8, mode: 0o664 });
   try {
-    assert.equal(Deno.statSync(`/dev/shm${a}`).mode! & 0o777, 0o600);
-    assert.equal(Deno.statSync(`/dev/shm${b}`).mode! & 0o777, 0o664);
+    assertEquals(Deno.statSync(`/dev/shm${a}`).mode! & 0o777, 0o600);
+    assertEquals(Deno.statSync(`/dev/shm${b}`).mode! & 0o777, 0o664);
   } finally {
     sa.unlink();
     sb.unlink();
@@ -154,10 +160,10 @@ Deno.test("SharedMemory.openOrCreate() creates once, then opens, and grows a sma
     using a = SharedMemory.openOrCreate(name, { size: 100 });
     a.bytes[99] = 7;
     using b = SharedMemory.openOrCreate(name, { size: 100 });
-    assert.equal(b.bytes[99], 7);
+    assertEquals(b.bytes[99], 7);
     using c = SharedMemory.openOrCreate(name, { size: 8192 });
-    assert.equal(c.size, 8192);
-    assert.equal(c.bytes[99], 7);
+    assertEquals(c.size, 8192);
+    assertEquals(c.bytes[99], 7);
   } finally {
     SharedMemory.unlink(name);
   }
@@ -171,19 +177,19 @@ Deno.test("SharedMemory.resize() grows, keeps the data, detaches old views, and 
     const old = shm.bytes;
     const oldI32 = shm.view(Int32Array);
     shm.resize(3 * 4096);
-    assert.equal(old.length, 0);
-    assert.equal(oldI32.length, 0);
-    assert.equal(shm.size, 3 * 4096);
-    assert.deepEqual([...shm.bytes.subarray(0, 4)], [1, 2, 3, 0]);
+    assertEquals(old.length, 0);
+    assertEquals(oldI32.length, 0);
+    assertEquals(shm.size, 3 * 4096);
+    assertEquals([...shm.bytes.subarray(0, 4)], [1, 2, 3, 0]);
     shm.bytes[3 * 4096 - 1] = 255;
     using peer = SharedMemory.open(name);
-    assert.equal(peer.size, 3 * 4096);
-    assert.equal(peer.bytes[3 * 4096 - 1], 255);
+    assertEquals(peer.size, 3 * 4096);
+    assertEquals(peer.bytes[3 * 4096 - 1], 255);
     shm.resize(3 * 4096); // same size: nothing happens
-    assert.throws(() => shm.resize(16), RangeError);
-    assert.throws(() => shm.resize(0), RangeError);
+    assertThrows(() => shm.resize(16), RangeError);
+    assertThrows(() => shm.resize(0), RangeError);
     using ro = SharedMemory.open(name, { readOnly: true });
-    assert.throws(() => ro.resize(65536), TypeError);
+    assertThrows(() => ro.resize(65536), TypeError);
   } finally {
     SharedMemory.unlink(name);
   }
@@ -195,19 +201,19 @@ Deno.test("SharedMemory read-only: views read normally; a write neither crashes 
   try {
     shm.writeCString(0, "hello");
     using ro = SharedMemory.open(name, { readOnly: true });
-    assert.equal(ro.readOnly, true);
+    assertEquals(ro.readOnly, true);
     const v = ro.bytes;
-    assert.equal(v.length, 8192);
-    assert.equal(v.indexOf(0x6c), 2); // "l"
-    assert.deepEqual([...v.subarray(0, 5)], [...new TextEncoder().encode("hello")]);
+    assertEquals(v.length, 8192);
+    assertEquals(v.indexOf(0x6c), 2); // "l"
+    assertEquals([...v.subarray(0, 5)], [...new TextEncoder().encode("hello")]);
     // Writes by the owner are seen through the read-only handle (pages not written here).
     shm.bytes[4096] = 77;
-    assert.equal(ro.bytes[4096], 77);
+    assertEquals(ro.bytes[4096], 77);
     // A write through the read-only view stays private to this process.
     v[0] = 0x48;
-    assert.equal(shm.bytes[0], 0x68);
+    assertEquals(shm.bytes[0], 0x68);
     using again = SharedMemory.open(name, { readOnly: true });
-    assert.equal(again.readCString(0), "hello");
+    assertEquals(again.readCString(0), "hello");
     // And in another process, the same write does not crash it either.
     const child = await tempModule(`
       import { SharedMemory } from ${JSON.stringify(lib)};
@@ -219,8 +225,8 @@ Deno.test("SharedMemory read-only: views read normally; a write neither crashes 
     try {
       const r = await runDeno(child);
       assertOk(r);
-      assert.equal(r.stdout.trim(), "3.25");
-      assert.equal(shm.readCString(0), "hello");
+      assertEquals(r.stdout.trim(), "3.25");
+      assertEquals(shm.readCString(0), "hello");
     } finally {
       await Deno.remove(child);
     }
@@ -236,16 +242,16 @@ Deno.test("SharedMemory.close() is idempotent, refuses further use, and the obje
     shm.bytes[0] = 5;
     shm.close();
     shm.close();
-    assert.equal(shm.closed, true);
-    assert.throws(() => shm.bytes, Deno.errors.BadResource);
-    assert.throws(() => shm.view(Uint8Array), Deno.errors.BadResource);
-    assert.throws(() => shm.resize(128), Deno.errors.BadResource);
+    assertEquals(shm.closed, true);
+    assertThrows(() => shm.bytes, Deno.errors.BadResource);
+    assertThrows(() => shm.view(Uint8Array), Deno.errors.BadResource);
+    assertThrows(() => shm.resize(128), Deno.errors.BadResource);
     using again = SharedMemory.open(name);
-    assert.equal(again.bytes[0], 5);
+    assertEquals(again.bytes[0], 5);
   } finally {
     shm.unlink(); // works on a closed handle
   }
-  assert.throws(() => SharedMemory.open(name), Deno.errors.NotFound);
+  assertThrows(() => SharedMemory.open(name), Deno.errors.NotFound);
 });
 
 Deno.test("SharedMemory: the suite leaves /dev/shm as it found it", () => {

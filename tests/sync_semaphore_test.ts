@@ -1,4 +1,11 @@
-import assert from "node:assert/strict";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
 import { SharedMemory } from "../posix/shared_memory.ts";
 import { Semaphore, semaphoreSize } from "../sync/semaphore.ts";
 import { assertNoLeftovers, test, uniqueName } from "./_helpers.ts";
@@ -34,12 +41,12 @@ test("sync.Semaphore: 4 processes never hold more than 2 of 2 permits", async ()
           .output(),
     );
     for (const o of await Promise.all(procs)) {
-      assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
+      assertEquals(o.code, 0, new TextDecoder().decode(o.stderr));
     }
     const c = shm.view(Int32Array, semaphoreSize(), 4);
-    assert.equal(c[2], 800);
-    assert.ok(c[1]! <= 2, `max concurrent holders ${c[1]}`);
-    assert.ok(c[1]! >= 1);
+    assertEquals(c[2], 800);
+    assert(c[1]! <= 2, `max concurrent holders ${c[1]}`);
+    assert(c[1]! >= 1);
   } finally {
     SharedMemory.unlink(name);
   }
@@ -61,15 +68,15 @@ test("sync.Semaphore: permits of a process killed while holding them come back",
       stdout: "piped",
     }).spawn();
     const reader = proc.stdout.getReader();
-    assert.match(new TextDecoder().decode((await reader.read()).value), /holding/);
-    assert.equal(sem.tryAcquire(), undefined);
+    assertMatch(new TextDecoder().decode((await reader.read()).value), /holding/);
+    assertEquals(sem.tryAcquire(), undefined);
     proc.kill("SIGKILL");
     const p1 = await sem.acquire({ timeout: 5000 });
     const p2 = sem.acquireSync({ timeout: 5000 });
-    assert.equal(sem.available, 0);
+    assertEquals(sem.available, 0);
     p1.release();
     p2.release();
-    assert.equal(sem.available, 2);
+    assertEquals(sem.available, 2);
     reader.releaseLock();
     await proc.stdout.cancel();
     await proc.status;
@@ -84,43 +91,43 @@ test("sync.Semaphore: timeouts, aborts and idempotent permits", async () => {
   using b = Semaphore.open(name);
   try {
     const p = a.acquireSync();
-    assert.throws(() => b.acquireSync({ timeout: 0 }), Deno.errors.TimedOut);
-    assert.throws(() => b.acquireSync({ timeout: 20 }), Deno.errors.TimedOut);
-    await assert.rejects(b.acquire({ timeout: 20 }), Deno.errors.TimedOut);
+    assertThrows(() => b.acquireSync({ timeout: 0 }), Deno.errors.TimedOut);
+    assertThrows(() => b.acquireSync({ timeout: 20 }), Deno.errors.TimedOut);
+    await assertRejects(() => b.acquire({ timeout: 20 }), Deno.errors.TimedOut);
     const reason = new Error("cancelled");
     const ac = new AbortController();
     const waiting = b.acquire({ signal: ac.signal });
     setTimeout(() => ac.abort(reason), 10);
-    await assert.rejects(waiting, (e) => e === reason);
+    assertStrictEquals(await assertRejects(() => waiting), reason);
     const later = b.acquire({ timeout: 5000 });
     p.release();
     p.release();
     const q = await later;
-    assert.equal(a.available, 0);
+    assertEquals(a.available, 0);
     q.release();
-    assert.equal(a.available, 1);
+    assertEquals(a.available, 1);
   } finally {
     Semaphore.remove(name);
   }
 });
 
 test("sync.Semaphore: bad arguments give typed errors", () => {
-  assert.throws(() => Semaphore.create(uniqueName("ssb"), { permits: 0 }), RangeError);
-  assert.throws(() => Semaphore.create(uniqueName("ssb"), { permits: 1.5 }), RangeError);
-  assert.throws(
+  assertThrows(() => Semaphore.create(uniqueName("ssb"), { permits: 0 }), RangeError);
+  assertThrows(() => Semaphore.create(uniqueName("ssb"), { permits: 1.5 }), RangeError);
+  assertThrows(
     () => Semaphore.create(uniqueName("ssb"), { permits: "2" as unknown as number }),
     TypeError,
   );
-  assert.throws(
+  assertThrows(
     () => Semaphore.create(uniqueName("ssb"), { permits: 1, maxHolders: 0 }),
     RangeError,
   );
-  assert.throws(() => Semaphore.create(uniqueName("ssb"), { permits: 1, mode: -1 }), RangeError);
-  assert.throws(() => Semaphore.open(uniqueName("ssb")), Deno.errors.NotFound);
+  assertThrows(() => Semaphore.create(uniqueName("ssb"), { permits: 1, mode: -1 }), RangeError);
+  assertThrows(() => Semaphore.open(uniqueName("ssb")), Deno.errors.NotFound);
   const name = uniqueName("ssc");
   const s = Semaphore.create(name, { permits: 1 });
   s.close();
-  assert.throws(() => s.tryAcquire(), Deno.errors.BadResource);
+  assertThrows(() => s.tryAcquire(), Deno.errors.BadResource);
   Semaphore.remove(name);
   assertNoLeftovers();
 });

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assertEquals } from "@std/assert";
 import { SYSV_LAYOUT } from "../ffi/sysv_layouts.ts";
 import { IPC, SHM } from "../ffi/sysv_shm.ts";
 import { SEM } from "../ffi/sysv_sem.ts";
@@ -34,7 +34,7 @@ Deno.test({
   ignore: !hasCC,
   async fn() {
     const r = await runExe(await compileC(C));
-    assert.equal(r.code, 0, r.stderr);
+    assertEquals(r.code, 0, r.stderr);
     const c = new Map(
       r.stdout.trim().split("\n").map((l) => {
         const cut = l.lastIndexOf(" ");
@@ -85,6 +85,6 @@ Deno.test({
       ["SETALL", SEM.SETALL],
       ["SEM_STAT", SEM.STAT],
     ];
-    for (const [name, value] of expect) assert.equal(value, c.get(name), name);
+    for (const [name, value] of expect) assertEquals(value, c.get(name), name);
   },
 });

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertThrows } from "@std/assert";
 import { SharedMemory } from "../posix/shared_memory.ts";
 import { char, i32, struct } from "../memory/layout.ts";
 import { assertOk, runDeno, tempModule, uniqueName } from "./_helpers.ts";
@@ -36,51 +36,51 @@ Deno.test(
     ] as const;
     for (const C of ctors) {
       const v = shm.view(C, 64, 4);
-      assert.equal(v.length, 4);
-      assert.equal(v.byteOffset, 64);
-      assert.ok(v instanceof C);
+      assertEquals(v.length, 4);
+      assertEquals(v.byteOffset, 64);
+      assert(v instanceof C);
     }
     shm.view(Uint32Array, 128, 1)[0] = 0xdeadbeef;
-    assert.equal(shm.dataView().getUint32(128, true), 0xdeadbeef);
-    assert.equal(shm.view(BigUint64Array, 128, 1)[0], 0xdeadbeefn);
-    assert.equal(shm.view(Float64Array).length, 4096 / 8);
-    assert.equal(shm.view(Uint8Array, 4000).length, 96);
+    assertEquals(shm.dataView().getUint32(128, true), 0xdeadbeef);
+    assertEquals(shm.view(BigUint64Array, 128, 1)[0], 0xdeadbeefn);
+    assertEquals(shm.view(Float64Array).length, 4096 / 8);
+    assertEquals(shm.view(Uint8Array, 4000).length, 96);
   }),
 );
 
 Deno.test(
   "view() rejects out-of-bounds, misaligned and non-TypedArray requests with RangeError/TypeError",
   withShm(4096, (shm) => {
-    assert.throws(() => shm.view(Int32Array, 2), RangeError); // misaligned
-    assert.throws(() => shm.view(Float64Array, 4), RangeError);
-    assert.throws(() => shm.view(BigInt64Array, 12, 1), RangeError);
-    assert.throws(() => shm.view(Uint8Array, 4097), RangeError);
-    assert.throws(() => shm.view(Uint8Array, 4000, 97), RangeError);
-    assert.throws(() => shm.view(Int32Array, 0, 1025), RangeError);
-    assert.throws(() => shm.view(Uint8Array, -1), RangeError);
-    assert.throws(() => shm.view(Uint8Array, 1.5), RangeError);
-    assert.throws(() => shm.view(Uint8Array, 0, -1), RangeError);
-    assert.throws(() => shm.view(Array as never), TypeError);
-    assert.throws(() => shm.view(DataView as never), TypeError);
-    assert.throws(() => shm.dataView(4090, 7), RangeError);
-    assert.throws(() => shm.dataView(-4), RangeError);
-    assert.equal(shm.dataView(4090).byteLength, 6);
+    assertThrows(() => shm.view(Int32Array, 2), RangeError); // misaligned
+    assertThrows(() => shm.view(Float64Array, 4), RangeError);
+    assertThrows(() => shm.view(BigInt64Array, 12, 1), RangeError);
+    assertThrows(() => shm.view(Uint8Array, 4097), RangeError);
+    assertThrows(() => shm.view(Uint8Array, 4000, 97), RangeError);
+    assertThrows(() => shm.view(Int32Array, 0, 1025), RangeError);
+    assertThrows(() => shm.view(Uint8Array, -1), RangeError);
+    assertThrows(() => shm.view(Uint8Array, 1.5), RangeError);
+    assertThrows(() => shm.view(Uint8Array, 0, -1), RangeError);
+    assertThrows(() => shm.view(Array as never), TypeError);
+    assertThrows(() => shm.view(DataView as never), TypeError);
+    assertThrows(() => shm.dataView(4090, 7), RangeError);
+    assertThrows(() => shm.dataView(-4), RangeError);
+    assertEquals(shm.dataView(4090).byteLength, 6);
   }),
 );
 
 Deno.test(
   "readCString()/writeCString() are bounded, NUL-terminated UTF-8",
   withShm(64, (shm) => {
-    assert.equal(shm.writeCString(0, "héllo"), 7);
-    assert.equal(shm.readCString(0), "héllo");
-    assert.equal(shm.readCString(0, 3), "hé");
-    assert.throws(() => shm.writeCString(60, "toolong"), RangeError);
-    assert.throws(() => shm.writeCString(0, "abcdef", 6), RangeError); // no room for the NUL
-    assert.equal(shm.writeCString(0, "abcde", 6), 6);
-    assert.throws(() => shm.writeCString(0, 5 as never), TypeError);
-    assert.throws(() => shm.readCString(65), RangeError);
+    assertEquals(shm.writeCString(0, "héllo"), 7);
+    assertEquals(shm.readCString(0), "héllo");
+    assertEquals(shm.readCString(0, 3), "hé");
+    assertThrows(() => shm.writeCString(60, "toolong"), RangeError);
+    assertThrows(() => shm.writeCString(0, "abcdef", 6), RangeError); // no room for the NUL
+    assertEquals(shm.writeCString(0, "abcde", 6), 6);
+    assertThrows(() => shm.writeCString(0, 5 as never), TypeError);
+    assertThrows(() => shm.readCString(65), RangeError);
     shm.bytes.fill(0x41, 32); // no NUL until the end: reading stops at the end
-    assert.equal(shm.readCString(32), "A".repeat(32));
+    assertEquals(shm.readCString(32), "A".repeat(32));
   }),
 );
 
@@ -91,11 +91,11 @@ Deno.test(
     const rec = shm.struct(Rec, 8);
     rec.user_id = 1234;
     rec.username = "ada";
-    assert.equal(shm.view(Int32Array, 8, 1)[0], 1234);
-    assert.equal(shm.readCString(12), "ada");
-    assert.throws(() => (rec.username = "x".repeat(65)), RangeError);
-    assert.throws(() => shm.struct(Rec, 2), RangeError);
-    assert.throws(() => shm.struct(Rec, 192), RangeError);
+    assertEquals(shm.view(Int32Array, 8, 1)[0], 1234);
+    assertEquals(shm.readCString(12), "ada");
+    assertThrows(() => (rec.username = "x".repeat(65)), RangeError);
+    assertThrows(() => shm.struct(Rec, 2), RangeError);
+    assertThrows(() => shm.struct(Rec, 192), RangeError);
   }),
 );
 
@@ -109,13 +109,13 @@ Deno.test("close() detaches every view: old views read as length 0 and accessors
   const rec = shm.struct(struct({ a: i32, b: i32 }), 32);
   rec.a = 1;
   shm.close();
-  assert.equal(bytes.length, 0);
-  assert.equal(f64.length, 0);
-  assert.equal(bytes[0], undefined);
-  assert.equal(bytes.buffer.byteLength, 0);
-  assert.throws(() => dv.getInt32(0), TypeError);
-  assert.throws(() => rec.a, TypeError);
-  assert.throws(() => (rec.b = 2), TypeError);
+  assertEquals(bytes.length, 0);
+  assertEquals(f64.length, 0);
+  assertEquals(bytes[0], undefined);
+  assertEquals(bytes.buffer.byteLength, 0);
+  assertThrows(() => dv.getInt32(0), TypeError);
+  assertThrows(() => rec.a, TypeError);
+  assertThrows(() => (rec.b = 2), TypeError);
 });
 
 Deno.test("a buffer moved away before close() stays readable afterwards (no SIGSEGV)", async () => {
@@ -145,8 +145,8 @@ Deno.test("a buffer moved away before close() stays readable afterwards (no SIGS
   try {
     const r = await runDeno(child);
     assertOk(r, "escape child");
-    assert.equal(r.signal, null);
-    assert.match(r.stdout, /^alive 0/);
+    assertEquals(r.signal, null);
+    assertMatch(r.stdout, /^alive 0/);
   } finally {
     await Deno.remove(child);
   }
@@ -177,7 +177,7 @@ Deno.test("no sequence of public calls crashes: use after close, resize, and vie
   try {
     const r = await runDeno(child);
     assertOk(r, "abuse child");
-    assert.match(r.stdout, /^survived 0/);
+    assertMatch(r.stdout, /^survived 0/);
   } finally {
     await Deno.remove(child);
   }
