@@ -7,7 +7,7 @@
 
 import { SharedMemory } from "../posix/shared_memory.ts";
 import { Semaphore } from "../posix/semaphore.ts";
-import { checkMode, checkName, checkOptions, checkSpin } from "../posix/_validate.ts";
+import { checkMode, checkName, checkOptions, checkSpin } from "../memory/_validate.ts";
 import { isAlive } from "../sync/_liveness.ts";
 import { deadlineOf } from "../sync/_options.ts";
 import {
@@ -241,7 +241,13 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    */
   static create(name: string, options: CreateChannelOptions): Channel {
     checkName(name, "Channel");
-    checkOptions(options, "create()");
+    checkOptions(options, "Channel.create()", [
+      "capacity",
+      "maxMessageSize",
+      "mode",
+      "permissions",
+      "spinMicros",
+    ]);
     if (options === undefined) throw new TypeError("create() needs { capacity, maxMessageSize }");
     const {
       capacity,
@@ -288,7 +294,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @throws {Deno.errors.InvalidData} when it is not a channel
    */
   static open(name: string, options: OpenChannelOptions = {}): Channel {
-    checkOptions(options, "open()");
+    checkOptions(options, "Channel.open()", ["spinMicros"]);
     const { spinMicros = DEFAULT_SPIN_US } = options;
     checkSpin(spinMicros);
     const shm = SharedMemory.open(name);

@@ -11,7 +11,13 @@ import { cString } from "../ffi/cstring.ts";
 import { O } from "../ffi/constants.ts";
 import { CLOCK_MONOTONIC, deadlineIn } from "../ffi/timespec.ts";
 import { checkPlacement, type MappedRegion, pinRegion } from "../memory/region.ts";
-import { checkMode, checkName, checkOptions, checkSpin, checkTimeout } from "./_validate.ts";
+import {
+  checkMode,
+  checkName,
+  checkOptions,
+  checkSpin,
+  checkTimeout,
+} from "../memory/_validate.ts";
 import { DEFAULT_SPIN_US, parksSettled, type ParkTarget, spin, WaitQueue } from "./_park.ts";
 
 /** `sizeof(sem_t)` on glibc x86_64 and aarch64: bytes an in-memory semaphore occupies. */
@@ -264,7 +270,7 @@ export class Semaphore implements Disposable {
     byteOffset: number,
     options: { value?: number } = {},
   ): Semaphore {
-    checkOptions(options, "init()");
+    checkOptions(options, "Semaphore.init()", ["value"]);
     const value = options.value ?? 0;
     checkValue(value);
     const sem = Semaphore.attach(region, byteOffset);
@@ -361,7 +367,7 @@ export class Semaphore implements Disposable {
    * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
    */
   waitSync(options: SemaphoreWaitSyncOptions = {}): void {
-    checkOptions(options, "waitSync()");
+    checkOptions(options, "Semaphore.waitSync()", ["timeout", "spinMicros"]);
     const { timeout, spinMicros } = options;
     checkTimeout(timeout);
     if (spinMicros !== undefined) checkSpin(spinMicros);
@@ -410,7 +416,7 @@ export class Semaphore implements Disposable {
    */
   wait(options: SemaphoreWaitOptions = {}): Promise<void> {
     try {
-      checkOptions(options, "wait()");
+      checkOptions(options, "Semaphore.wait()", ["timeout", "signal", "spinMicros"]);
       const { timeout, signal, spinMicros } = options;
       checkTimeout(timeout);
       if (spinMicros !== undefined) checkSpin(spinMicros);
@@ -582,7 +588,7 @@ export class Semaphore implements Disposable {
 
 function createArgs(name: string, options: CreateSemaphoreOptions) {
   checkName(name, "Semaphore", MAX_NAME_BYTES);
-  checkOptions(options, "create()");
+  checkOptions(options, "Semaphore.create()", ["value", "mode"]);
   const { value = 0, mode = 0o600 } = options;
   checkValue(value);
   checkMode(mode);

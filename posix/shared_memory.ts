@@ -10,7 +10,7 @@ import { cString } from "../ffi/cstring.ts";
 import { MAP, O, PROT } from "../ffi/constants.ts";
 import { fstat } from "../ffi/stat.ts";
 import { MappedRegion } from "../memory/region.ts";
-import { checkMode, checkName, checkOptions, checkSize } from "./_validate.ts";
+import { checkMode, checkName, checkOptions, checkSize } from "../memory/_validate.ts";
 
 /** Options for {@linkcode SharedMemory.create} and {@linkcode SharedMemory.openOrCreate}. */
 export interface CreateSharedMemoryOptions {
@@ -110,7 +110,7 @@ export class SharedMemory extends MappedRegion implements Disposable {
    */
   static create(name: string, options: CreateSharedMemoryOptions): SharedMemory {
     checkName(name, "Shared memory");
-    checkOptions(options, "create()");
+    checkOptions(options, "SharedMemory.create()", ["size", "mode"]);
     if (options === undefined) throw new TypeError("create() needs { size }");
     const { size, mode = 0o600 } = options;
     checkSize(size);
@@ -159,7 +159,7 @@ export class SharedMemory extends MappedRegion implements Disposable {
    */
   static open(name: string, options: OpenSharedMemoryOptions = {}): SharedMemory {
     checkName(name, "Shared memory");
-    checkOptions(options, "open()");
+    checkOptions(options, "SharedMemory.open()", ["readOnly"]);
     const readOnly = options.readOnly ?? false;
     if (typeof readOnly !== "boolean") throw new TypeError("readOnly must be a boolean");
     const site = { action: OPEN, object: name };
@@ -198,7 +198,7 @@ export class SharedMemory extends MappedRegion implements Disposable {
    */
   static openOrCreate(name: string, options: CreateSharedMemoryOptions): SharedMemory {
     checkName(name, "Shared memory");
-    checkOptions(options, "openOrCreate()");
+    checkOptions(options, "SharedMemory.openOrCreate()", ["size", "mode"]);
     if (options === undefined) throw new TypeError("openOrCreate() needs { size }");
     checkSize(options.size);
     checkMode(options.mode ?? 0o600);

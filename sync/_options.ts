@@ -4,7 +4,7 @@
  * @module
  */
 
-import { checkTimeout } from "../posix/_validate.ts";
+import { checkOptions, checkTimeout } from "../memory/_validate.ts";
 
 /** Options for a wait that may give up. */
 export interface WaitOptions {
@@ -29,12 +29,16 @@ export function deadlineOf(timeout: unknown): number {
   return timeout === undefined ? Infinity : performance.now() + timeout;
 }
 
-/** Validates an options object with an optional signal. */
-export function checkWaitOptions(options: unknown): void {
+const WAIT_KEYS = ["timeout", "signal"] as const;
+const SYNC_WAIT_KEYS = ["timeout"] as const;
+
+/**
+ * Validates a wait's options: known keys only (`signal` only where the wait is
+ * async), a valid timeout and an AbortSignal.
+ */
+export function checkWaitOptions(options: unknown, what = "wait", sync = false): void {
+  checkOptions(options, what, sync ? SYNC_WAIT_KEYS : WAIT_KEYS);
   if (options === undefined) return;
-  if (options === null || typeof options !== "object") {
-    throw new TypeError("options must be an object");
-  }
   const { signal, timeout } = options as WaitOptions;
   if (timeout !== undefined) deadlineOf(timeout);
   if (signal !== undefined && !(signal instanceof AbortSignal)) {

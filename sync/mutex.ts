@@ -9,7 +9,7 @@
 import { Errno, errnoError } from "../ffi/errno.ts";
 import { checkPlacement, type MappedRegion } from "../memory/region.ts";
 import { SharedMemory } from "../posix/shared_memory.ts";
-import { checkMode } from "../posix/_validate.ts";
+import { checkMode } from "../memory/_validate.ts";
 import { isAlive } from "./_liveness.ts";
 import { awaitMagic, type CreateLockOptions, openNamed } from "./_named.ts";
 import {

@@ -7,7 +7,7 @@
 
 import type { MappedRegion } from "../memory/region.ts";
 import { SharedMemory } from "../posix/shared_memory.ts";
-import { checkMode } from "../posix/_validate.ts";
+import { checkMode } from "../memory/_validate.ts";
 import { isAlive } from "./_liveness.ts";
 import { type CreateLockOptions, openNamed } from "./_named.ts";
 import { ReleaseOnce } from "./_release_once.ts";

@@ -16,7 +16,7 @@ import {
   timeField,
 } from "../ffi/sysv_layouts.ts";
 import { MappedRegion } from "../memory/region.ts";
-import { checkMode, checkOptions, checkSize } from "../posix/_validate.ts";
+import { checkMode, checkOptions, checkSize } from "../memory/_validate.ts";
 import { checkId, checkKey, checkOwner, hexKey } from "./_args.ts";
 
 /** Options for creating a segment. */
@@ -125,7 +125,7 @@ export class Segment {
    */
   static create(key: number, options: CreateSegmentOptions): Segment {
     const k = checkKey(key);
-    checkOptions(options, "create()");
+    checkOptions(options, "Segment.create()", ["size", "mode"]);
     if (options === undefined) throw new TypeError("create() needs { size }");
     const { size, mode = 0o600 } = options;
     checkSize(size);
@@ -192,7 +192,7 @@ export class Segment {
    */
   static openOrCreate(key: number, options: CreateSegmentOptions): Segment {
     const k = checkKey(key);
-    checkOptions(options, "openOrCreate()");
+    checkOptions(options, "Segment.openOrCreate()", ["size", "mode"]);
     if (options === undefined) throw new TypeError("openOrCreate() needs { size }");
     const { size, mode = 0o600 } = options;
     checkSize(size);
@@ -287,7 +287,7 @@ export class Segment {
    * @throws {Deno.errors.PermissionDenied} when the mode refuses this user
    */
   attach(options: { readOnly?: boolean } = {}): Attachment {
-    checkOptions(options, "attach()");
+    checkOptions(options, "Segment.attach()", ["readOnly"]);
     const readOnly = options.readOnly ?? false;
     if (typeof readOnly !== "boolean") throw new TypeError("readOnly must be a boolean");
     return Attachment.attach(this, readOnly);
@@ -312,7 +312,7 @@ export class Segment {
    * ```
    */
   setPermissions(change: { mode?: number; uid?: number; gid?: number }): void {
-    checkOptions(change, "setPermissions()");
+    checkOptions(change, "Segment.setPermissions()", ["mode", "uid", "gid"]);
     const l = sysvLayout().shmid_ds;
     const buf = new Uint8Array(l.size);
     const site = { action: `Cannot change ${this.#describe()}`, syscall: "shmctl" };

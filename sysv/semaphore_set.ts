@@ -17,7 +17,7 @@ import {
   sysvLayout,
   timeField,
 } from "../ffi/sysv_layouts.ts";
-import { checkMode, checkOptions, checkTimeout } from "../posix/_validate.ts";
+import { checkMode, checkOptions, checkTimeout } from "../memory/_validate.ts";
 import { checkId, checkKey, checkOwner, hexKey } from "./_args.ts";
 
 export type { SemOp } from "../ffi/sysv_layouts.ts";
@@ -158,7 +158,7 @@ export class SemaphoreSet {
   }
 
   static #create(key: number, options: CreateSemaphoreSetOptions, flags: number): SemaphoreSet {
-    checkOptions(options, "create()");
+    checkOptions(options, "SemaphoreSet.create()", ["count", "value", "mode"]);
     if (options === undefined) throw new TypeError("create() needs { count }");
     const { count, value = 0, mode = 0o600 } = options;
     checkCount(count);
@@ -311,7 +311,7 @@ export class SemaphoreSet {
    */
   opSync(ops: readonly SemOp[], options: Omit<SemOpOptions, "signal"> = {}): void {
     const sops = this.#encode(ops);
-    checkOptions(options, "opSync()");
+    checkOptions(options, "SemaphoreSet.opSync()", ["timeout"]);
     const { timeout } = options;
     checkTimeout(timeout);
     if (timeout === 0) {
@@ -348,7 +348,7 @@ export class SemaphoreSet {
    */
   async op(ops: readonly SemOp[], options: SemOpOptions = {}): Promise<void> {
     this.#encode(ops);
-    checkOptions(options, "op()");
+    checkOptions(options, "SemaphoreSet.op()", ["timeout", "signal"]);
     const { timeout, signal } = options;
     checkTimeout(timeout);
     signal?.throwIfAborted();
@@ -417,7 +417,7 @@ export class SemaphoreSet {
 
   /** Changes owner and permissions (`IPC_SET`). */
   setPermissions(change: { mode?: number; uid?: number; gid?: number }): void {
-    checkOptions(change, "setPermissions()");
+    checkOptions(change, "SemaphoreSet.setPermissions()", ["mode", "uid", "gid"]);
     const l = sysvLayout().semid_ds;
     const buf = new Uint8Array(l.size);
     this.#ctl(IPC.STAT, 0, pointerArg(buf), "IPC_STAT");

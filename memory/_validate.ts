@@ -1,6 +1,7 @@
 /**
- * Argument checks shared by the POSIX objects. They run before any system
- * call, so a bad argument never leaves anything behind.
+ * Argument checks shared by the POSIX and System V objects (and everything
+ * built on them). They run before any system call, so a bad argument never
+ * leaves anything behind.
  *
  * @module
  */
@@ -51,11 +52,55 @@ export function checkMode(mode: unknown): asserts mode is number {
   }
 }
 
-/** Checks that an options argument is an object (or absent). */
-export function checkOptions(options: unknown, what: string): void {
-  if (options !== undefined && (options === null || typeof options !== "object")) {
+/**
+ * Checks that an options argument is an object (or absent) whose own keys are
+ * all in `known`. `deno run` does not type-check, so a misspelled option
+ * (`readonly` for `readOnly`) would otherwise be ignored without a word.
+ */
+export function checkOptions(options: unknown, what: string, known: readonly string[]): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== "object") {
     throw new TypeError(`${what} options must be an object`);
   }
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw unknownOption(key, what, known);
+  }
+}
+
+function unknownOption(key: string, what: string, known: readonly string[]): TypeError {
+  const valid = known.length === 0 ? "it takes none" : `valid: ${known.join(", ")}`;
+  const near = closest(key, known);
+  const hint = near === undefined ? "" : `; did you mean "${near}"?`;
+  return new TypeError(`Unknown option "${key}" for ${what} (${valid})${hint}`);
+}
+
+/** The known name nearest to `key`, if it is near enough to be a likely typo. */
+function closest(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  const lower = key.toLowerCase();
+  for (const name of known) {
+    const d = name.toLowerCase() === lower ? 0 : editDistance(lower, name.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [name, d];
+  }
+  // A third of the name's length catches "timeoutMs", "initial" → "value" it does not.
+  const prefix = best !== undefined && (best.startsWith(key) || key.startsWith(best));
+  return best !== undefined && (prefix || bestDistance <= Math.max(1, Math.floor(best.length / 3)))
+    ? best
+    : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost);
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
 }
 
 /** Checks a wait's `timeout`: absent, or a non-negative number of milliseconds. */
