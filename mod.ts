@@ -34,7 +34,7 @@ export {
 } from "./posix/mod.ts";
 export { type ErrnoError, type SystemCallErrorFields, SystemError } from "./ffi/errno.ts";
 export { Mutex, MUTEX_ALIGN, MUTEX_SIZE, MutexGuard } from "./sync/mod.ts";
-export { SEM_ALIGN, SEM_SIZE, SEM_VALUE_MAX } from "./posix/mod.ts";
+export { SEM_ALIGN, SEM_SIZE, SEM_VALUE_MAX, settled } from "./posix/mod.ts";
 export {
   Channel,
   type ChannelWaitOptions,

@@ -32,3 +32,4 @@ export {
   type SemaphoreWaitSyncOptions,
 } from "./semaphore.ts";
 export { listSharedMemory, type PosixObjectInfo } from "./list.ts";
+export { settled } from "./settled.ts";

@@ -147,7 +147,7 @@ export function assertNoLeftovers(): void {
 
 /**
  * `Deno.test` that, before it ends, waits for parked semaphore waits (see
- * `posix.Semaphore.settled()`): a test that abandons a wait leaves a bounded
+ * `settled()`): a test that abandons a wait leaves a bounded
  * FFI call in flight for up to 50 ms, which the op sanitizer would report.
  */
 export function test(name: string, fn: () => void | Promise<void>): void {
@@ -155,8 +155,8 @@ export function test(name: string, fn: () => void | Promise<void>): void {
     try {
       await fn();
     } finally {
-      const { Semaphore } = await import("../posix/semaphore.ts");
-      await Semaphore.settled();
+      const { settled } = await import("../posix/settled.ts");
+      await settled();
     }
   });
 }
