@@ -1,7 +1,8 @@
 /**
  * Flag values from `<fcntl.h>`, `<sys/mman.h>` and `<unistd.h>`. Linux uses the
- * same values on x86_64 and aarch64 for every flag here (asm-generic), which
- * the layout test confirms against the C headers.
+ * same values on x86_64 and aarch64 for every flag here but `O_NOFOLLOW`
+ * (aarch64 takes asm-generic's, x86_64 keeps its own), which the layout test
+ * confirms against the C headers of each architecture.
  *
  * @module
  */
@@ -12,7 +13,7 @@ export const O = {
   RDWR: 2,
   CREAT: 0o100,
   EXCL: 0o200,
-  NOFOLLOW: 0o400000,
+  NOFOLLOW: Deno.build.arch === "aarch64" ? 0o100000 : 0o400000,
   CLOEXEC: 0o2000000,
 } as const;
 

@@ -74,14 +74,32 @@ export function assertOk(r: ChildResult, what = "child"): void {
   );
 }
 
-/** The path of `cc`, or undefined when no C compiler is installed. */
+/**
+ * The C compiler for the architecture this Deno runs on, or undefined when
+ * there is none. `<arch>-linux-gnu-gcc` comes first: under emulation (an
+ * aarch64 Deno on an x86_64 host) the host's `cc` would build programs, and
+ * check layouts, for the wrong ABI. Debian names its native gcc that way too.
+ */
 export function findCC(): string | undefined {
-  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
-    for (const name of ["cc", "gcc", "clang"]) {
+  return findCompiler([`${Deno.build.arch}-linux-gnu-gcc`, "cc", "gcc", "clang"]);
+}
+
+/** The C++ compiler for the architecture this Deno runs on (see {@linkcode findCC}). */
+export function findCXX(): string | undefined {
+  return findCompiler([`${Deno.build.arch}-linux-gnu-g++`, "c++", "g++"]);
+}
+
+/** The first of `names` on PATH whose target (`-dumpmachine`) is this Deno's architecture. */
+function findCompiler(names: string[]): string | undefined {
+  for (const name of names) {
+    for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
+      const p = join(dir, name);
       try {
-        const p = join(dir, name);
-        if (Deno.statSync(p).isFile) return p;
-      } catch { /* not here */ }
+        if (!Deno.statSync(p).isFile) continue;
+        const target = new Deno.Command(p, { args: ["-dumpmachine"], stdout: "piped" })
+          .outputSync();
+        if (new TextDecoder().decode(target.stdout).startsWith(Deno.build.arch)) return p;
+      } catch { /* not here, or not runnable */ }
     }
   }
   return undefined;

@@ -14,7 +14,9 @@ import { Segment } from "../sysv/segment.ts";
 import { SemaphoreSet } from "../sysv/semaphore_set.ts";
 import { attachedProcesses, listSegments, listSemaphoreSets } from "../sysv/list.ts";
 import { Mutex, MUTEX_SIZE } from "../sync/mutex.ts";
-import { compileC, hasCC, runExe, test } from "./_helpers.ts";
+import { compileC, findCXX, hasCC, runExe, test } from "./_helpers.ts";
+
+const cxx = findCXX();
 
 const sysvUrl = new URL("../sysv/mod.ts", import.meta.url).href;
 const syncUrl = new URL("../sync/mod.ts", import.meta.url).href;
@@ -378,15 +380,13 @@ test("SemaphoreSet.openOrCreate(): racing processes initialise exactly once", as
 Deno.test({
   name:
     "examples/sysv_user_record.ts prints what seed 002's C++ program prints for the same segment",
-  ignore: !hasCC,
+  ignore: cxx === undefined,
   async fn() {
     const Rec = struct({ user_id: i32, username: char(64) });
-    const gxx = new Deno.Command("g++", { args: ["--version"] }).outputSync();
-    if (!gxx.success) return;
     const dir = await Deno.makeTempDir();
     try {
       await Deno.writeTextFile(join(dir, "seed.cpp"), SEED_002);
-      const built = await new Deno.Command("g++", {
+      const built = await new Deno.Command(cxx!, {
         args: ["-O2", "-o", join(dir, "seed"), join(dir, "seed.cpp")],
       }).output();
       assertEquals(built.code, 0, decoder.decode(built.stderr));
