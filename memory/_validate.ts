@@ -74,8 +74,20 @@ function unknownOption(key: string, what: string, known: readonly string[]): Typ
   return new TypeError(`Unknown option "${key}" for ${what} (${valid})${hint}`);
 }
 
+/** Words other libraries use for an option this library spells one way. */
+const SYNONYMS: Readonly<Record<string, string>> = {
+  permissions: "mode",
+  perms: "mode",
+  perm: "mode",
+  timeoutMs: "timeout",
+  length: "size",
+  byteLength: "size",
+};
+
 /** The known name nearest to `key`, if it is near enough to be a likely typo. */
 function closest(key: string, known: readonly string[]): string | undefined {
+  const synonym = Object.hasOwn(SYNONYMS, key) ? SYNONYMS[key] : undefined;
+  if (synonym !== undefined && known.includes(synonym)) return synonym;
   let best: string | undefined;
   let bestDistance = Infinity;
   const lower = key.toLowerCase();

@@ -13,6 +13,7 @@
  */
 
 import { decodeUtf8, encodeUtf8 } from "../ffi/cstring.ts";
+import { accessError, detachedError } from "./_detached.ts";
 
 /**
  * A C type: its size and alignment, and how to read and write one value of it
@@ -254,6 +255,7 @@ export function array<T extends Type<unknown, never>>(
   element: T,
   length: number,
 ): Type<unknown, ArrayLike<unknown>> {
+  checkType(element, "array() element");
   checkCount(length, "array length");
   const stride = element.size;
   const Ctor = numericCtors.get(element);
@@ -267,13 +269,21 @@ export function array<T extends Type<unknown, never>>(
       const accessor: ArrayAccessor<unknown, unknown> = {
         length,
         get(i) {
-          return el.get(v, o + index(i, length) * stride);
+          try {
+            return el.get(v, o + index(i, length) * stride);
+          } catch (e) {
+            throw accessError(v, e, () => `read element ${i}`);
+          }
         },
         set(i, value) {
-          el.set(v, o + index(i, length) * stride, value);
+          try {
+            el.set(v, o + index(i, length) * stride, value);
+          } catch (e) {
+            throw accessError(v, e, () => `write element ${i}`);
+          }
         },
         *[Symbol.iterator]() {
-          for (let i = 0; i < length; i++) yield el.get(v, o + i * stride);
+          for (let i = 0; i < length; i++) yield accessor.get(i);
         },
       };
       return accessor;
@@ -347,9 +357,7 @@ export function struct<F extends Fields>(fields: F): StructType<F> {
   const entries = Object.entries(fields) as [keyof F & string, Type<unknown, unknown>][];
   if (entries.length === 0) throw new RangeError("A struct needs at least one field");
   for (const [name, type] of entries) {
-    if (type === null || typeof type !== "object" || typeof type.get !== "function") {
-      throw new TypeError(`Field "${name}" is not a layout type`);
-    }
+    checkType(type, `Field "${name}"`);
     if (name === "toJSON" || name === "set") {
       throw new TypeError(`"${name}" is reserved for the accessor's own method; rename the field`);
     }
@@ -366,22 +374,39 @@ export function struct<F extends Fields>(fields: F): StructType<F> {
     const off = offsets[name];
     Object.defineProperty(proto, name, {
       enumerable: true,
+      // try/catch costs nothing until something throws (measured; see the commit).
       get(this: Live) {
-        return type.get(this.view, this.offset + off);
+        try {
+          return type.get(this.view, this.offset + off);
+        } catch (e) {
+          throw accessError(this.view, e, () => `read field "${name}"`);
+        }
       },
       set(this: Live, value: unknown) {
-        type.set(this.view, this.offset + off, value);
+        try {
+          type.set(this.view, this.offset + off, value);
+        } catch (e) {
+          throw accessError(this.view, e, () => `write field "${name}"`);
+        }
       },
     });
   }
   Object.defineProperty(proto, "toJSON", {
     value(this: Live) {
-      return snapshot(this.view, this.offset);
+      try {
+        return snapshot(this.view, this.offset);
+      } catch (e) {
+        throw accessError(this.view, e, () => "read the struct");
+      }
     },
   });
   Object.defineProperty(proto, "set", {
     value(this: Live, values: Partial<StructValue<F>>) {
-      type.set(this.view, this.offset, values);
+      try {
+        type.set(this.view, this.offset, values);
+      } catch (e) {
+        throw accessError(this.view, e, () => "write the struct");
+      }
     },
   });
 
@@ -399,6 +424,8 @@ export function struct<F extends Fields>(fields: F): StructType<F> {
     offsets: Object.freeze(offsets),
     at(view: DataView, offset = 0): StructAccessor<F> {
       if (!(view instanceof DataView)) throw new TypeError("at() takes a DataView");
+      const gone = detachedError(view, "make a struct accessor");
+      if (gone !== undefined) throw gone;
       if (!Number.isSafeInteger(offset) || offset < 0 || offset + size > view.byteLength) {
         throw new RangeError(
           `A ${size}-byte struct at offset ${offset} does not fit in ${view.byteLength} bytes`,
@@ -443,6 +470,16 @@ function plain(value: unknown): unknown {
 
 function alignUp(n: number, a: number): number {
   return Math.ceil(n / a) * a;
+}
+
+function checkType(type: unknown, what: string): void {
+  const t = type as Partial<Type> | null;
+  if (
+    t === null || typeof t !== "object" || typeof t.get !== "function" ||
+    typeof t.set !== "function" || !Number.isSafeInteger(t.size) || !Number.isSafeInteger(t.align)
+  ) {
+    throw new TypeError(`${what} is not a layout type (i32, char(16), struct({...}), ...)`);
+  }
 }
 
 function checkCount(n: number, what: string): void {

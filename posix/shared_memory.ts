@@ -43,6 +43,17 @@ const fds = new FinalizationRegistry<number>((fd) => {
 const CREATE = "Cannot create shared memory";
 const OPEN = "Cannot open shared memory";
 
+/** What to do when `name` exists, or does not: for `CallSite.hints`. */
+function nameHints(name: string): { EEXIST: string; ENOENT: string } {
+  return {
+    EEXIST: `${name} already exists; open it with SharedMemory.open(), or remove it with ` +
+      `SharedMemory.unlink(${JSON.stringify(name)}) or ` +
+      `\`deno run --allow-ffi jsr:@ipc/shm/cli rm ${name}\``,
+    ENOENT: `${name} does not exist; create it with SharedMemory.create() or ` +
+      `SharedMemory.openOrCreate()`,
+  };
+}
+
 /**
  * A POSIX shared memory object mapped into this process: what C gets from
  * `shm_open`, `ftruncate`, `mmap`, `munmap` and `shm_unlink`, with typed views
@@ -71,15 +82,23 @@ export class SharedMemory extends MappedRegion implements Disposable {
   #fd: number;
   #size: number;
   #readOnly: boolean;
+  #created: boolean;
   #closed = false;
   #token = {};
 
-  private constructor(name: string, fd: number, size: number, readOnly: boolean) {
+  private constructor(
+    name: string,
+    fd: number,
+    size: number,
+    readOnly: boolean,
+    created: boolean,
+  ) {
     super();
     this.#name = name;
     this.#fd = fd;
     this.#size = size;
     this.#readOnly = readOnly;
+    this.#created = created;
     fds.register(this, fd, this.#token);
   }
 
@@ -115,7 +134,7 @@ export class SharedMemory extends MappedRegion implements Disposable {
     const { size, mode = 0o600 } = options;
     checkSize(size);
     checkMode(mode);
-    const site = { action: CREATE, object: name };
+    const site = { action: CREATE, object: name, hints: nameHints(name) };
     const err = errnoView();
     const created = libc().shm_open(cString(name), O.RDWR | O.CREAT | O.EXCL | O.CLOEXEC, mode);
     const fd = checkCaptured(created, err[0]!, { ...site, syscall: "shm_open" });
@@ -125,7 +144,7 @@ export class SharedMemory extends MappedRegion implements Disposable {
         ...site,
         syscall: "posix_fallocate",
       });
-      return SharedMemory.#mapNew(name, fd, size, false, site);
+      return SharedMemory.#mapNew(name, fd, size, false, true, site);
     } catch (e) {
       // A failed create leaves nothing behind.
       libc().close(fd);
@@ -162,13 +181,13 @@ export class SharedMemory extends MappedRegion implements Disposable {
     checkOptions(options, "SharedMemory.open()", ["readOnly"]);
     const readOnly = options.readOnly ?? false;
     if (typeof readOnly !== "boolean") throw new TypeError("readOnly must be a boolean");
-    const site = { action: OPEN, object: name };
+    const site = { action: OPEN, object: name, hints: nameHints(name) };
     const err = errnoView();
     const opened = libc().shm_open(cString(name), (readOnly ? O.RDONLY : O.RDWR) | O.CLOEXEC, 0);
     const fd = checkCaptured(opened, err[0]!, { ...site, syscall: "shm_open" });
     try {
       const { size } = fstat(fd, site);
-      return SharedMemory.#mapNew(name, fd, size, readOnly, site);
+      return SharedMemory.#mapNew(name, fd, size, readOnly, false, site);
     } catch (e) {
       libc().close(fd);
       throw e;
@@ -226,7 +245,7 @@ export class SharedMemory extends MappedRegion implements Disposable {
           });
           size = options.size;
         }
-        return SharedMemory.#mapNew(name, fd, size, false, site);
+        return SharedMemory.#mapNew(name, fd, size, false, false, site);
       } catch (e) {
         libc().close(fd);
         throw e;
@@ -265,9 +284,10 @@ export class SharedMemory extends MappedRegion implements Disposable {
     fd: number,
     size: number,
     readOnly: boolean,
+    created: boolean,
     site: { action: string; object: string },
   ): SharedMemory {
-    const shm = new SharedMemory(name, fd, size, readOnly);
+    const shm = new SharedMemory(name, fd, size, readOnly, created);
     shm.adopt(mapFd(fd, size, readOnly, site), size);
     return shm;
   }
@@ -287,6 +307,17 @@ export class SharedMemory extends MappedRegion implements Disposable {
     return this.#readOnly;
   }
 
+  /**
+   * True only on the handle whose call created the object: `create()`, or
+   * the one `openOrCreate()` among any number of racing processes that made
+   * it. False for `open()` and for an `openOrCreate()` that found it, which
+   * may be a leftover from an earlier run: check its contents (a header, a
+   * version) before trusting them, or remove it and start again.
+   */
+  get created(): boolean {
+    return this.#created;
+  }
+
   /** True after {@linkcode SharedMemory.close}. */
   get closed(): boolean {
     return this.#closed;
@@ -294,7 +325,7 @@ export class SharedMemory extends MappedRegion implements Disposable {
 
   /** @internal */
   protected describe(): string {
-    return `shared memory "${this.#name}"`;
+    return `SharedMemory "${this.#name}"`;
   }
 
   /**
