@@ -155,13 +155,15 @@ export class Segment {
   /**
    * Creates a segment for `key` (`IPC_CREAT | IPC_EXCL`).
    *
-   * @throws {Deno.errors.AlreadyExists} when `key` has a segment
+   * @throws {Deno.errors.AlreadyExists} when `key` has a segment (the message says how to
+   *   open or remove it: `Segment.open(key).remove()`, `ipcrm -M key` or the CLI's `rm`)
    * @throws {SystemError} `EINVAL` when `size` is beyond the system's limits
+   * @throws {TypeError | RangeError} for a bad key, size or mode, or an unknown option
    *
-   * @example
+   * @example Create by key; a second create is refused
    * ```ts
    * import { sysv } from "@ipc/shm";
-   * import { assertThrows } from "@std/assert";
+   * import { assert, assertThrows } from "@std/assert";
    * const key = sysv.ftok("/tmp", 201);
    * try {
    *   sysv.Segment.open(key).remove(); // left over from an earlier run
@@ -169,7 +171,12 @@ export class Segment {
    *   // none yet
    * }
    * const seg = sysv.Segment.create(key, { size: 128 });
-   * assertThrows(() => sysv.Segment.create(key, { size: 128 }), Deno.errors.AlreadyExists);
+   * assert(seg.created);
+   * assertThrows(
+   *   () => sysv.Segment.create(key, { size: 128 }),
+   *   Deno.errors.AlreadyExists,
+   *   "ipcrm -M",
+   * );
    * seg.remove();
    * ```
    */
@@ -182,14 +189,14 @@ export class Segment {
   /**
    * Opens the segment for `key`.
    *
-   * @throws {Deno.errors.NotFound} when `key` has no segment
+   * @throws {Deno.errors.NotFound} when `key` has no segment (the message says how to create it)
    * @throws {Deno.errors.PermissionDenied} when its mode refuses this user
    *
-   * @example
+   * @example A key with no segment
    * ```ts
    * import { sysv } from "@ipc/shm";
    * import { assertThrows } from "@std/assert";
-   * assertThrows(() => sysv.Segment.open(0x7fff1234), Deno.errors.NotFound);
+   * assertThrows(() => sysv.Segment.open(0x7fff1234), Deno.errors.NotFound, "Segment.create()");
    * ```
    */
   static open(key: number): Segment {
@@ -201,17 +208,28 @@ export class Segment {
   }
 
   /**
-   * Opens the segment for `key`, creating it if there is none (`IPC_CREAT`).
+   * Opens the segment for `key`, creating it if there is none: `IPC_CREAT |
+   * IPC_EXCL` first, then a plain `shmget` if it exists (again if it was
+   * removed in between), so that {@linkcode Segment.created} is true on
+   * exactly one of any number of racing processes. A segment this call did
+   * not create may be a leftover of an earlier run: check a header first.
    *
    * @throws {SystemError} `EINVAL` when it exists but is smaller than `size`
    *
-   * @example
+   * @example Exactly one caller created it
    * ```ts
    * import { sysv } from "@ipc/shm";
-   * import { assertEquals } from "@std/assert";
+   * import { assert, assertEquals, assertFalse } from "@std/assert";
    * const key = sysv.ftok("/tmp", 202);
+   * try {
+   *   sysv.Segment.open(key).remove(); // left over from an earlier run
+   * } catch {
+   *   // none yet
+   * }
    * const a = sysv.Segment.openOrCreate(key, { size: 64 });
    * const b = sysv.Segment.openOrCreate(key, { size: 64 });
+   * assert(a.created);
+   * assertFalse(b.created); // b must not re-initialise what a laid out
    * assertEquals(a.id, b.id);
    * a.remove();
    * ```

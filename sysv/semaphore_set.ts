@@ -106,12 +106,17 @@ function pointerArg(buf: Uint8Array): bigint {
  * an aborted or timed-out `op()` has applied nothing, and the program can exit
  * at once. `opSync()` blocks this thread in `semtimedop`.
  *
+ * A handle is only an id: {@linkcode SemaphoreSet.close} (or `using`) ends
+ * this handle, rejecting its pending `op()` with `Deno.errors.BadResource`;
+ * {@linkcode SemaphoreSet.remove} destroys the set for everyone, and every
+ * call on a removed set, here or in another process, is `Deno.errors.NotFound`.
+ *
  * @example A lock with SEM_UNDO
  * ```ts
  * import { sysv } from "@ipc/shm";
  * import { assertEquals, assertThrows } from "@std/assert";
  *
- * const set = sysv.SemaphoreSet.private(1, { value: 1 });
+ * using set = sysv.SemaphoreSet.private(1, { value: 1 });
  * try {
  *   await set.op([{ index: 0, delta: -1, undo: true }], { timeout: 100 });
  *   assertEquals(set.getValue(0), 0);
@@ -142,13 +147,16 @@ export class SemaphoreSet implements Disposable {
    * Creates a set for `key` (`IPC_CREAT | IPC_EXCL`), sets every value, and
    * performs one no-op `semop` so that `sem_otime` marks it initialised.
    *
-   * @throws {Deno.errors.AlreadyExists} when `key` has a set
+   * @throws {Deno.errors.AlreadyExists} when `key` has a set (the message says how to
+   *   open or remove it: `SemaphoreSet.open(key).remove()`, `ipcrm -S key` or the CLI's `rm`)
+   * @throws {TypeError | RangeError} for a bad key, count, value or mode, or an unknown option
    *
-   * @example
+   * @example Three semaphores, each starting at 2
    * ```ts
    * import { sysv } from "@ipc/shm";
-   * import { assertEquals } from "@std/assert";
-   * const set = sysv.SemaphoreSet.private(3, { value: 2 });
+   * import { assert, assertEquals } from "@std/assert";
+   * using set = sysv.SemaphoreSet.private(3, { value: 2 });
+   * assert(set.created);
    * assertEquals(set.getAll(), [2, 2, 2]);
    * set.remove();
    * ```
@@ -162,10 +170,12 @@ export class SemaphoreSet implements Disposable {
   /**
    * Creates a new set with `IPC_PRIVATE` (share {@linkcode SemaphoreSet.id}).
    *
-   * @example
+   * @example A set only its id can reach
    * ```ts
    * import { sysv } from "@ipc/shm";
-   * const set = sysv.SemaphoreSet.private(1);
+   * import { assertEquals } from "@std/assert";
+   * using set = sysv.SemaphoreSet.private(1);
+   * assertEquals(set.key, sysv.IPC_PRIVATE);
    * set.remove();
    * ```
    */
@@ -211,14 +221,18 @@ export class SemaphoreSet implements Disposable {
    * Opens the set for `key`, waiting (up to 1 s) until its creator has
    * initialised it.
    *
-   * @throws {Deno.errors.NotFound} when `key` has no set
+   * @throws {Deno.errors.NotFound} when `key` has no set (the message says how to create it)
    * @throws {Deno.errors.TimedOut} when its creator never initialised it
    *
-   * @example
+   * @example A key with no set
    * ```ts
    * import { sysv } from "@ipc/shm";
    * import { assertThrows } from "@std/assert";
-   * assertThrows(() => sysv.SemaphoreSet.open(0x7ffe4321), Deno.errors.NotFound);
+   * assertThrows(
+   *   () => sysv.SemaphoreSet.open(0x7ffe4321),
+   *   Deno.errors.NotFound,
+   *   "SemaphoreSet.create()",
+   * );
    * ```
    */
   static open(key: number): SemaphoreSet {
@@ -242,15 +256,24 @@ export class SemaphoreSet implements Disposable {
 
   /**
    * Opens the set for `key`, creating and initialising it if there is none.
-   * Exactly one process initialises; the others wait for `sem_otime`.
+   * Exactly one process initialises (and its handle alone has
+   * {@linkcode SemaphoreSet.created} true); the others wait for `sem_otime`
+   * and get the values it set, not their own `value`.
    *
-   * @example
+   * @example Only the creator's values count
    * ```ts
    * import { sysv } from "@ipc/shm";
-   * import { assertEquals } from "@std/assert";
+   * import { assert, assertEquals, assertFalse } from "@std/assert";
    * const key = sysv.ftok("/tmp", 203);
-   * const a = sysv.SemaphoreSet.openOrCreate(key, { count: 2, value: 1 });
-   * const b = sysv.SemaphoreSet.openOrCreate(key, { count: 2, value: 5 });
+   * try {
+   *   sysv.SemaphoreSet.open(key).remove(); // left over from an earlier run
+   * } catch {
+   *   // none yet
+   * }
+   * using a = sysv.SemaphoreSet.openOrCreate(key, { count: 2, value: 1 });
+   * using b = sysv.SemaphoreSet.openOrCreate(key, { count: 2, value: 5 });
+   * assert(a.created);
+   * assertFalse(b.created);
    * assertEquals(b.getAll(), [1, 1]);
    * a.remove();
    * ```
@@ -270,15 +293,18 @@ export class SemaphoreSet implements Disposable {
   /**
    * The set with id `id`.
    *
-   * @throws {Deno.errors.NotFound} when no set has that id
+   * @throws {Deno.errors.NotFound} when no set has that id (removed?)
    *
-   * @example
+   * @example Reach a set by its id
    * ```ts
    * import { sysv } from "@ipc/shm";
-   * import { assertEquals } from "@std/assert";
-   * const set = sysv.SemaphoreSet.private(2);
-   * assertEquals(sysv.SemaphoreSet.fromId(set.id).count, 2);
+   * import { assertEquals, assertFalse, assertThrows } from "@std/assert";
+   * using set = sysv.SemaphoreSet.private(2);
+   * using same = sysv.SemaphoreSet.fromId(set.id);
+   * assertEquals(same.count, 2);
+   * assertFalse(same.created);
    * set.remove();
+   * assertThrows(() => sysv.SemaphoreSet.fromId(set.id), Deno.errors.NotFound, "no longer exists");
    * ```
    */
   static fromId(id: number): SemaphoreSet {
@@ -342,6 +368,17 @@ export class SemaphoreSet implements Disposable {
    * (see {@linkcode SemaphoreSet.remove}). A pending {@linkcode SemaphoreSet.op}
    * rejects with `Deno.errors.BadResource` at once, having applied nothing,
    * and every later call throws `BadResource`.
+   *
+   * @example Closing ends a pending wait
+   * ```ts
+   * import { sysv } from "@ipc/shm";
+   * import { assertRejects } from "@std/assert";
+   * const set = sysv.SemaphoreSet.private(1);
+   * const waiting = set.op([{ index: 0, delta: -1 }]); // nobody will post
+   * set.close();
+   * await assertRejects(() => waiting, Deno.errors.BadResource);
+   * sysv.SemaphoreSet.fromId(set.id).remove();
+   * ```
    */
   close(): void {
     if (this.#closed) return;
