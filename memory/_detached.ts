@@ -29,5 +29,6 @@ export function detachedError(view: unknown, action: string): Error | undefined 
  * Called only on the error path, so the accessors' fast path stays a plain call.
  */
 export function accessError(view: unknown, cause: unknown, action: () => string): unknown {
-  return detachedError(view, action()) ?? cause;
+  if (!(view instanceof DataView) || !(view.buffer as ArrayBuffer).detached) return cause;
+  return detachedError(view, action());
 }

@@ -222,7 +222,7 @@ export abstract class MappedRegion {
     }
     const count = length ?? Math.floor((this.#length - byteOffset) / size);
     if (!Number.isSafeInteger(count) || count < 0) {
-      throw new RangeError(`length must be a non-negative integer, got ${length}`);
+      throw new RangeError(`length must be a non-negative integer, got ${String(length)}`);
     }
     if (byteOffset + count * size > this.#length) {
       throw new RangeError(
@@ -320,7 +320,7 @@ export abstract class MappedRegion {
     checkOffset(byteOffset, this.#length);
     const n = byteLength ?? this.#length - byteOffset;
     if (!Number.isSafeInteger(n) || n < 0) {
-      throw new RangeError(`byteLength must be a non-negative integer, got ${byteLength}`);
+      throw new RangeError(`byteLength must be a non-negative integer, got ${String(byteLength)}`);
     }
     if (byteOffset + n > this.#length) {
       throw new RangeError(
@@ -333,7 +333,7 @@ export abstract class MappedRegion {
 
 function checkOffset(byteOffset: number, length: number): void {
   if (!Number.isSafeInteger(byteOffset) || byteOffset < 0) {
-    throw new RangeError(`byteOffset must be a non-negative integer, got ${byteOffset}`);
+    throw new RangeError(`byteOffset must be a non-negative integer, got ${String(byteOffset)}`);
   }
   if (byteOffset > length) {
     throw new RangeError(`byteOffset ${byteOffset} is past the end (${length} bytes)`);
@@ -352,7 +352,7 @@ export function checkPlacement(
   what: string,
 ): void {
   if (!Number.isSafeInteger(byteOffset) || byteOffset < 0) {
-    throw new RangeError(`byteOffset must be a non-negative integer, got ${byteOffset}`);
+    throw new RangeError(`byteOffset must be a non-negative integer, got ${String(byteOffset)}`);
   }
   if (byteOffset % align !== 0) {
     throw new RangeError(

@@ -17,7 +17,7 @@ import {
 } from "../ffi/sysv_layouts.ts";
 import { MappedRegion } from "../memory/region.ts";
 import { checkMode, checkOptions, checkSize } from "../memory/_validate.ts";
-import { checkId, checkKey, checkOwner, hexKey } from "./_args.ts";
+import { checkChange, checkId, checkKey, checkOwner, hexKey } from "./_args.ts";
 import { idError, isGone, keyHints } from "./_errors.ts";
 
 /** Options for creating a segment. */
@@ -340,7 +340,7 @@ export class Segment {
    * ```
    */
   setPermissions(change: { mode?: number; uid?: number; gid?: number }): void {
-    checkOptions(change, "Segment.setPermissions()", ["mode", "uid", "gid"]);
+    checkChange(change, "Segment.setPermissions()");
     const action = `Cannot change ${this.#describe()}`;
     const dv = statInto(this.#id);
     if (dv === undefined) throw segmentError(errno(), this.#id, action, "shmctl");

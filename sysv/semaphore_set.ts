@@ -18,7 +18,7 @@ import {
   timeField,
 } from "../ffi/sysv_layouts.ts";
 import { checkMode, checkOptions, checkTimeout } from "../memory/_validate.ts";
-import { checkId, checkKey, checkOwner, hexKey } from "./_args.ts";
+import { checkChange, checkId, checkKey, checkOwner, hexKey } from "./_args.ts";
 import { idError, isGone, keyHints } from "./_errors.ts";
 
 export type { SemOp } from "../ffi/sysv_layouts.ts";
@@ -443,6 +443,9 @@ export class SemaphoreSet implements Disposable {
     checkOptions(options, "SemaphoreSet.op()", ["timeout", "signal"]);
     const { timeout, signal } = options;
     checkTimeout(timeout);
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new TypeError("signal must be an AbortSignal");
+    }
     signal?.throwIfAborted();
     const deadline = timeout === undefined ? Infinity : performance.now() + timeout;
     const spinEnd = performance.now() + 0.02;
@@ -533,7 +536,7 @@ export class SemaphoreSet implements Disposable {
 
   /** Changes owner and permissions (`IPC_SET`). */
   setPermissions(change: { mode?: number; uid?: number; gid?: number }): void {
-    checkOptions(change, "SemaphoreSet.setPermissions()", ["mode", "uid", "gid"]);
+    checkChange(change, "SemaphoreSet.setPermissions()");
     const l = sysvLayout().semid_ds;
     const buf = new Uint8Array(l.size);
     this.#ctl(IPC.STAT, 0, pointerArg(buf), "IPC_STAT");

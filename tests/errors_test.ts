@@ -19,7 +19,7 @@ import { SharedMemory } from "../posix/shared_memory.ts";
 import { ftok } from "../sysv/key.ts";
 import { Segment } from "../sysv/segment.ts";
 import { SemaphoreSet } from "../sysv/semaphore_set.ts";
-import { array, char, i32, struct } from "../memory/layout.ts";
+import { array, bool, char, f32, i32, i64, struct } from "../memory/layout.ts";
 import { SystemError } from "../ffi/errno.ts";
 import { main as cli } from "../cli.ts";
 import { assertNoLeftovers, assertOk, runDeno, tempModule, test, uniqueName } from "./_helpers.ts";
@@ -590,5 +590,74 @@ test("a scoped --allow-ffi=libc.so.6 is told to use unscoped --allow-ffi, not th
     } catch { /* never made */ }
     await Deno.remove(script);
     await Deno.remove(cwd);
+  }
+});
+
+test("struct fields refuse a value of the wrong JS type instead of storing a coerced one", () => {
+  const Rec = struct({ n: i32, big: i64, f: f32, flag: bool });
+  const rec = Rec.at(new DataView(new ArrayBuffer(Rec.size)));
+  rec.n = 7;
+  for (const v of ["abc", "3", 1n, null, undefined, {}, Symbol("s")]) {
+    assertThrows(() => (rec.n = v as never), TypeError, "int32_t takes a number");
+    assertThrows(() => (rec.f = v as never), TypeError, "float takes a number");
+  }
+  assertThrows(() => (rec.big = 1 as never), TypeError, "int64_t takes a bigint, got number");
+  assertThrows(() => (rec.flag = "false" as never), TypeError, "bool takes a boolean, got string");
+  assertEquals(rec.n, 7, "nothing was stored");
+});
+
+test("bad arguments to views, layouts and System V calls are our TypeError/RangeError, never the engine's", async () => {
+  const name = uniqueName("args");
+  using shm = SharedMemory.create(name, { size: 64 });
+  shm.unlink();
+  const seg = Segment.private(64);
+  const set = SemaphoreSet.private(1);
+  try {
+    using at = seg.attach();
+    const Rec = struct({ n: i32, tags: array(char(2), 2) });
+    const rec = shm.struct(Rec);
+    const engine = /Cannot convert|Cannot read prop|is not a function|detached/;
+    for (const v of [Symbol("s"), 10n, null, "x", {}]) {
+      const calls: [string, () => unknown][] = [
+        ["view offset", () => shm.view(Int32Array, v as never)],
+        ["view length", () => at.view(Int32Array, 0, v as never)],
+        ["dataView", () => shm.dataView(v as never)],
+        ["readCString", () => at.readCString(0, v as never)],
+        ["writeCString", () => shm.writeCString(v as never, "a")],
+        ["struct offset", () => shm.struct(Rec, v as never)],
+        ["struct layout", () => shm.struct(v as never)],
+        ["at offset", () => Rec.at(new DataView(new ArrayBuffer(8)), v as never)],
+        ["char", () => char(v as never)],
+        ["array length", () => array(i32, v as never)],
+        ["array element", () => array(v as never, 2)],
+        ["element index", () => rec.tags.get(v as never)],
+        ["Segment.setPermissions", () => seg.setPermissions(v as never)],
+        ["SemaphoreSet.setPermissions", () => set.setPermissions(v as never)],
+      ];
+      for (const [what, call] of calls) {
+        // null for an optional length means "the default", like undefined.
+        if (v === null && (what === "view length" || what === "readCString")) continue;
+        // {} asks setPermissions() to change nothing, which is fine.
+        if (typeof v === "object" && v !== null && what.endsWith("setPermissions")) continue;
+        const e = assertThrows(call, Error, undefined, what);
+        assert(e instanceof TypeError || e instanceof RangeError, `${what}: ${e}`);
+        assertNotMatch(e.message, engine, what);
+      }
+      if (v !== null) {
+        const e = await assertRejects(() =>
+          set.op([{ index: 0, delta: 1 }], { signal: v as never })
+        );
+        assertEquals((e as Error).message, "signal must be an AbortSignal");
+      }
+    }
+    assertThrows(
+      () => seg.setPermissions(undefined as never),
+      TypeError,
+      "takes { mode?, uid?, gid? }",
+    );
+    assertEquals(set.getValue(0), 0);
+  } finally {
+    seg.remove();
+    set.remove();
   }
 });
