@@ -142,7 +142,7 @@ export const f64: Type<number> = scalar(
   (v, o) => v.getFloat64(o, true),
   (v, o, x) => v.setFloat64(o, x, true),
 );
-/** C `bool` (`_Bool`, one byte). */
+/** C `bool` (`_Bool`, one byte); takes `true` or `false` only (not `0`, `1` or `"false"`). */
 export const bool: Type<boolean> = scalar(
   "bool",
   1,
@@ -352,6 +352,11 @@ export interface StructType<F extends Fields>
  * Describes a C struct. Fields are placed in order, each at the next multiple
  * of its alignment; the struct's alignment is its widest member's, and its size
  * is padded to a multiple of that — exactly what gcc does on x86_64 and aarch64.
+ *
+ * A field takes exactly its JS type (a number, a bigint for 64-bit integers, a
+ * boolean, a string for `char[]`): anything else is a `TypeError`, never a
+ * coerced value. An accessor kept past its mapping's `close()` or `resize()`
+ * throws `Deno.errors.BadResource` naming the mapping.
  *
  * @example The user record of the System V seed
  * ```ts
