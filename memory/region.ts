@@ -119,7 +119,7 @@ export abstract class MappedRegion {
   #bytes: Uint8Array<ArrayBuffer> = new Uint8Array(0);
   #dataView: DataView<ArrayBuffer> = new DataView(new ArrayBuffer(0));
 
-  /** A short description for error messages: `shared memory "/jobs"`. */
+  /** A short description for error messages: `SharedMemory "/jobs"`. */
   protected abstract describe(): string;
 
   /** True once this region has been closed or detached. */
