@@ -158,7 +158,12 @@ function resolve(target: string | undefined, kind: { shm: boolean; sem: boolean 
   }
   if (kind.shm) found = found.filter((f) => f.kind === "posix-shm" || f.kind === "segment");
   if (kind.sem) found = found.filter((f) => f.kind === "posix-sem" || f.kind === "semaphore-set");
-  if (found.length === 0) throw new Deno.errors.NotFound(`nothing matches ${target}`);
+  if (found.length === 0) {
+    const narrowed = kind.shm ? " (with --shm)" : kind.sem ? " (with --sem)" : "";
+    throw new Deno.errors.NotFound(
+      `nothing matches ${target}${narrowed}; \`ipc-shm ls\` lists what exists`,
+    );
+  }
   if (found.length > 1) {
     throw new UsageError(
       `${target} is ambiguous: ${found.map(label).join(" and ")}; add --shm or --sem`,

@@ -114,7 +114,8 @@ export class SystemError extends Error implements SystemCallErrorFields {
   }
 }
 
-type ErrorCtor = new (message: string) => Error;
+/** A `Deno.errors.*` class (or any error class taking a message). */
+export type ErrorCtor = new (message: string) => Error;
 
 function classFor(errno: number): ErrorCtor | undefined {
   switch (errno) {
@@ -152,6 +153,11 @@ export interface CallSite {
   action: string;
   /** The object's name, key, id or path. */
   object?: string;
+  /**
+   * What to do about a given errno, by code (`{ EEXIST: "open it with …" }`):
+   * appended to the message, so the error says how to get out of it.
+   */
+  hints?: Readonly<Partial<Record<string, string>>>;
 }
 
 /** The error type thrown for a failed call: a `Deno.errors.*` or `SystemError`. */
@@ -164,10 +170,27 @@ export type ErrnoError = Error & SystemCallErrorFields;
 export function errnoError(errno: number, site: CallSite): ErrnoError {
   const code = errnoCode(errno);
   const what = site.object === undefined ? "" : ` "${site.object}"`;
-  const message = `${site.action}${what}: ${site.syscall} failed with ${code} (${strerror(errno)})`;
+  const hint = site.hints?.[code];
+  const message = `${site.action}${what}: ${site.syscall} failed with ${code} (${strerror(errno)})${
+    hint === undefined ? "" : `; ${hint}`
+  }`;
+  return typedError(errno, message, site);
+}
+
+/**
+ * The typed error for `errno` with a message of the caller's own (for
+ * failures whose errno alone would mislead, such as `EINVAL` for a removed
+ * System V id); `errno`, `code` and `syscall` stay what the kernel said.
+ */
+export function typedError(
+  errno: number,
+  message: string,
+  site: { syscall: string; object?: string },
+  Ctor: ErrorCtor | undefined = classFor(errno),
+): ErrnoError {
+  const code = errnoCode(errno);
   const fields: SystemCallErrorFields = { errno, code, syscall: site.syscall };
   if (site.object !== undefined) fields.object = site.object;
-  const Ctor = classFor(errno);
   if (Ctor === undefined) return new SystemError(message, fields);
   return Object.assign(new Ctor(message), fields);
 }

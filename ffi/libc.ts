@@ -44,6 +44,7 @@ function open(): Deno.DynamicLibrary<typeof symbols> {
   if (Deno.build.arch !== "x86_64" && Deno.build.arch !== "aarch64") {
     throw unsupported(`the CPU is ${Deno.build.arch}`);
   }
+  if (scopedFfiOnly()) throw scopedFfi();
   let lib: Deno.DynamicLibrary<typeof symbols>;
   try {
     lib = Deno.dlopen("libc.so.6", symbols);
@@ -52,10 +53,11 @@ function open(): Deno.DynamicLibrary<typeof symbols> {
       cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied
     ) {
       throw new Deno.errors.NotCapable(
-        "@ipc/shm needs --allow-ffi to call libc (this grants native code access outside Deno's sandbox)",
+        `@ipc/shm needs ${UNSCOPED} to call libc (this grants native code access outside Deno's sandbox)`,
         { cause },
       );
     }
+    if (ffiState() !== "granted") throw scopedFfi(cause);
     throw unsupported(
       `Deno.dlopen("libc.so.6") failed (${
         (cause as Error).message
@@ -69,6 +71,31 @@ function open(): Deno.DynamicLibrary<typeof symbols> {
     throw unsupported(`glibc is ${version}`);
   }
   return lib;
+}
+
+const UNSCOPED = "unscoped --allow-ffi (run: deno run --allow-ffi <script>)";
+
+function ffiState(path?: string): Deno.PermissionState | undefined {
+  return Deno.permissions.querySync?.(path === undefined ? { name: "ffi" } : { name: "ffi", path })
+    .state;
+}
+
+/**
+ * `--allow-ffi=libc.so.6` grants one path, which Deno reads relative to the
+ * working directory (so dlopen looks for ./libc.so.6), and Deno's pointer
+ * helpers refuse without the unscoped permission anyway.
+ */
+function scopedFfiOnly(): boolean {
+  return ffiState() !== "granted" && ffiState("libc.so.6") === "granted";
+}
+
+function scopedFfi(cause?: unknown): Deno.errors.NotCapable {
+  return new Deno.errors.NotCapable(
+    `@ipc/shm needs ${UNSCOPED}: a scoped --allow-ffi=<path> is not enough. Deno reads ` +
+      `the path relative to the working directory (--allow-ffi=libc.so.6 means ./libc.so.6), ` +
+      `and its pointer helpers need the unscoped permission`,
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 /** The libc symbols, loading the library on first call. */

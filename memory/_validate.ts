@@ -74,8 +74,20 @@ function unknownOption(key: string, what: string, known: readonly string[]): Typ
   return new TypeError(`Unknown option "${key}" for ${what} (${valid})${hint}`);
 }
 
+/** Words other libraries use for an option this library spells one way. */
+const SYNONYMS: Readonly<Record<string, string>> = {
+  permissions: "mode",
+  perms: "mode",
+  perm: "mode",
+  timeoutMs: "timeout",
+  length: "size",
+  byteLength: "size",
+};
+
 /** The known name nearest to `key`, if it is near enough to be a likely typo. */
 function closest(key: string, known: readonly string[]): string | undefined {
+  const synonym = Object.hasOwn(SYNONYMS, key) ? SYNONYMS[key] : undefined;
+  if (synonym !== undefined && known.includes(synonym)) return synonym;
   let best: string | undefined;
   let bestDistance = Infinity;
   const lower = key.toLowerCase();
@@ -92,12 +104,18 @@ function closest(key: string, known: readonly string[]): string | undefined {
 
 function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  let before = prev;
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost);
+      // Two letters swapped ("mdoe") is one slip, not two.
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        row[j] = Math.min(row[j]!, before[j - 2]! + 1);
+      }
     }
+    before = prev;
     prev = row;
   }
   return prev[b.length]!;

@@ -10,6 +10,7 @@ import { libc } from "../ffi/libc.ts";
 import { MAP, PROT } from "../ffi/constants.ts";
 import { decodeUtf8, encodeUtf8 } from "../ffi/cstring.ts";
 import type { Fields, StructAccessor, StructType } from "./layout.ts";
+import { setOwner } from "./_detached.ts";
 
 /** Every TypedArray constructor `view()` accepts. */
 export type TypedArrayConstructor =
@@ -118,7 +119,7 @@ export abstract class MappedRegion {
   #bytes: Uint8Array<ArrayBuffer> = new Uint8Array(0);
   #dataView: DataView<ArrayBuffer> = new DataView(new ArrayBuffer(0));
 
-  /** A short description for error messages: `shared memory "/jobs"`. */
+  /** A short description for error messages: `SharedMemory "/jobs"`. */
   protected abstract describe(): string;
 
   /** True once this region has been closed or detached. */
@@ -161,14 +162,22 @@ export abstract class MappedRegion {
     } else {
       this.#buffer = Deno.UnsafePointerView.getArrayBuffer(this.#pointer, this.#length);
       this.#buffers.push(this.#buffer);
+      setOwner(this.#buffer, () => this.#staleReason());
     }
     this.#bytes = new Uint8Array(this.#buffer);
     this.#dataView = new DataView(this.#buffer);
   }
 
-  #live(): ArrayBuffer {
+  /** Why a buffer this region handed out is detached, for accessors that outlived it. */
+  #staleReason(): string {
+    return this.closed
+      ? `${this.describe()} is closed`
+      : `${this.describe()} was remapped (resize()) or this buffer was transferred away; take a new accessor from struct()`;
+  }
+
+  #live(action: string): ArrayBuffer {
     if (this.closed) {
-      throw new Deno.errors.BadResource(`Cannot use ${this.describe()}: it is closed`);
+      throw new Deno.errors.BadResource(`Cannot ${action}: ${this.describe()} is closed`);
     }
     if (this.#buffer.detached) {
       // Someone moved our buffer away; it still points here, so remember that.
@@ -188,7 +197,7 @@ export abstract class MappedRegion {
    * that maps the object.
    */
   get bytes(): Uint8Array<ArrayBuffer> {
-    this.#live();
+    this.#live("take bytes");
     return this.#bytes;
   }
 
@@ -202,7 +211,7 @@ export abstract class MappedRegion {
    * @throws {RangeError} when the view is misaligned or does not fit
    */
   view<C extends TypedArrayConstructor>(Ctor: C, byteOffset = 0, length?: number): InstanceType<C> {
-    const buffer = this.#live();
+    const buffer = this.#live("make a view");
     if (!TYPED_ARRAY_CTORS.has(Ctor)) throw new TypeError("view() takes a TypedArray constructor");
     const size = Ctor.BYTES_PER_ELEMENT;
     checkOffset(byteOffset, this.#length);
@@ -213,7 +222,7 @@ export abstract class MappedRegion {
     }
     const count = length ?? Math.floor((this.#length - byteOffset) / size);
     if (!Number.isSafeInteger(count) || count < 0) {
-      throw new RangeError(`length must be a non-negative integer, got ${length}`);
+      throw new RangeError(`length must be a non-negative integer, got ${String(length)}`);
     }
     if (byteOffset + count * size > this.#length) {
       throw new RangeError(
@@ -231,7 +240,7 @@ export abstract class MappedRegion {
    * @throws {RangeError} when the range does not fit
    */
   dataView(byteOffset = 0, byteLength?: number): DataView<ArrayBuffer> {
-    const buffer = this.#live();
+    const buffer = this.#live("make a DataView");
     if (byteOffset === 0 && byteLength === undefined) return this.#dataView;
     const n = this.#range(byteOffset, byteLength);
     return new DataView(buffer, byteOffset, n);
@@ -242,7 +251,7 @@ export abstract class MappedRegion {
    * most `maxBytes` bytes (default: to the end of the mapping).
    */
   readCString(byteOffset = 0, maxBytes?: number): string {
-    this.#live();
+    this.#live("read a C string");
     const n = this.#range(byteOffset, maxBytes);
     const bytes = this.#bytes.subarray(byteOffset, byteOffset + n);
     const end = bytes.indexOf(0);
@@ -257,7 +266,7 @@ export abstract class MappedRegion {
    * @throws {RangeError} when the text and its NUL do not fit
    */
   writeCString(byteOffset: number, text: string, maxBytes?: number): number {
-    this.#live();
+    this.#live("write a C string");
     if (typeof text !== "string") throw new TypeError("writeCString() takes a string");
     const n = this.#range(byteOffset, maxBytes);
     const encoded = encodeUtf8(text);
@@ -277,7 +286,13 @@ export abstract class MappedRegion {
    * @throws {RangeError} when misaligned for the struct or out of bounds
    */
   struct<F extends Fields>(layout: StructType<F>, byteOffset = 0): StructAccessor<F> {
-    this.#live();
+    this.#live("make a struct accessor");
+    if (
+      layout === null || typeof layout !== "object" || typeof layout.at !== "function" ||
+      !Number.isSafeInteger(layout.size) || !Number.isSafeInteger(layout.align)
+    ) {
+      throw new TypeError("struct() takes a struct type made by struct({ ... })");
+    }
     checkOffset(byteOffset, this.#length);
     if (byteOffset % layout.align !== 0) {
       throw new RangeError(
@@ -297,7 +312,7 @@ export abstract class MappedRegion {
    * It dangles once the region is closed; nothing here can protect a raw pointer.
    */
   get unsafePointer(): Deno.PointerObject | null {
-    this.#live();
+    this.#live("take the pointer");
     return this.#pointer;
   }
 
@@ -305,7 +320,7 @@ export abstract class MappedRegion {
     checkOffset(byteOffset, this.#length);
     const n = byteLength ?? this.#length - byteOffset;
     if (!Number.isSafeInteger(n) || n < 0) {
-      throw new RangeError(`byteLength must be a non-negative integer, got ${byteLength}`);
+      throw new RangeError(`byteLength must be a non-negative integer, got ${String(byteLength)}`);
     }
     if (byteOffset + n > this.#length) {
       throw new RangeError(
@@ -318,7 +333,7 @@ export abstract class MappedRegion {
 
 function checkOffset(byteOffset: number, length: number): void {
   if (!Number.isSafeInteger(byteOffset) || byteOffset < 0) {
-    throw new RangeError(`byteOffset must be a non-negative integer, got ${byteOffset}`);
+    throw new RangeError(`byteOffset must be a non-negative integer, got ${String(byteOffset)}`);
   }
   if (byteOffset > length) {
     throw new RangeError(`byteOffset ${byteOffset} is past the end (${length} bytes)`);
@@ -337,7 +352,7 @@ export function checkPlacement(
   what: string,
 ): void {
   if (!Number.isSafeInteger(byteOffset) || byteOffset < 0) {
-    throw new RangeError(`byteOffset must be a non-negative integer, got ${byteOffset}`);
+    throw new RangeError(`byteOffset must be a non-negative integer, got ${String(byteOffset)}`);
   }
   if (byteOffset % align !== 0) {
     throw new RangeError(

@@ -43,6 +43,17 @@ const fds = new FinalizationRegistry<number>((fd) => {
 const CREATE = "Cannot create shared memory";
 const OPEN = "Cannot open shared memory";
 
+/** What to do when `name` exists, or does not: for `CallSite.hints`. */
+function nameHints(name: string): { EEXIST: string; ENOENT: string } {
+  return {
+    EEXIST: `${name} already exists; open it with SharedMemory.open(), or remove it with ` +
+      `SharedMemory.unlink(${JSON.stringify(name)}) or ` +
+      `\`deno run --allow-ffi jsr:@ipc/shm/cli rm ${name}\``,
+    ENOENT: `${name} does not exist; create it with SharedMemory.create() or ` +
+      `SharedMemory.openOrCreate()`,
+  };
+}
+
 /**
  * A POSIX shared memory object mapped into this process: what C gets from
  * `shm_open`, `ftruncate`, `mmap`, `munmap` and `shm_unlink`, with typed views
@@ -53,13 +64,15 @@ const OPEN = "Cannot open shared memory";
  * @example Two handles see the same bytes
  * ```ts
  * import { SharedMemory } from "@ipc/shm";
- * import { assertEquals } from "@std/assert";
+ * import { assert, assertEquals, assertFalse } from "@std/assert";
  *
  * const name = `/doc-shm-${Deno.pid}`;
  * using writer = SharedMemory.create(name, { size: 4096 });
  * try {
+ *   assert(writer.created);
  *   writer.writeCString(0, "Hello from shared memory!");
  *   using reader = SharedMemory.open(name, { readOnly: true });
+ *   assertFalse(reader.created);
  *   assertEquals(reader.readCString(0), "Hello from shared memory!");
  * } finally {
  *   SharedMemory.unlink(name);
@@ -71,15 +84,23 @@ export class SharedMemory extends MappedRegion implements Disposable {
   #fd: number;
   #size: number;
   #readOnly: boolean;
+  #created: boolean;
   #closed = false;
   #token = {};
 
-  private constructor(name: string, fd: number, size: number, readOnly: boolean) {
+  private constructor(
+    name: string,
+    fd: number,
+    size: number,
+    readOnly: boolean,
+    created: boolean,
+  ) {
     super();
     this.#name = name;
     this.#fd = fd;
     this.#size = size;
     this.#readOnly = readOnly;
+    this.#created = created;
     fds.register(this, fd, this.#token);
   }
 
@@ -91,20 +112,27 @@ export class SharedMemory extends MappedRegion implements Disposable {
    * @param name `/` then 1–255 bytes, no other `/`, no NUL
    * @param options size and mode
    * @returns the mapped object, zero-filled
-   * @throws {Deno.errors.AlreadyExists} when `name` exists
+   * @throws {Deno.errors.AlreadyExists} when `name` exists (the message says how to
+   *   open or remove it)
    * @throws {SystemError} `ENOSPC` when `/dev/shm` cannot hold `size` bytes
-   * @throws {TypeError | RangeError} for a bad name, size or mode
+   * @throws {TypeError | RangeError} for a bad name, size or mode, or an unknown option
    *
    * @example Create, write, remove
    * ```ts
    * import { SharedMemory } from "@ipc/shm";
-   * import { assertEquals, assertThrows } from "@std/assert";
+   * import { assert, assertEquals, assertThrows } from "@std/assert";
    *
    * const name = `/doc-create-${Deno.pid}`;
    * using shm = SharedMemory.create(name, { size: 64 });
+   * assert(shm.created);
    * shm.bytes[0] = 7;
    * assertEquals(shm.size, 64);
-   * assertThrows(() => SharedMemory.create(name, { size: 64 }), Deno.errors.AlreadyExists);
+   * // A second create is refused, and the error says how to get rid of the first.
+   * assertThrows(
+   *   () => SharedMemory.create(name, { size: 64 }),
+   *   Deno.errors.AlreadyExists,
+   *   `SharedMemory.unlink("${name}")`,
+   * );
    * shm.unlink();
    * ```
    */
@@ -115,7 +143,7 @@ export class SharedMemory extends MappedRegion implements Disposable {
     const { size, mode = 0o600 } = options;
     checkSize(size);
     checkMode(mode);
-    const site = { action: CREATE, object: name };
+    const site = { action: CREATE, object: name, hints: nameHints(name) };
     const err = errnoView();
     const created = libc().shm_open(cString(name), O.RDWR | O.CREAT | O.EXCL | O.CLOEXEC, mode);
     const fd = checkCaptured(created, err[0]!, { ...site, syscall: "shm_open" });
@@ -125,7 +153,7 @@ export class SharedMemory extends MappedRegion implements Disposable {
         ...site,
         syscall: "posix_fallocate",
       });
-      return SharedMemory.#mapNew(name, fd, size, false, site);
+      return SharedMemory.#mapNew(name, fd, size, false, true, site);
     } catch (e) {
       // A failed create leaves nothing behind.
       libc().close(fd);
@@ -140,18 +168,20 @@ export class SharedMemory extends MappedRegion implements Disposable {
    *
    * @param name the object's name
    * @param options `readOnly` (see {@linkcode OpenSharedMemoryOptions})
-   * @throws {Deno.errors.NotFound} when `name` does not exist
+   * @throws {Deno.errors.NotFound} when `name` does not exist (the message says how to create it)
    * @throws {Deno.errors.PermissionDenied} when its mode refuses this user
+   * @throws {TypeError} for a bad name or an unknown option (`readonly` for `readOnly`)
    *
    * @example Open what another handle created
    * ```ts
    * import { SharedMemory } from "@ipc/shm";
-   * import { assertEquals, assertThrows } from "@std/assert";
+   * import { assertEquals, assertFalse, assertThrows } from "@std/assert";
    *
    * const name = `/doc-open-${Deno.pid}`;
    * using a = SharedMemory.create(name, { size: 16 });
    * a.bytes[3] = 42;
    * using b = SharedMemory.open(name);
+   * assertFalse(b.created);
    * assertEquals(b.bytes[3], 42);
    * SharedMemory.unlink(name);
    * assertThrows(() => SharedMemory.open(name), Deno.errors.NotFound);
@@ -162,13 +192,13 @@ export class SharedMemory extends MappedRegion implements Disposable {
     checkOptions(options, "SharedMemory.open()", ["readOnly"]);
     const readOnly = options.readOnly ?? false;
     if (typeof readOnly !== "boolean") throw new TypeError("readOnly must be a boolean");
-    const site = { action: OPEN, object: name };
+    const site = { action: OPEN, object: name, hints: nameHints(name) };
     const err = errnoView();
     const opened = libc().shm_open(cString(name), (readOnly ? O.RDONLY : O.RDWR) | O.CLOEXEC, 0);
     const fd = checkCaptured(opened, err[0]!, { ...site, syscall: "shm_open" });
     try {
       const { size } = fstat(fd, site);
-      return SharedMemory.#mapNew(name, fd, size, readOnly, site);
+      return SharedMemory.#mapNew(name, fd, size, readOnly, false, site);
     } catch (e) {
       libc().close(fd);
       throw e;
@@ -176,23 +206,43 @@ export class SharedMemory extends MappedRegion implements Disposable {
   }
 
   /**
-   * Opens `name`, creating it first if it does not exist. When it exists and
-   * is smaller than `size` it is grown to `size` (never shrunk), which also
-   * covers a creator that has not finished reserving its memory yet.
+   * Opens `name`, creating it first if it does not exist (`O_CREAT|O_EXCL`,
+   * then a plain open if it exists, again if it vanished in between). When it
+   * exists and is smaller than `size` it is grown to `size` (never shrunk),
+   * which also covers a creator that has not finished reserving its memory yet.
+   *
+   * {@linkcode SharedMemory.created} says which happened: of any number of
+   * processes racing here, exactly one handle has `created === true`. A
+   * handle with `created === false` may be looking at an object left over
+   * from an earlier run: check a header before trusting the contents.
    *
    * @param name the object's name
    * @param options size and mode (mode applies only if this call creates it)
    *
-   * @example Both sides may call openOrCreate
+   * @example Initialise only what you created; check what you found
    * ```ts
    * import { SharedMemory } from "@ipc/shm";
-   * import { assertEquals } from "@std/assert";
+   * import { assert, assertEquals, assertFalse } from "@std/assert";
    *
    * const name = `/doc-ooc-${Deno.pid}`;
-   * using a = SharedMemory.openOrCreate(name, { size: 128 });
-   * using b = SharedMemory.openOrCreate(name, { size: 128 });
-   * a.bytes[0] = 1;
-   * assertEquals(b.bytes[0], 1);
+   * const MAGIC = 0x5348_4d31; // "SHM1": this program's layout, version 1
+   * const join = () => {
+   *   const shm = SharedMemory.openOrCreate(name, { size: 128 });
+   *   const header = shm.view(Int32Array, 0, 1);
+   *   if (shm.created) {
+   *     Atomics.store(header, 0, MAGIC); // ours: lay it out
+   *   } else if (Atomics.load(header, 0) !== MAGIC) {
+   *     shm.close(); // a leftover of something else: do not trust it
+   *     throw new Error(`${name} holds something else; remove it with SharedMemory.unlink()`);
+   *   }
+   *   return shm;
+   * };
+   * using a = join();
+   * using b = join();
+   * assert(a.created);
+   * assertFalse(b.created);
+   * a.bytes[4] = 1;
+   * assertEquals(b.bytes[4], 1);
    * SharedMemory.unlink(name);
    * ```
    */
@@ -226,7 +276,7 @@ export class SharedMemory extends MappedRegion implements Disposable {
           });
           size = options.size;
         }
-        return SharedMemory.#mapNew(name, fd, size, false, site);
+        return SharedMemory.#mapNew(name, fd, size, false, false, site);
       } catch (e) {
         libc().close(fd);
         throw e;
@@ -265,9 +315,10 @@ export class SharedMemory extends MappedRegion implements Disposable {
     fd: number,
     size: number,
     readOnly: boolean,
+    created: boolean,
     site: { action: string; object: string },
   ): SharedMemory {
-    const shm = new SharedMemory(name, fd, size, readOnly);
+    const shm = new SharedMemory(name, fd, size, readOnly, created);
     shm.adopt(mapFd(fd, size, readOnly, site), size);
     return shm;
   }
@@ -287,6 +338,17 @@ export class SharedMemory extends MappedRegion implements Disposable {
     return this.#readOnly;
   }
 
+  /**
+   * True only on the handle whose call created the object: `create()`, or
+   * the one `openOrCreate()` among any number of racing processes that made
+   * it. False for `open()` and for an `openOrCreate()` that found it, which
+   * may be a leftover from an earlier run: check its contents (a header, a
+   * version) before trusting them, or remove it and start again.
+   */
+  get created(): boolean {
+    return this.#created;
+  }
+
   /** True after {@linkcode SharedMemory.close}. */
   get closed(): boolean {
     return this.#closed;
@@ -294,7 +356,7 @@ export class SharedMemory extends MappedRegion implements Disposable {
 
   /** @internal */
   protected describe(): string {
-    return `shared memory "${this.#name}"`;
+    return `SharedMemory "${this.#name}"`;
   }
 
   /**

@@ -4,6 +4,14 @@
  * @module
  */
 
+import { checkOptions } from "../memory/_validate.ts";
+
+/** Checks `setPermissions()`'s argument: an object of `mode`, `uid`, `gid` (each optional). */
+export function checkChange(change: unknown, what: string): void {
+  if (change === undefined) throw new TypeError(`${what} takes { mode?, uid?, gid? }`);
+  checkOptions(change, what, ["mode", "uid", "gid"]);
+}
+
 /** Checks a key: an integer that fits `key_t` (signed or unsigned 32-bit); returns it as key_t. */
 export function checkKey(key: unknown): number {
   if (typeof key !== "number") throw new TypeError(`key must be a number, got ${typeof key}`);

@@ -5,7 +5,7 @@
  */
 
 import { libc } from "../ffi/libc.ts";
-import { check, errno, errnoError, errnoView } from "../ffi/errno.ts";
+import { createOrOpen, errno, errnoError, errnoView } from "../ffi/errno.ts";
 import { MAP, PROT } from "../ffi/constants.ts";
 import { IPC, SHM } from "../ffi/sysv_shm.ts";
 import {
@@ -17,7 +17,8 @@ import {
 } from "../ffi/sysv_layouts.ts";
 import { MappedRegion } from "../memory/region.ts";
 import { checkMode, checkOptions, checkSize } from "../memory/_validate.ts";
-import { checkId, checkKey, checkOwner, hexKey } from "./_args.ts";
+import { checkChange, checkId, checkKey, checkOwner, hexKey } from "./_args.ts";
+import { idError, isGone, keyHints } from "./_errors.ts";
 
 /** Options for creating a segment. */
 export interface CreateSegmentOptions {
@@ -49,11 +50,26 @@ export interface SegmentStat extends IpcPerm {
 
 const MAP_FAILED = 0xffffffffffffffffn;
 
+/** `shmctl(IPC_STAT)` into a fresh buffer; errno is left for the caller on failure. */
+function statInto(id: number): DataView<ArrayBuffer> | undefined {
+  const buf = new Uint8Array(sysvLayout().shmid_ds.size);
+  return libc().shmctl(id, IPC.STAT, buf) === -1 ? undefined : new DataView(buf.buffer);
+}
+
+/** True unless `IPC_STAT` says `id` names no segment (used to tell a removed id from a bad argument). */
+function segmentExists(id: number): boolean {
+  return statInto(id) !== undefined || !isGone(errno());
+}
+
+/** The error for a failed call on segment `id`: a removed id is NotFound. */
+function segmentError(e: number, id: number, action: string, syscall: string) {
+  return idError(e, { action, syscall }, "segment", id, () => segmentExists(id));
+}
+
 function stat(id: number, what: string): SegmentStat {
   const l = sysvLayout().shmid_ds;
-  const buf = new Uint8Array(l.size);
-  check(libc().shmctl(id, IPC.STAT, buf), { action: `Cannot stat ${what}`, syscall: "shmctl" });
-  const dv = new DataView(buf.buffer);
+  const dv = statInto(id);
+  if (dv === undefined) throw segmentError(errno(), id, `Cannot stat ${what}`, "shmctl");
   return {
     ...decodeIpcPerm(dv),
     id,
@@ -96,22 +112,58 @@ function stat(id: number, what: string): SegmentStat {
 export class Segment {
   #id: number;
   #key: number;
+  #created: boolean;
 
-  private constructor(id: number, key: number) {
+  private constructor(id: number, key: number, created: boolean) {
     this.#id = id;
     this.#key = key;
+    this.#created = created;
+  }
+
+  static #get(key: number, size: number, flags: number, action: string, created: boolean): Segment {
+    const err = errnoView();
+    const id = libc().shmget(key, BigInt(size), flags);
+    const e = err[0]!;
+    if (id === -1) {
+      throw errnoError(e, {
+        action,
+        object: key === IPC.PRIVATE ? "IPC_PRIVATE" : hexKey(key),
+        syscall: "shmget",
+        hints: {
+          ...(key === IPC.PRIVATE ? {} : keyHints("segment", key)),
+          EINVAL: created
+            ? `${size} bytes is outside this system's segment size limits (SHMMIN..SHMMAX, see /proc/sys/kernel/shmmax)`
+            : `the segment for key ${hexKey(key)} is smaller than ${size} bytes`,
+        },
+      });
+    }
+    return new Segment(id, key, created);
+  }
+
+  static #createOptions(
+    options: CreateSegmentOptions,
+    what: string,
+  ): Required<CreateSegmentOptions> {
+    checkOptions(options, what, ["size", "mode"]);
+    if (options === undefined) throw new TypeError(`${what} needs { size }`);
+    const { size, mode = 0o600 } = options;
+    checkSize(size);
+    checkMode(mode);
+    return { size, mode };
   }
 
   /**
    * Creates a segment for `key` (`IPC_CREAT | IPC_EXCL`).
    *
-   * @throws {Deno.errors.AlreadyExists} when `key` has a segment
+   * @throws {Deno.errors.AlreadyExists} when `key` has a segment (the message says how to
+   *   open or remove it: `Segment.open(key).remove()`, `ipcrm -M key` or the CLI's `rm`)
    * @throws {SystemError} `EINVAL` when `size` is beyond the system's limits
+   * @throws {TypeError | RangeError} for a bad key, size or mode, or an unknown option
    *
-   * @example
+   * @example Create by key; a second create is refused
    * ```ts
    * import { sysv } from "@ipc/shm";
-   * import { assertThrows } from "@std/assert";
+   * import { assert, assertThrows } from "@std/assert";
    * const key = sysv.ftok("/tmp", 201);
    * try {
    *   sysv.Segment.open(key).remove(); // left over from an earlier run
@@ -119,41 +171,32 @@ export class Segment {
    *   // none yet
    * }
    * const seg = sysv.Segment.create(key, { size: 128 });
-   * assertThrows(() => sysv.Segment.create(key, { size: 128 }), Deno.errors.AlreadyExists);
+   * assert(seg.created);
+   * assertThrows(
+   *   () => sysv.Segment.create(key, { size: 128 }),
+   *   Deno.errors.AlreadyExists,
+   *   "ipcrm -M",
+   * );
    * seg.remove();
    * ```
    */
   static create(key: number, options: CreateSegmentOptions): Segment {
     const k = checkKey(key);
-    checkOptions(options, "Segment.create()", ["size", "mode"]);
-    if (options === undefined) throw new TypeError("create() needs { size }");
-    const { size, mode = 0o600 } = options;
-    checkSize(size);
-    checkMode(mode);
-    const err = errnoView();
-    const id = libc().shmget(k, BigInt(size), IPC.CREAT | IPC.EXCL | mode);
-    const e = err[0]!;
-    if (id === -1) {
-      throw errnoError(e, {
-        action: "Cannot create segment",
-        object: hexKey(k),
-        syscall: "shmget",
-      });
-    }
-    return new Segment(id, k);
+    const { size, mode } = Segment.#createOptions(options, "Segment.create()");
+    return Segment.#get(k, size, IPC.CREAT | IPC.EXCL | mode, "Cannot create segment", true);
   }
 
   /**
    * Opens the segment for `key`.
    *
-   * @throws {Deno.errors.NotFound} when `key` has no segment
+   * @throws {Deno.errors.NotFound} when `key` has no segment (the message says how to create it)
    * @throws {Deno.errors.PermissionDenied} when its mode refuses this user
    *
-   * @example
+   * @example A key with no segment
    * ```ts
    * import { sysv } from "@ipc/shm";
    * import { assertThrows } from "@std/assert";
-   * assertThrows(() => sysv.Segment.open(0x7fff1234), Deno.errors.NotFound);
+   * assertThrows(() => sysv.Segment.open(0x7fff1234), Deno.errors.NotFound, "Segment.create()");
    * ```
    */
   static open(key: number): Segment {
@@ -161,53 +204,47 @@ export class Segment {
     if (k === IPC.PRIVATE) {
       throw new TypeError("IPC_PRIVATE segments cannot be opened by key; use Segment.fromId()");
     }
-    const err = errnoView();
-    const id = libc().shmget(k, 0n, 0);
-    const e = err[0]!;
-    if (id === -1) {
-      throw errnoError(e, {
-        action: "Cannot open segment",
-        object: hexKey(k),
-        syscall: "shmget",
-      });
-    }
-    return new Segment(id, k);
+    return Segment.#get(k, 0, 0, "Cannot open segment", false);
   }
 
   /**
-   * Opens the segment for `key`, creating it if there is none (`IPC_CREAT`).
+   * Opens the segment for `key`, creating it if there is none: `IPC_CREAT |
+   * IPC_EXCL` first, then a plain `shmget` if it exists (again if it was
+   * removed in between), so that {@linkcode Segment.created} is true on
+   * exactly one of any number of racing processes. A segment this call did
+   * not create may be a leftover of an earlier run: check a header first.
    *
    * @throws {SystemError} `EINVAL` when it exists but is smaller than `size`
    *
-   * @example
+   * @example Exactly one caller created it
    * ```ts
    * import { sysv } from "@ipc/shm";
-   * import { assertEquals } from "@std/assert";
+   * import { assert, assertEquals, assertFalse } from "@std/assert";
    * const key = sysv.ftok("/tmp", 202);
+   * try {
+   *   sysv.Segment.open(key).remove(); // left over from an earlier run
+   * } catch {
+   *   // none yet
+   * }
    * const a = sysv.Segment.openOrCreate(key, { size: 64 });
    * const b = sysv.Segment.openOrCreate(key, { size: 64 });
+   * assert(a.created);
+   * assertFalse(b.created); // b must not re-initialise what a laid out
    * assertEquals(a.id, b.id);
    * a.remove();
    * ```
    */
   static openOrCreate(key: number, options: CreateSegmentOptions): Segment {
     const k = checkKey(key);
-    checkOptions(options, "Segment.openOrCreate()", ["size", "mode"]);
-    if (options === undefined) throw new TypeError("openOrCreate() needs { size }");
-    const { size, mode = 0o600 } = options;
-    checkSize(size);
-    checkMode(mode);
-    const err = errnoView();
-    const id = libc().shmget(k, BigInt(size), IPC.CREAT | mode);
-    const e = err[0]!;
-    if (id === -1) {
-      throw errnoError(e, {
-        action: "Cannot open segment",
-        object: hexKey(k),
-        syscall: "shmget",
-      });
+    if (k === IPC.PRIVATE) {
+      throw new TypeError("openOrCreate() needs a key; use Segment.private() for IPC_PRIVATE");
     }
-    return new Segment(id, k);
+    const { size, mode } = Segment.#createOptions(options, "Segment.openOrCreate()");
+    // IPC_EXCL first so that, of several racing processes, exactly one is told it created.
+    return createOrOpen(
+      () => Segment.#get(k, size, IPC.CREAT | IPC.EXCL | mode, "Cannot create segment", true),
+      () => Segment.#get(k, size, 0, "Cannot open segment", false),
+    );
   }
 
   /**
@@ -226,19 +263,10 @@ export class Segment {
    */
   static private(size: number, options: { mode?: number } = {}): Segment {
     checkSize(size);
+    checkOptions(options, "Segment.private()", ["mode"]);
     const mode = options.mode ?? 0o600;
     checkMode(mode);
-    const err = errnoView();
-    const id = libc().shmget(IPC.PRIVATE, BigInt(size), IPC.CREAT | mode);
-    const e = err[0]!;
-    if (id === -1) {
-      throw errnoError(e, {
-        action: "Cannot create segment",
-        object: "IPC_PRIVATE",
-        syscall: "shmget",
-      });
-    }
-    return new Segment(id, IPC.PRIVATE);
+    return Segment.#get(IPC.PRIVATE, size, IPC.CREAT | mode, "Cannot create segment", true);
   }
 
   /**
@@ -255,19 +283,9 @@ export class Segment {
    */
   static fromId(id: number): Segment {
     checkId(id);
-    const l = sysvLayout().shmid_ds;
-    const buf = new Uint8Array(l.size);
-    if (libc().shmctl(id, IPC.STAT, buf) === -1) {
-      const e = errno();
-      // EINVAL here means "no such id": say NotFound, as a user would expect.
-      const err = errnoError(e === 22 ? 2 : e, {
-        action: "No segment",
-        object: `id ${id}`,
-        syscall: "shmctl",
-      });
-      throw err;
-    }
-    return new Segment(id, decodeIpcPerm(new DataView(buf.buffer)).key);
+    const dv = statInto(id);
+    if (dv === undefined) throw segmentError(errno(), id, "Cannot open segment", "shmctl");
+    return new Segment(id, decodeIpcPerm(dv).key, false);
   }
 
   /** The segment id (what `ipcs -m` shows as shmid). */
@@ -278,6 +296,16 @@ export class Segment {
   /** The key (0 for `IPC_PRIVATE`). */
   get key(): number {
     return this.#key;
+  }
+
+  /**
+   * True only on the handle whose call created the segment (`create()`,
+   * `private()`, or the one `openOrCreate()` that made it); false for
+   * `open()` and `fromId()`. A segment this handle did not create may hold
+   * anything an earlier run left there: check a header before trusting it.
+   */
+  get created(): boolean {
+    return this.#created;
   }
 
   /**
@@ -312,12 +340,10 @@ export class Segment {
    * ```
    */
   setPermissions(change: { mode?: number; uid?: number; gid?: number }): void {
-    checkOptions(change, "Segment.setPermissions()", ["mode", "uid", "gid"]);
-    const l = sysvLayout().shmid_ds;
-    const buf = new Uint8Array(l.size);
-    const site = { action: `Cannot change ${this.#describe()}`, syscall: "shmctl" };
-    check(libc().shmctl(this.#id, IPC.STAT, buf), site);
-    const dv = new DataView(buf.buffer);
+    checkChange(change, "Segment.setPermissions()");
+    const action = `Cannot change ${this.#describe()}`;
+    const dv = statInto(this.#id);
+    if (dv === undefined) throw segmentError(errno(), this.#id, action, "shmctl");
     const now = decodeIpcPerm(dv);
     const mode = change.mode ?? (now.mode & 0o777);
     checkMode(mode);
@@ -326,7 +352,9 @@ export class Segment {
       gid: change.gid === undefined ? now.gid : checkOwner(change.gid, "gid"),
       mode: (now.mode & ~0o777) | mode,
     });
-    check(libc().shmctl(this.#id, IPC.SET, buf), site);
+    if (libc().shmctl(this.#id, IPC.SET, new Uint8Array(dv.buffer)) === -1) {
+      throw segmentError(errno(), this.#id, action, "shmctl");
+    }
   }
 
   /**
@@ -336,18 +364,13 @@ export class Segment {
    * @throws {Deno.errors.NotFound} when it was already removed and is gone
    */
   remove(): void {
-    const r = libc().shmctl(this.#id, IPC.RMID, new Uint8Array(0));
-    if (r === -1) {
-      const e = errno();
-      throw errnoError(e === 22 ? 2 : e, {
-        action: `Cannot remove ${this.#describe()}`,
-        syscall: "shmctl",
-      });
+    if (libc().shmctl(this.#id, IPC.RMID, new Uint8Array(0)) === -1) {
+      throw segmentError(errno(), this.#id, `Cannot remove ${this.#describe()}`, "shmctl");
     }
   }
 
   #describe(): string {
-    return `segment ${this.#id}${this.#key === 0 ? "" : ` (key ${hexKey(this.#key)})`}`;
+    return `System V segment ${this.#id}${this.#key === 0 ? "" : ` (key ${hexKey(this.#key)})`}`;
   }
 }
 
@@ -398,7 +421,9 @@ export class Attachment extends MappedRegion implements Disposable {
     const size = segment.stat().size;
     const site = { action: "Cannot attach segment", object: `${segment.id}`, syscall: "shmat" };
     const p = libc().shmat(segment.id, null, readOnly ? SHM.RDONLY : 0);
-    if (p === null || Deno.UnsafePointer.value(p) === MAP_FAILED) throw errnoError(errno(), site);
+    if (p === null || Deno.UnsafePointer.value(p) === MAP_FAILED) {
+      throw segmentError(errno(), segment.id, site.action, "shmat");
+    }
     const at = new Attachment(segment, readOnly, size);
     if (!readOnly) {
       at.adopt(p, size);
@@ -445,7 +470,7 @@ export class Attachment extends MappedRegion implements Disposable {
 
   /** @internal */
   protected describe(): string {
-    return `segment ${this.#segment.id} attachment`;
+    return `the attachment of System V segment ${this.#segment.id}`;
   }
 
   /**

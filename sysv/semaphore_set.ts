@@ -5,7 +5,7 @@
  */
 
 import { libc } from "../ffi/libc.ts";
-import { check, createOrOpen, Errno, errno, errnoError, errnoView } from "../ffi/errno.ts";
+import { createOrOpen, Errno, errno, errnoError, errnoView } from "../ffi/errno.ts";
 import { IPC } from "../ffi/sysv_shm.ts";
 import { SEM } from "../ffi/sysv_sem.ts";
 import {
@@ -18,7 +18,8 @@ import {
   timeField,
 } from "../ffi/sysv_layouts.ts";
 import { checkMode, checkOptions, checkTimeout } from "../memory/_validate.ts";
-import { checkId, checkKey, checkOwner, hexKey } from "./_args.ts";
+import { checkChange, checkId, checkKey, checkOwner, hexKey } from "./_args.ts";
+import { idError, isGone, keyHints } from "./_errors.ts";
 
 export type { SemOp } from "../ffi/sysv_layouts.ts";
 
@@ -57,17 +58,28 @@ export interface SemaphoreSetStat extends IpcPerm {
 
 const INIT_WAIT_MS = 1000;
 
-function statSet(id: number, site: { action: string; object?: string }): SemaphoreSetStat {
+/** `semctl(IPC_STAT)` into a fresh buffer; errno is left for the caller on failure. */
+function statInto(id: number): DataView<ArrayBuffer> | undefined {
+  const buf = new Uint8Array(sysvLayout().semid_ds.size);
+  return libc().semctl(id, 0, IPC.STAT, pointerArg(buf)) === -1
+    ? undefined
+    : new DataView(buf.buffer);
+}
+
+/** True unless `IPC_STAT` says `id` names no set (tells a removed id from a bad argument). */
+function setExists(id: number): boolean {
+  return statInto(id) !== undefined || !isGone(errno());
+}
+
+/** The error for a failed call on set `id`: a removed id is NotFound. */
+function setError(e: number, id: number, action: string, syscall: string) {
+  return idError(e, { action, syscall }, "semaphore set", id, () => setExists(id));
+}
+
+function statSet(id: number, action: string): SemaphoreSetStat {
   const l = sysvLayout().semid_ds;
-  const buf = new Uint8Array(l.size);
-  check(
-    libc().semctl(id, 0, IPC.STAT, BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)))),
-    {
-      ...site,
-      syscall: "semctl",
-    },
-  );
-  const dv = new DataView(buf.buffer);
+  const dv = statInto(id);
+  if (dv === undefined) throw setError(errno(), id, action, "semctl(IPC_STAT)");
   return {
     ...decodeIpcPerm(dv),
     id,
@@ -94,12 +106,17 @@ function pointerArg(buf: Uint8Array): bigint {
  * an aborted or timed-out `op()` has applied nothing, and the program can exit
  * at once. `opSync()` blocks this thread in `semtimedop`.
  *
+ * A handle is only an id: {@linkcode SemaphoreSet.close} (or `using`) ends
+ * this handle, rejecting its pending `op()` with `Deno.errors.BadResource`;
+ * {@linkcode SemaphoreSet.remove} destroys the set for everyone, and every
+ * call on a removed set, here or in another process, is `Deno.errors.NotFound`.
+ *
  * @example A lock with SEM_UNDO
  * ```ts
  * import { sysv } from "@ipc/shm";
  * import { assertEquals, assertThrows } from "@std/assert";
  *
- * const set = sysv.SemaphoreSet.private(1, { value: 1 });
+ * using set = sysv.SemaphoreSet.private(1, { value: 1 });
  * try {
  *   await set.op([{ index: 0, delta: -1, undo: true }], { timeout: 100 });
  *   assertEquals(set.getValue(0), 0);
@@ -110,43 +127,55 @@ function pointerArg(buf: Uint8Array): bigint {
  * }
  * ```
  */
-export class SemaphoreSet {
+export class SemaphoreSet implements Disposable {
   #id: number;
   #key: number;
   #count: number;
+  #created: boolean;
+  #closed = false;
+  /** Wakes the naps of pending `op()` calls, so that `close()` ends them at once. */
+  #wakers = new Set<() => void>();
 
-  private constructor(id: number, key: number, count: number) {
+  private constructor(id: number, key: number, count: number, created: boolean) {
     this.#id = id;
     this.#key = key;
     this.#count = count;
+    this.#created = created;
   }
 
   /**
    * Creates a set for `key` (`IPC_CREAT | IPC_EXCL`), sets every value, and
    * performs one no-op `semop` so that `sem_otime` marks it initialised.
    *
-   * @throws {Deno.errors.AlreadyExists} when `key` has a set
+   * @throws {Deno.errors.AlreadyExists} when `key` has a set (the message says how to
+   *   open or remove it: `SemaphoreSet.open(key).remove()`, `ipcrm -S key` or the CLI's `rm`)
+   * @throws {TypeError | RangeError} for a bad key, count, value or mode, or an unknown option
    *
-   * @example
+   * @example Three semaphores, each starting at 2
    * ```ts
    * import { sysv } from "@ipc/shm";
-   * import { assertEquals } from "@std/assert";
-   * const set = sysv.SemaphoreSet.private(3, { value: 2 });
+   * import { assert, assertEquals } from "@std/assert";
+   * using set = sysv.SemaphoreSet.private(3, { value: 2 });
+   * assert(set.created);
    * assertEquals(set.getAll(), [2, 2, 2]);
    * set.remove();
    * ```
    */
   static create(key: number, options: CreateSemaphoreSetOptions): SemaphoreSet {
-    return SemaphoreSet.#create(checkKey(key), options, IPC.CREAT | IPC.EXCL);
+    const k = checkKey(key);
+    checkOptions(options, "SemaphoreSet.create()", ["count", "value", "mode"]);
+    return SemaphoreSet.#create(k, options, IPC.CREAT | IPC.EXCL);
   }
 
   /**
    * Creates a new set with `IPC_PRIVATE` (share {@linkcode SemaphoreSet.id}).
    *
-   * @example
+   * @example A set only its id can reach
    * ```ts
    * import { sysv } from "@ipc/shm";
-   * const set = sysv.SemaphoreSet.private(1);
+   * import { assertEquals } from "@std/assert";
+   * using set = sysv.SemaphoreSet.private(1);
+   * assertEquals(set.key, sysv.IPC_PRIVATE);
    * set.remove();
    * ```
    */
@@ -154,12 +183,13 @@ export class SemaphoreSet {
     count: number,
     options: Omit<CreateSemaphoreSetOptions, "count"> = {},
   ): SemaphoreSet {
+    checkOptions(options, "SemaphoreSet.private()", ["value", "mode"]);
     return SemaphoreSet.#create(IPC.PRIVATE, { ...options, count }, IPC.CREAT);
   }
 
+  /** Makes and initialises a set; `options` were checked by the public caller. */
   static #create(key: number, options: CreateSemaphoreSetOptions, flags: number): SemaphoreSet {
-    checkOptions(options, "SemaphoreSet.create()", ["count", "value", "mode"]);
-    if (options === undefined) throw new TypeError("create() needs { count }");
+    if (options === undefined) throw new TypeError("creating a semaphore set needs { count }");
     const { count, value = 0, mode = 0o600 } = options;
     checkCount(count);
     checkValue(value);
@@ -172,9 +202,10 @@ export class SemaphoreSet {
         action: "Cannot create semaphore set",
         object: key === 0 ? "IPC_PRIVATE" : hexKey(key),
         syscall: "semget",
+        ...(key === IPC.PRIVATE ? {} : { hints: keyHints("semaphore set", key) }),
       });
     }
-    const set = new SemaphoreSet(id, key, count);
+    const set = new SemaphoreSet(id, key, count, true);
     try {
       set.setAll(new Array(count).fill(value));
       // A net-zero semop sets sem_otime: openers wait for it (the classic init race).
@@ -190,14 +221,18 @@ export class SemaphoreSet {
    * Opens the set for `key`, waiting (up to 1 s) until its creator has
    * initialised it.
    *
-   * @throws {Deno.errors.NotFound} when `key` has no set
+   * @throws {Deno.errors.NotFound} when `key` has no set (the message says how to create it)
    * @throws {Deno.errors.TimedOut} when its creator never initialised it
    *
-   * @example
+   * @example A key with no set
    * ```ts
    * import { sysv } from "@ipc/shm";
    * import { assertThrows } from "@std/assert";
-   * assertThrows(() => sysv.SemaphoreSet.open(0x7ffe4321), Deno.errors.NotFound);
+   * assertThrows(
+   *   () => sysv.SemaphoreSet.open(0x7ffe4321),
+   *   Deno.errors.NotFound,
+   *   "SemaphoreSet.create()",
+   * );
    * ```
    */
   static open(key: number): SemaphoreSet {
@@ -213,6 +248,7 @@ export class SemaphoreSet {
         action: "Cannot open semaphore set",
         object: hexKey(k),
         syscall: "semget",
+        hints: keyHints("semaphore set", k),
       });
     }
     return SemaphoreSet.#initialised(id, k);
@@ -220,21 +256,34 @@ export class SemaphoreSet {
 
   /**
    * Opens the set for `key`, creating and initialising it if there is none.
-   * Exactly one process initialises; the others wait for `sem_otime`.
+   * Exactly one process initialises (and its handle alone has
+   * {@linkcode SemaphoreSet.created} true); the others wait for `sem_otime`
+   * and get the values it set, not their own `value`.
    *
-   * @example
+   * @example Only the creator's values count
    * ```ts
    * import { sysv } from "@ipc/shm";
-   * import { assertEquals } from "@std/assert";
+   * import { assert, assertEquals, assertFalse } from "@std/assert";
    * const key = sysv.ftok("/tmp", 203);
-   * const a = sysv.SemaphoreSet.openOrCreate(key, { count: 2, value: 1 });
-   * const b = sysv.SemaphoreSet.openOrCreate(key, { count: 2, value: 5 });
+   * try {
+   *   sysv.SemaphoreSet.open(key).remove(); // left over from an earlier run
+   * } catch {
+   *   // none yet
+   * }
+   * using a = sysv.SemaphoreSet.openOrCreate(key, { count: 2, value: 1 });
+   * using b = sysv.SemaphoreSet.openOrCreate(key, { count: 2, value: 5 });
+   * assert(a.created);
+   * assertFalse(b.created);
    * assertEquals(b.getAll(), [1, 1]);
    * a.remove();
    * ```
    */
   static openOrCreate(key: number, options: CreateSemaphoreSetOptions): SemaphoreSet {
     const k = checkKey(key);
+    if (k === IPC.PRIVATE) {
+      throw new TypeError("openOrCreate() needs a key; use SemaphoreSet.private() for IPC_PRIVATE");
+    }
+    checkOptions(options, "SemaphoreSet.openOrCreate()", ["count", "value", "mode"]);
     return createOrOpen(
       () => SemaphoreSet.#create(k, options, IPC.CREAT | IPC.EXCL),
       () => SemaphoreSet.open(k),
@@ -244,38 +293,35 @@ export class SemaphoreSet {
   /**
    * The set with id `id`.
    *
-   * @throws {Deno.errors.NotFound} when no set has that id
+   * @throws {Deno.errors.NotFound} when no set has that id (removed?)
    *
-   * @example
+   * @example Reach a set by its id
    * ```ts
    * import { sysv } from "@ipc/shm";
-   * import { assertEquals } from "@std/assert";
-   * const set = sysv.SemaphoreSet.private(2);
-   * assertEquals(sysv.SemaphoreSet.fromId(set.id).count, 2);
+   * import { assertEquals, assertFalse, assertThrows } from "@std/assert";
+   * using set = sysv.SemaphoreSet.private(2);
+   * using same = sysv.SemaphoreSet.fromId(set.id);
+   * assertEquals(same.count, 2);
+   * assertFalse(same.created);
    * set.remove();
+   * assertThrows(() => sysv.SemaphoreSet.fromId(set.id), Deno.errors.NotFound, "no longer exists");
    * ```
    */
   static fromId(id: number): SemaphoreSet {
     checkId(id);
-    const l = sysvLayout().semid_ds;
-    const buf = new Uint8Array(l.size);
-    if (libc().semctl(id, 0, IPC.STAT, pointerArg(buf)) === -1) {
-      const e = errno();
-      throw errnoError(e === Errno.EINVAL ? Errno.ENOENT : e, {
-        action: "No semaphore set",
-        object: `id ${id}`,
-        syscall: "semctl",
-      });
+    const dv = statInto(id);
+    if (dv === undefined) {
+      throw setError(errno(), id, "Cannot open semaphore set", "semctl(IPC_STAT)");
     }
-    return SemaphoreSet.#initialised(id, decodeIpcPerm(new DataView(buf.buffer)).key);
+    return SemaphoreSet.#initialised(id, decodeIpcPerm(dv).key);
   }
 
   static #initialised(id: number, key: number): SemaphoreSet {
     const deadline = performance.now() + INIT_WAIT_MS;
     const nap = new Int32Array(new SharedArrayBuffer(4));
     for (;;) {
-      const st = statSet(id, { action: "Cannot open semaphore set", object: hexKey(key) });
-      if (st.otime !== null) return new SemaphoreSet(id, key, st.count);
+      const st = statSet(id, "Cannot open semaphore set");
+      if (st.otime !== null) return new SemaphoreSet(id, key, st.count, false);
       if (performance.now() > deadline) {
         throw new Deno.errors.TimedOut(
           `Semaphore set ${id} (key ${
@@ -303,6 +349,50 @@ export class SemaphoreSet {
   }
 
   /**
+   * True only on the handle whose call created the set (`create()`,
+   * `private()`, or the one `openOrCreate()` that made it, whose `value` it
+   * then holds); false for `open()` and `fromId()`, whose values may be
+   * whatever an earlier run left.
+   */
+  get created(): boolean {
+    return this.#created;
+  }
+
+  /** True after {@linkcode SemaphoreSet.close}. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Ends this handle; idempotent. The set itself stays for other processes
+   * (see {@linkcode SemaphoreSet.remove}). A pending {@linkcode SemaphoreSet.op}
+   * rejects with `Deno.errors.BadResource` at once, having applied nothing,
+   * and every later call throws `BadResource`.
+   *
+   * @example Closing ends a pending wait
+   * ```ts
+   * import { sysv } from "@ipc/shm";
+   * import { assertRejects } from "@std/assert";
+   * const set = sysv.SemaphoreSet.private(1);
+   * const waiting = set.op([{ index: 0, delta: -1 }]); // nobody will post
+   * set.close();
+   * await assertRejects(() => waiting, Deno.errors.BadResource);
+   * sysv.SemaphoreSet.fromId(set.id).remove();
+   * ```
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const wake of this.#wakers) wake();
+    this.#wakers.clear();
+  }
+
+  /** Same as {@linkcode SemaphoreSet.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /**
    * Applies `ops` atomically (all or none), blocking this thread while any
    * of them would have to wait (`semtimedop`). EINTR is retried.
    *
@@ -310,7 +400,8 @@ export class SemaphoreSet {
    * @throws {RangeError} for an index outside the set or a delta outside ±32767
    */
   opSync(ops: readonly SemOp[], options: Omit<SemOpOptions, "signal"> = {}): void {
-    const sops = this.#encode(ops);
+    this.#ensureOpen("operate on");
+    const sops = this.#encode(ops, "SemaphoreSet.opSync()");
     checkOptions(options, "SemaphoreSet.opSync()", ["timeout"]);
     const { timeout } = options;
     checkTimeout(timeout);
@@ -335,7 +426,7 @@ export class SemaphoreSet {
       if (e === Errno.EINTR) continue;
       if (e === Errno.EAGAIN && ops.some((o) => o.noWait)) throw errnoError(e, this.#site("semop"));
       if (e === Errno.EAGAIN) throw this.#timedOut(timeout);
-      throw errnoError(e, this.#site(deadline === Infinity ? "semop" : "semtimedop"));
+      throw this.#error(e, deadline === Infinity ? "semop" : "semtimedop");
     }
   }
 
@@ -347,10 +438,14 @@ export class SemaphoreSet {
    * @throws `signal.reason` when aborted
    */
   async op(ops: readonly SemOp[], options: SemOpOptions = {}): Promise<void> {
-    this.#encode(ops);
+    this.#ensureOpen("operate on");
+    this.#encode(ops, "SemaphoreSet.op()");
     checkOptions(options, "SemaphoreSet.op()", ["timeout", "signal"]);
     const { timeout, signal } = options;
     checkTimeout(timeout);
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new TypeError("signal must be an AbortSignal");
+    }
     signal?.throwIfAborted();
     const deadline = timeout === undefined ? Infinity : performance.now() + timeout;
     const spinEnd = performance.now() + 0.02;
@@ -362,9 +457,32 @@ export class SemaphoreSet {
       if (this.#tryOp(ops)) return;
       const left = deadline - performance.now();
       if (left <= 0) throw this.#timedOut(timeout);
-      await sleep(Math.min(nap, left), signal);
+      await this.#nap(Math.min(nap, left), signal);
+      this.#ensureOpen("operate on");
       nap = Math.min(20, nap * 1.5);
     }
+  }
+
+  /** Sleeps `ms`, or less when aborted (rejecting) or when the handle is closed. */
+  #nap(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const end = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        this.#wakers.delete(done);
+      };
+      const done = () => {
+        end();
+        resolve();
+      };
+      const onAbort = () => {
+        end();
+        reject(signal!.reason);
+      };
+      const timer = setTimeout(done, ms);
+      this.#wakers.add(done);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
   }
 
   /** `GETVAL`: the value of semaphore `index`. */
@@ -412,12 +530,13 @@ export class SemaphoreSet {
 
   /** The decoded `semid_ds` (`IPC_STAT`). */
   stat(): SemaphoreSetStat {
-    return statSet(this.#id, { action: "Cannot stat semaphore set", object: `${this.#id}` });
+    this.#ensureOpen("stat");
+    return statSet(this.#id, `Cannot stat ${this.#describe()}`);
   }
 
   /** Changes owner and permissions (`IPC_SET`). */
   setPermissions(change: { mode?: number; uid?: number; gid?: number }): void {
-    checkOptions(change, "SemaphoreSet.setPermissions()", ["mode", "uid", "gid"]);
+    checkChange(change, "SemaphoreSet.setPermissions()");
     const l = sysvLayout().semid_ds;
     const buf = new Uint8Array(l.size);
     this.#ctl(IPC.STAT, 0, pointerArg(buf), "IPC_STAT");
@@ -435,6 +554,7 @@ export class SemaphoreSet {
 
   /** Removes the set at once (`IPC_RMID`); waiters in other processes get `EIDRM`. */
   remove(): void {
+    this.#ensureOpen("remove");
     this.#ctl(IPC.RMID, 0, 0n, "IPC_RMID");
   }
 
@@ -453,20 +573,19 @@ export class SemaphoreSet {
         }
         return false;
       }
-      if (e !== Errno.EINTR) {
-        throw errnoError(e === Errno.EINVAL ? Errno.EIDRM : e, this.#site("semop"));
-      }
+      if (e !== Errno.EINTR) throw this.#error(e, "semop");
     }
   }
 
-  #encode(ops: readonly SemOp[]): Uint8Array<ArrayBuffer> {
+  #encode(ops: readonly SemOp[], what: string): Uint8Array<ArrayBuffer> {
     if (!Array.isArray(ops) || ops.length === 0) {
-      throw new TypeError("op() takes a non-empty array of operations");
+      throw new TypeError(`${what} takes a non-empty array of operations`);
     }
     for (const o of ops) {
       if (o === null || typeof o !== "object") {
         throw new TypeError("each operation is { index, delta, undo?, noWait? }");
       }
+      checkOptions(o, `an operation of ${what}`, OP_KEYS);
       this.#index(o.index);
       if (typeof o.delta !== "number") {
         throw new TypeError(`delta must be a number, got ${typeof o.delta}`);
@@ -491,23 +610,32 @@ export class SemaphoreSet {
   }
 
   #ctl(cmd: number, index: number, arg: bigint, name: string): number {
+    this.#ensureOpen("use");
     const r = libc().semctl(this.#id, index, cmd, arg);
-    if (r === -1) {
-      const e = errno();
-      throw errnoError(e === Errno.EINVAL ? Errno.EIDRM : e, {
-        ...this.#site("semctl"),
-        syscall: `semctl(${name})`,
-      });
-    }
+    if (r === -1) throw this.#error(errno(), `semctl(${name})`);
     return r;
   }
 
   #site(syscall: string) {
-    return {
-      action: "Semaphore set operation failed",
-      object: `${this.#id}${this.#key === 0 ? "" : ` (key ${hexKey(this.#key)})`}`,
-      syscall,
-    };
+    return { action: `Cannot operate on ${this.#describe()}`, syscall };
+  }
+
+  #error(e: number, syscall: string) {
+    return setError(e, this.#id, `Cannot operate on ${this.#describe()}`, syscall);
+  }
+
+  #describe(): string {
+    return `System V semaphore set ${this.#id}${
+      this.#key === 0 ? "" : ` (key ${hexKey(this.#key)})`
+    }`;
+  }
+
+  #ensureOpen(what: string): void {
+    if (this.#closed) {
+      throw new Deno.errors.BadResource(
+        `Cannot ${what} ${this.#describe()}: this handle is closed`,
+      );
+    }
   }
 
   #timedOut(timeout: number | undefined): Deno.errors.TimedOut {
@@ -517,19 +645,7 @@ export class SemaphoreSet {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
+const OP_KEYS = ["index", "delta", "undo", "noWait"] as const;
 
 function checkCount(count: unknown): asserts count is number {
   if (typeof count !== "number") throw new TypeError(`count must be a number, got ${typeof count}`);

@@ -113,9 +113,14 @@ Deno.test("close() detaches every view: old views read as length 0 and accessors
   assertEquals(f64.length, 0);
   assertEquals(bytes[0], undefined);
   assertEquals(bytes.buffer.byteLength, 0);
+  // A DataView is the engine's own object: its methods throw the engine's TypeError once detached.
   assertThrows(() => dv.getInt32(0), TypeError);
-  assertThrows(() => rec.a, TypeError);
-  assertThrows(() => (rec.b = 2), TypeError);
+  const closed = `SharedMemory "${name}" is closed`;
+  assertThrows(() => rec.a, Deno.errors.BadResource, `Cannot read field "a": ${closed}`);
+  assertThrows(() => (rec.b = 2), Deno.errors.BadResource, `Cannot write field "b": ${closed}`);
+  assertThrows(() => rec.toJSON(), Deno.errors.BadResource, closed);
+  assertThrows(() => shm.view(Int32Array), Deno.errors.BadResource, closed);
+  assertThrows(() => shm.dataView(), Deno.errors.BadResource, closed);
 });
 
 Deno.test("a buffer moved away before close() stays readable afterwards (no SIGSEGV)", async () => {
