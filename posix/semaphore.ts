@@ -260,13 +260,19 @@ export class Semaphore implements Disposable {
 
   /**
    * Opens `name`, creating it with `options` if it does not exist.
+   * {@linkcode Semaphore.created} says which happened: when it is false the
+   * semaphore may be a leftover of an earlier run with a stale value, so a
+   * consumer that must not start early should unlink and re-create it (or
+   * check its value) rather than trust it.
    *
    * @example
    * ```ts
    * import { posix } from "@ipc/shm";
+   * import { assertEquals } from "@std/assert";
    * const name = `/doc-sem-ooc-${Deno.pid}`;
    * using a = posix.Semaphore.openOrCreate(name, { value: 1 });
    * using b = posix.Semaphore.openOrCreate(name, { value: 1 });
+   * assertEquals([a.created, b.created], [true, false]); // exactly one creates
    * posix.Semaphore.unlink(name);
    * ```
    */

@@ -243,9 +243,11 @@ export class Mutex implements Disposable {
    * @example Either side may start first
    * ```ts
    * import { sync } from "@ipc/shm";
+   * import { assertEquals } from "@std/assert";
    * const name = `/doc-mutex-ooc-${Deno.pid}`;
    * using a = sync.Mutex.openOrCreate(name);
    * using b = sync.Mutex.openOrCreate(name);
+   * assertEquals([a.created, b.created], [true, false]); // exactly one creates
    * sync.Mutex.unlink(name);
    * ```
    */

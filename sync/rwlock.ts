@@ -223,9 +223,11 @@ export class RwLock implements Disposable {
    * @example
    * ```ts
    * import { sync } from "@ipc/shm";
+   * import { assertEquals } from "@std/assert";
    * const name = `/doc-rw-ooc-${Deno.pid}`;
    * using a = sync.RwLock.openOrCreate(name);
    * using b = sync.RwLock.openOrCreate(name);
+   * assertEquals([a.created, b.created], [true, false]); // exactly one creates
    * sync.RwLock.unlink(name);
    * ```
    */

@@ -194,9 +194,11 @@ export class Semaphore implements Disposable {
    * @example
    * ```ts
    * import { sync } from "@ipc/shm";
+   * import { assertEquals } from "@std/assert";
    * const name = `/doc-sem-ooc-${Deno.pid}`;
    * using a = sync.Semaphore.openOrCreate(name, { permits: 1 });
    * using b = sync.Semaphore.openOrCreate(name, { permits: 1 });
+   * assertEquals([a.created, b.created], [true, false]); // exactly one creates
    * sync.Semaphore.unlink(name);
    * ```
    */
