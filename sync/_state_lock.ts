@@ -252,13 +252,23 @@ export class StateLock {
     for (let i = 0; i < n; i++) this.parker.post();
   }
 
-  /** Takes, sleeping between attempts; a sleep slice that ends looks for dead holders. */
-  acquireSync(taker: Taker, options: SyncWaitOptions, verb: string, what: string): void {
+  /**
+   * Takes, sleeping between attempts; a sleep slice that ends looks for dead
+   * holders. `made` turns the take into the caller's guard at once, so that a
+   * close() can never fall between the two and leave the take unrecorded.
+   */
+  acquireSync<T>(
+    taker: Taker,
+    options: SyncWaitOptions,
+    verb: string,
+    what: string,
+    made: () => T,
+  ): T {
     checkWaitOptions(options, what, true);
     const deadline = deadlineOf(options.timeout);
     const me = { sleeping: false };
     for (let scrub = false;; scrub = true) {
-      if (this.#attempt(taker, scrub, me)) return;
+      if (this.#attempt(taker, scrub, me)) return made();
       const remaining = deadline - performance.now();
       try {
         if (remaining <= 0) throw timedOut(verb, options.timeout);
@@ -274,7 +284,13 @@ export class StateLock {
   }
 
   /** Async {@linkcode StateLock.acquireSync}. */
-  async acquire(taker: Taker, options: WaitOptions, verb: string, what: string): Promise<void> {
+  async acquire<T>(
+    taker: Taker,
+    options: WaitOptions,
+    verb: string,
+    what: string,
+    made: () => T,
+  ): Promise<T> {
     checkWaitOptions(options, what);
     const { signal } = options;
     signal?.throwIfAborted();
@@ -284,7 +300,7 @@ export class StateLock {
     this.#pending.add(pending);
     try {
       for (let scrub = false;; scrub = true) {
-        if (this.#attempt(taker, scrub, me)) return;
+        if (this.#attempt(taker, scrub, me)) return made();
         const remaining = deadline - performance.now();
         try {
           if (remaining <= 0) throw timedOut(verb, options.timeout);

@@ -373,8 +373,13 @@ export class RwLock implements Disposable {
    */
   readSync(options: SyncWaitOptions = {}): RwLockGuard {
     this.#check();
-    this.#state.acquireSync(this.#reader, options, "take a read lock", "RwLock.readSync()");
-    return this.#guard("read");
+    return this.#state.acquireSync(
+      this.#reader,
+      options,
+      "take a read lock",
+      "RwLock.readSync()",
+      () => this.#guard("read"),
+    );
   }
 
   /**
@@ -384,8 +389,13 @@ export class RwLock implements Disposable {
    */
   writeSync(options: SyncWaitOptions = {}): RwLockGuard {
     this.#check();
-    this.#state.acquireSync(this.#writer, options, "take the write lock", "RwLock.writeSync()");
-    return this.#guard("write");
+    return this.#state.acquireSync(
+      this.#writer,
+      options,
+      "take the write lock",
+      "RwLock.writeSync()",
+      () => this.#guard("write"),
+    );
   }
 
   /**
@@ -396,8 +406,13 @@ export class RwLock implements Disposable {
    */
   async read(options: WaitOptions = {}): Promise<RwLockGuard> {
     this.#check();
-    await this.#state.acquire(this.#reader, options, "take a read lock", "RwLock.read()");
-    return this.#guard("read");
+    return await this.#state.acquire(
+      this.#reader,
+      options,
+      "take a read lock",
+      "RwLock.read()",
+      () => this.#guard("read"),
+    );
   }
 
   /**
@@ -408,8 +423,13 @@ export class RwLock implements Disposable {
    */
   async write(options: WaitOptions = {}): Promise<RwLockGuard> {
     this.#check();
-    await this.#state.acquire(this.#writer, options, "take the write lock", "RwLock.write()");
-    return this.#guard("write");
+    return await this.#state.acquire(
+      this.#writer,
+      options,
+      "take the write lock",
+      "RwLock.write()",
+      () => this.#guard("write"),
+    );
   }
 
   /**

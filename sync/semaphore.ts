@@ -334,8 +334,13 @@ export class Semaphore implements Disposable {
    */
   acquireSync(options: SyncWaitOptions = {}): Permit {
     this.#check();
-    this.#state.acquireSync(this.#taker, options, "acquire a permit", "Semaphore.acquireSync()");
-    return this.#permit();
+    return this.#state.acquireSync(
+      this.#taker,
+      options,
+      "acquire a permit",
+      "Semaphore.acquireSync()",
+      () => this.#permit(),
+    );
   }
 
   /**
@@ -346,8 +351,13 @@ export class Semaphore implements Disposable {
    */
   async acquire(options: WaitOptions = {}): Promise<Permit> {
     this.#check();
-    await this.#state.acquire(this.#taker, options, "acquire a permit", "Semaphore.acquire()");
-    return this.#permit();
+    return await this.#state.acquire(
+      this.#taker,
+      options,
+      "acquire a permit",
+      "Semaphore.acquire()",
+      () => this.#permit(),
+    );
   }
 
   /**
