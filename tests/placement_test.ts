@@ -10,7 +10,16 @@ import { SEM_SIZE, Semaphore as PosixSemaphore } from "../posix/semaphore.ts";
 import { Mutex, MUTEX_SIZE } from "../sync/mutex.ts";
 import { RwLock, rwLockSize } from "../sync/rwlock.ts";
 import { Semaphore, semaphoreSize } from "../sync/semaphore.ts";
-import { assertNoLeftovers, tempModule, test, uniqueName } from "./_helpers.ts";
+import { PARKER_SIZE } from "../sync/_parker.ts";
+import {
+  assertNoLeftovers,
+  compileC,
+  hasCC,
+  runExe,
+  tempModule,
+  test,
+  uniqueName,
+} from "./_helpers.ts";
 
 const CHILD = `
 import { SharedMemory } from "@lib/posix/shared_memory.ts";
@@ -446,4 +455,46 @@ test("Misspelled or unknown option names are a TypeError naming the valid ones, 
     PosixSemaphore.unlink(psemName);
   }
   assertNoLeftovers();
+});
+
+test("Layouts: a parker inside a lock stays a bare 32-byte sem_t; a public in-memory semaphore takes 64", () => {
+  assertEquals(PARKER_SIZE, 32);
+  assertEquals(SEM_SIZE, 64);
+});
+
+Deno.test({
+  name:
+    "posix.Semaphore.init(): a C peer sees a plain sem_t at the byte offset and can wait and post on it",
+  ignore: !hasCC,
+  async fn() {
+    const name = uniqueName("csem");
+    using shm = SharedMemory.create(name, { size: 2 * SEM_SIZE });
+    try {
+      using sem = PosixSemaphore.init(shm, SEM_SIZE, { value: 1 });
+      const exe = await compileC(`
+        #include <fcntl.h>
+        #include <semaphore.h>
+        #include <stdio.h>
+        #include <sys/mman.h>
+        int main(int argc, char **argv) {
+          int fd = shm_open(argv[1], O_RDWR, 0);
+          if (fd < 0) { perror("shm_open"); return 2; }
+          char *base = mmap(0, ${2 * SEM_SIZE}, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+          if (base == MAP_FAILED) { perror("mmap"); return 2; }
+          sem_t *s = (sem_t *)(base + ${SEM_SIZE});
+          if (sem_trywait(s) != 0) { perror("sem_trywait"); return 3; }
+          sem_post(s);
+          sem_post(s);
+          printf("ok\\n");
+          return 0;
+        }`);
+      const r = await runExe(exe, [name]);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(r.stdout.trim(), "ok");
+      assertEquals(sem.value, 2);
+      await Deno.remove(exe.slice(0, exe.lastIndexOf("/")), { recursive: true });
+    } finally {
+      SharedMemory.unlink(name);
+    }
+  },
 });
