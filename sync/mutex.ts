@@ -301,21 +301,26 @@ export class Mutex implements Disposable {
 
   /**
    * Initialises a new, unlocked mutex at `byteOffset` of `region` (for
-   * example a `SharedMemory` that also holds the data it guards). Call once;
-   * other processes call {@linkcode Mutex.attach}.
+   * example a `SharedMemory` that also holds the data it guards); other
+   * processes call {@linkcode Mutex.attach}. It never resets a mutex that is
+   * there (held or not): where processes may start in any order, use
+   * {@linkcode Mutex.initOrAttach}.
    *
    * @param region a mapping: `SharedMemory` or a System V attachment
    * @param byteOffset a multiple of `MUTEX_ALIGN` with `MUTEX_SIZE` bytes after it
    * @throws {RangeError} when misaligned or out of bounds
+   * @throws {Deno.errors.AlreadyExists} when a mutex is already placed there
+   * @throws {Deno.errors.InvalidData} when the memory there holds something else
    *
    * @example A lock next to its data
    * ```ts
    * import { MUTEX_SIZE, SharedMemory, sync } from "@ipc/shm";
-   * import { assertEquals } from "@std/assert";
+   * import { assertEquals, assertThrows } from "@std/assert";
    *
    * const name = `/doc-mutex-init-${Deno.pid}`;
    * using shm = SharedMemory.create(name, { size: MUTEX_SIZE + 8 });
    * using mutex = sync.Mutex.init(shm, 0);
+   * assertThrows(() => sync.Mutex.init(shm, 0), Deno.errors.AlreadyExists);
    * const counter = shm.view(Float64Array, MUTEX_SIZE, 1);
    * mutex.withLockSync(() => counter[0]! += 1);
    * assertEquals(counter[0], 1);

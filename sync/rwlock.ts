@@ -269,14 +269,21 @@ export class RwLock implements Disposable {
   }
 
   /**
-   * Initialises a lock at `byteOffset` of `region` ({@linkcode rwLockSize} bytes, 8-byte aligned).
+   * Initialises a lock at `byteOffset` of `region` ({@linkcode rwLockSize}
+   * bytes, 8-byte aligned). It never resets a lock that is there: where
+   * processes may start in any order, use {@linkcode RwLock.initOrAttach}.
+   *
+   * @throws {Deno.errors.AlreadyExists} when a lock is already placed there
+   * @throws {Deno.errors.InvalidData} when the memory there holds something else
    *
    * @example
    * ```ts
    * import { SharedMemory, sync } from "@ipc/shm";
+   * import { assertThrows } from "@std/assert";
    * const name = `/doc-rw-init-${Deno.pid}`;
    * using shm = SharedMemory.create(name, { size: sync.rwLockSize() + 8 });
    * using lock = sync.RwLock.init(shm, 0);
+   * assertThrows(() => sync.RwLock.init(shm, 0), Deno.errors.AlreadyExists);
    * lock.readSync().release();
    * shm.unlink();
    * ```

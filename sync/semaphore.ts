@@ -223,14 +223,24 @@ export class Semaphore implements Disposable {
 
   /**
    * Initialises a permit semaphore at `byteOffset` of `region`
-   * ({@linkcode semaphoreSize} bytes, 8-byte aligned).
+   * ({@linkcode semaphoreSize} bytes, 8-byte aligned). It never resets one
+   * that is there: where processes may start in any order, use
+   * {@linkcode Semaphore.initOrAttach}.
+   *
+   * @throws {Deno.errors.AlreadyExists} when a semaphore is already placed there
+   * @throws {Deno.errors.InvalidData} when the memory there holds something else
    *
    * @example
    * ```ts
    * import { SharedMemory, sync } from "@ipc/shm";
+   * import { assertThrows } from "@std/assert";
    * const name = `/doc-sem-init-${Deno.pid}`;
    * using shm = SharedMemory.create(name, { size: sync.semaphoreSize(8) });
    * using pool = sync.Semaphore.init(shm, 0, { permits: 4, maxHolders: 8 });
+   * assertThrows(
+   *   () => sync.Semaphore.init(shm, 0, { permits: 1, maxHolders: 8 }),
+   *   Deno.errors.AlreadyExists,
+   * );
    * pool.acquireSync().release();
    * shm.unlink();
    * ```
