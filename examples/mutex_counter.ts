@@ -1,7 +1,9 @@
 /**
  * Every seed says it: shared memory without a lock corrupts data. Four
  * processes add to one counter in shared memory, first without a lock, then
- * with a `Mutex` that sits in the same mapping as the counter.
+ * with a `Mutex` that sits in the same mapping as the counter. Every worker
+ * runs the same code: `Mutex.initOrAttach` lets whichever comes first place
+ * the mutex, and never resets it under another worker.
  *
  *     deno run --allow-ffi --allow-run --allow-read examples/mutex_counter.ts
  *
@@ -16,7 +18,7 @@ const INCREMENTS = 1_000_000;
 
 if (role === "worker") {
   using shm = SharedMemory.open(name!);
-  using mutex = Mutex.attach(shm, 0);
+  using mutex = Mutex.initOrAttach(shm, 0);
   const [counter, ready] = [
     shm.view(Int32Array, MUTEX_SIZE, 1),
     shm.view(Int32Array, MUTEX_SIZE + 4, 1),
@@ -38,7 +40,6 @@ if (role === "worker") {
     const shmName = `/example-counter-${Deno.pid}`;
     using shm = SharedMemory.create(shmName, { size: MUTEX_SIZE + 8 });
     try {
-      using _mutex = Mutex.init(shm, 0);
       const self = new URL(import.meta.url).pathname;
       const runs = Array.from({ length: PROCESSES }, () =>
         new Deno.Command(Deno.execPath(), {

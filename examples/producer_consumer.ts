@@ -4,6 +4,11 @@
  * mutex — all three in-memory semaphores inside the same mapping as the data.
  * The consumer checks that every item arrived exactly once and in order.
  *
+ * Both sides place the semaphores with `initOrAttach` and the same initial
+ * values, so either may start first; the parent creates a fresh mapping
+ * (`SharedMemory.create` fails on a leftover), so nobody starts on the state of
+ * an earlier run.
+ *
  *     deno run --allow-ffi --allow-run --allow-read examples/producer_consumer.ts [items]
  *
  * @module
@@ -24,10 +29,18 @@ function check(value: number): number {
   return Math.imul(value, 2654435761) >>> 1;
 }
 
+/** The three semaphores, placed by whichever process gets there first. */
+function semaphores(shm: SharedMemory) {
+  return {
+    mutex: posix.Semaphore.initOrAttach(shm, MUTEX, { value: 1 }),
+    empty: posix.Semaphore.initOrAttach(shm, EMPTY, { value: SLOTS }),
+    full: posix.Semaphore.initOrAttach(shm, FULL, { value: 0 }),
+  };
+}
+
 async function producer(shm: SharedMemory, count: number): Promise<void> {
-  using mutex = posix.Semaphore.attach(shm, MUTEX);
-  using empty = posix.Semaphore.attach(shm, EMPTY);
-  using full = posix.Semaphore.attach(shm, FULL);
+  const { mutex: m, empty: e, full: f } = semaphores(shm);
+  using mutex = m, empty = e, full = f;
   const index = shm.view(Int32Array, INDEX, 2);
   const items = shm.view(Int32Array, ITEMS, SLOTS * 2);
   for (let i = 0; i < count; i++) {
@@ -43,9 +56,8 @@ async function producer(shm: SharedMemory, count: number): Promise<void> {
 }
 
 async function consumer(shm: SharedMemory, count: number): Promise<void> {
-  using mutex = posix.Semaphore.attach(shm, MUTEX);
-  using empty = posix.Semaphore.attach(shm, EMPTY);
-  using full = posix.Semaphore.attach(shm, FULL);
+  const { mutex: m, empty: e, full: f } = semaphores(shm);
+  using mutex = m, empty = e, full = f;
   const index = shm.view(Int32Array, INDEX, 2);
   const items = shm.view(Int32Array, ITEMS, SLOTS * 2);
   for (let expected = 0; expected < count; expected++) {
@@ -71,11 +83,8 @@ if (role === "producer" || role === "consumer") {
 } else {
   const count = Number(Deno.args[0] ?? 10_000);
   const shmName = `/example-pc-${Deno.pid}`;
-  using shm = SharedMemory.create(shmName, { size: SIZE });
+  using _shm = SharedMemory.create(shmName, { size: SIZE });
   try {
-    using _mutex = posix.Semaphore.init(shm, MUTEX, { value: 1 });
-    using _empty = posix.Semaphore.init(shm, EMPTY, { value: SLOTS });
-    using _full = posix.Semaphore.init(shm, FULL, { value: 0 });
     const self = new URL(import.meta.url).pathname;
     const spawn = (r: string) =>
       new Deno.Command(Deno.execPath(), {

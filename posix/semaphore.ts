@@ -11,6 +11,7 @@ import { cString } from "../ffi/cstring.ts";
 import { O } from "../ffi/constants.ts";
 import { CLOCK_MONOTONIC, deadlineIn } from "../ffi/timespec.ts";
 import { checkPlacement, type MappedRegion, pinRegion } from "../memory/region.ts";
+import { place, type PlaceHow, placeWhere, unplace } from "../memory/_placement.ts";
 import {
   checkMode,
   checkName,
@@ -20,10 +21,25 @@ import {
 } from "../memory/_validate.ts";
 import { DEFAULT_SPIN_US, parksSettled, type ParkTarget, spin, WaitQueue } from "./_park.ts";
 
-/** `sizeof(sem_t)` on glibc x86_64 and aarch64: bytes an in-memory semaphore occupies. */
-export const SEM_SIZE = 32;
+/**
+ * Bytes an in-memory semaphore occupies: the `sem_t` itself at its byte offset
+ * (`sizeof(sem_t)` is 32 on glibc x86_64 and aarch64, so a C peer sees a plain
+ * `sem_t` there), then a placement word that says whether it was initialised,
+ * which lets {@linkcode Semaphore.init} refuse to reset a live one. Rounded up
+ * to a cache line so that neighbouring semaphores do not share one.
+ */
+export const SEM_SIZE = 64;
 /** `_Alignof(sem_t)`: an in-memory semaphore's byte offset must be a multiple of this. */
 export const SEM_ALIGN = 8;
+/**
+ * `sizeof(sem_t)`: the bytes of a bare `sem_t` without a placement word, for
+ * layouts whose own magic already says whether they were initialised (see
+ * {@linkcode semaphoreAtRaw}). Internal: not exported from `mod.ts`.
+ */
+export const SEM_T_SIZE = 32;
+/** Int32 index of the placement word after the sem_t. */
+const MARKER = SEM_T_SIZE / 4;
+const PSEM_MAGIC = 0x5053656d; // "PSem"
 /** The largest value a POSIX semaphore can hold (`SEM_VALUE_MAX`). */
 export const SEM_VALUE_MAX = 2147483647;
 
@@ -59,6 +75,22 @@ export interface SemaphoreWaitSyncOptions {
 
 const MAX_NAME_BYTES = 251;
 const ADAPT_MAX_US = 400; // NAME_MAX minus glibc's "sem." prefix in /dev/shm
+
+let rawAt: (region: MappedRegion, byteOffset: number, value: number | undefined) => Semaphore;
+
+/**
+ * A bare in-memory `sem_t` at `byteOffset` (`SEM_T_SIZE` bytes, no placement
+ * word): `sem_init` when `value` is given, else attach. For the parkers inside
+ * other layouts (Mutex, RwLock, Channel), whose own magic word already guards
+ * initialisation and whose offsets must not move. Internal: not exported from `mod.ts`.
+ */
+export function semaphoreAtRaw(
+  region: MappedRegion,
+  byteOffset: number,
+  value?: number,
+): Semaphore {
+  return rawAt(region, byteOffset, value);
+}
 
 const handles = new FinalizationRegistry<Deno.PointerObject>((p) => {
   // Safety net for a forgotten close() of a named semaphore: it only unmaps
@@ -105,11 +137,26 @@ export class Semaphore implements Disposable {
   #token = {};
   #getValueBuf = new Int32Array(1);
   #spinUs = DEFAULT_SPIN_US;
+  #created: boolean;
+  /** The placement word of an in-memory semaphore; undefined for named and raw ones. */
+  #marker: Int32Array | undefined;
+
+  static {
+    rawAt = (region, byteOffset, value) => {
+      checkRegion(region);
+      checkPlacement(region, byteOffset, SEM_T_SIZE, SEM_ALIGN, "semaphore");
+      const sem = new Semaphore(undefined, { region, byteOffset }, value !== undefined);
+      if (value !== undefined) sem.#semInit(value);
+      return sem;
+    };
+  }
 
   private constructor(
     named: { name: string; pointer: Deno.PointerObject } | undefined,
-    region?: { region: MappedRegion; byteOffset: number },
+    region: { region: MappedRegion; byteOffset: number } | undefined,
+    created: boolean,
   ) {
+    this.#created = created;
     if (named) {
       this.#name = named.name;
       this.#named = named.pointer;
@@ -151,13 +198,19 @@ export class Semaphore implements Disposable {
     const p = libc().sem_open(cString(name), O.CREAT | O.EXCL, mode, value);
     const e = err[0]!;
     if (p === null) {
-      throw errnoError(e, {
+      const error = errnoError(e, {
         action: "Cannot create semaphore",
         object: name,
         syscall: "sem_open",
       });
+      if (error instanceof Deno.errors.AlreadyExists) {
+        error.message += `; open it with posix.Semaphore.open(), or remove it with ` +
+          `posix.Semaphore.unlink(${JSON.stringify(name)}) or ` +
+          `\`deno run --allow-ffi jsr:@ipc/shm/cli rm ${name} --sem\``;
+      }
+      throw error;
     }
-    const sem = new Semaphore({ name, pointer: p });
+    const sem = new Semaphore({ name, pointer: p }, undefined, true);
     // sem_open applies the umask; the mode asked for is the mode others get.
     if (libc().chmod(cString(`/dev/shm/sem.${name.slice(1)}`), mode) === -1) {
       const e = errnoError(errno(), {
@@ -191,29 +244,40 @@ export class Semaphore implements Disposable {
     const p = libc().sem_open(cString(name), 0, 0, 0);
     const e = err[0]!;
     if (p === null) {
-      throw errnoError(e, {
+      const error = errnoError(e, {
         action: "Cannot open semaphore",
         object: name,
         syscall: "sem_open",
       });
+      if (error instanceof Deno.errors.NotFound) {
+        error.message +=
+          "; create it with posix.Semaphore.create() or posix.Semaphore.openOrCreate()";
+      }
+      throw error;
     }
-    return new Semaphore({ name, pointer: p });
+    return new Semaphore({ name, pointer: p }, undefined, false);
   }
 
   /**
    * Opens `name`, creating it with `options` if it does not exist.
+   * {@linkcode Semaphore.created} says which happened: when it is false the
+   * semaphore may be a leftover of an earlier run with a stale value, so a
+   * consumer that must not start early should unlink and re-create it (or
+   * check its value) rather than trust it.
    *
    * @example
    * ```ts
    * import { posix } from "@ipc/shm";
+   * import { assertEquals } from "@std/assert";
    * const name = `/doc-sem-ooc-${Deno.pid}`;
    * using a = posix.Semaphore.openOrCreate(name, { value: 1 });
    * using b = posix.Semaphore.openOrCreate(name, { value: 1 });
+   * assertEquals([a.created, b.created], [true, false]); // exactly one creates
    * posix.Semaphore.unlink(name);
    * ```
    */
   static openOrCreate(name: string, options: CreateSemaphoreOptions = {}): Semaphore {
-    createArgs(name, options);
+    createArgs(name, options, "Semaphore.openOrCreate()");
     return createOrOpen(
       () => Semaphore.create(name, options),
       () => Semaphore.open(name),
@@ -244,20 +308,26 @@ export class Semaphore implements Disposable {
 
   /**
    * Initialises an in-memory, process-shared semaphore (`sem_init` with
-   * `pshared = 1`) at `byteOffset` of a mapping. Do it once; other processes
-   * {@linkcode Semaphore.attach}.
+   * `pshared = 1`) at `byteOffset` of a mapping, and marks it placed. It never
+   * resets a live semaphore: over one it throws `AlreadyExists`. Where several
+   * processes may get there first, use {@linkcode Semaphore.initOrAttach}.
    *
    * @param region a `SharedMemory` or System V attachment
    * @param byteOffset a multiple of `SEM_ALIGN` with `SEM_SIZE` bytes after it
+   * @param options `value`: the initial value (default 0)
    * @throws {RangeError} when misaligned or out of bounds
+   * @throws {Deno.errors.AlreadyExists} when a semaphore is already placed there
+   * @throws {Deno.errors.InvalidData} when the memory holds something else
    *
    * @example A semaphore inside shared memory
    * ```ts
    * import { posix, SharedMemory } from "@ipc/shm";
-   * import { assertEquals } from "@std/assert";
+   * import { assertEquals, assertThrows } from "@std/assert";
    * const name = `/doc-sem-init-${Deno.pid}`;
    * using shm = SharedMemory.create(name, { size: 4096 });
    * using sem = posix.Semaphore.init(shm, 0, { value: 1 });
+   * assertEquals(sem.created, true);
+   * assertThrows(() => posix.Semaphore.init(shm, 0), Deno.errors.AlreadyExists);
    * using peer = posix.Semaphore.attach(shm, 0);
    * assertEquals(peer.tryWait(), true);
    * assertEquals(sem.value, 0);
@@ -273,38 +343,83 @@ export class Semaphore implements Disposable {
     checkOptions(options, "Semaphore.init()", ["value"]);
     const value = options.value ?? 0;
     checkValue(value);
-    const sem = Semaphore.attach(region, byteOffset);
-    check(libc().sem_init(sem.#pointer(), 1, value), {
-      action: "Cannot initialise semaphore",
-      object: `at byte ${byteOffset}`,
-      syscall: "sem_init",
-    });
-    return sem;
+    return Semaphore.#placed(region, byteOffset, "init", value);
   }
 
   /**
-   * Uses the in-memory semaphore another handle initialised at `byteOffset`.
+   * Attaches to the in-memory semaphore another handle placed at
+   * `byteOffset`, waiting up to half a second for a placement in progress.
    *
    * @throws {RangeError} when misaligned or out of bounds
+   * @throws {Deno.errors.InvalidData} when no semaphore was placed there
    *
    * @example
    * ```ts
    * import { posix, SEM_SIZE, SharedMemory } from "@ipc/shm";
+   * import { assertEquals } from "@std/assert";
    * const name = `/doc-sem-attach-${Deno.pid}`;
    * using shm = SharedMemory.create(name, { size: SEM_SIZE });
    * using a = posix.Semaphore.init(shm, 0);
    * using b = posix.Semaphore.attach(shm, 0);
+   * assertEquals(b.created, false);
    * b.post();
    * a.waitSync({ timeout: 100 });
+   * a.destroy();
    * shm.unlink();
    * ```
    */
   static attach(region: MappedRegion, byteOffset: number): Semaphore {
-    if (region === null || typeof region !== "object" || typeof region.view !== "function") {
-      throw new TypeError("attach() takes a mapped region (SharedMemory or a System V attachment)");
-    }
+    return Semaphore.#placed(region, byteOffset, "attach", 0);
+  }
+
+  /**
+   * Initialises the in-memory semaphore at `byteOffset` if nobody has, or
+   * attaches to it if somebody has: safe when many processes race to it.
+   * `created` says which happened, so exactly one of the racers can, say,
+   * publish the initial data.
+   *
+   * @param options `value`: the initial value if this call initialises (default 0)
+   * @throws {RangeError} when misaligned or out of bounds
+   * @throws {Deno.errors.InvalidData} when the memory holds something else
+   *
+   * @example Whoever comes first initialises
+   * ```ts
+   * import { posix, SEM_SIZE, SharedMemory } from "@ipc/shm";
+   * import { assertEquals } from "@std/assert";
+   * const name = `/doc-sem-ioa-${Deno.pid}`;
+   * using shm = SharedMemory.openOrCreate(name, { size: SEM_SIZE });
+   * using first = posix.Semaphore.initOrAttach(shm, 0, { value: 1 });
+   * using second = posix.Semaphore.initOrAttach(shm, 0, { value: 1 });
+   * assertEquals([first.created, second.created], [true, false]);
+   * assertEquals(second.value, 1);
+   * first.destroy();
+   * shm.unlink();
+   * ```
+   */
+  static initOrAttach(
+    region: MappedRegion,
+    byteOffset: number,
+    options: { value?: number } = {},
+  ): Semaphore {
+    checkOptions(options, "Semaphore.initOrAttach()", ["value"]);
+    const value = options.value ?? 0;
+    checkValue(value);
+    return Semaphore.#placed(region, byteOffset, "initOrAttach", value);
+  }
+
+  static #placed(region: MappedRegion, byteOffset: number, how: PlaceHow, value: number) {
+    checkRegion(region);
     checkPlacement(region, byteOffset, SEM_SIZE, SEM_ALIGN, "semaphore");
-    return new Semaphore(undefined, { region, byteOffset });
+    const marker = region.view(Int32Array, byteOffset, SEM_SIZE / 4);
+    const kind = { kind: "Semaphore", magic: PSEM_MAGIC, where: placeWhere(region, byteOffset) };
+    let sem: Semaphore | undefined;
+    const created = place(marker, MARKER, how, kind, () => {
+      sem = new Semaphore(undefined, { region, byteOffset }, true);
+      sem.#semInit(value);
+    });
+    sem ??= new Semaphore(undefined, { region, byteOffset }, created);
+    sem.#marker = marker;
+    return sem;
   }
 
   /**
@@ -325,6 +440,14 @@ export class Semaphore implements Disposable {
    */
   static settled(): Promise<void> {
     return parksSettled();
+  }
+
+  /**
+   * True when this handle's call created (named) or initialised (in-memory)
+   * the semaphore; false when it opened or attached to one that was there.
+   */
+  get created(): boolean {
+    return this.#created;
   }
 
   /** The name of a named semaphore; `undefined` for an in-memory one. */
@@ -456,6 +579,7 @@ export class Semaphore implements Disposable {
    * ```
    */
   async acquire(options: SemaphoreWaitOptions = {}): Promise<Disposable & { release(): void }> {
+    checkOptions(options, "Semaphore.acquire()", ["timeout", "signal", "spinMicros"]);
     await this.wait(options);
     let held = true;
     const release = () => {
@@ -475,8 +599,9 @@ export class Semaphore implements Disposable {
   }
 
   /**
-   * Destroys an in-memory semaphore (`sem_destroy`) and closes this handle.
-   * Only call it when no process waits on it any more.
+   * Destroys an in-memory semaphore (`sem_destroy`), marks its memory as never
+   * placed (so {@linkcode Semaphore.init} may place one there again) and
+   * closes this handle. Only call it when no process waits on it any more.
    */
   destroy(): void {
     if (this.#region === undefined) {
@@ -484,6 +609,7 @@ export class Semaphore implements Disposable {
     }
     const p = this.#pointer();
     check(libc().sem_destroy(p), this.#site("sem_destroy"));
+    if (this.#marker !== undefined && this.#marker.length > 0) unplace(this.#marker, MARKER);
     this.close();
   }
 
@@ -545,6 +671,13 @@ export class Semaphore implements Disposable {
     const p = this.#pointer();
     const unpin = this.#region ? pinRegion(this.#region) : () => {};
     return libc().sem_clockwait_nb(p, CLOCK_MONOTONIC, deadlineIn(sliceMs)).then((r) => {
+      if (r === 0 && this.#closed) {
+        // Nobody here wants the unit any more (close() rejected the waiters):
+        // hand it back to the other processes' waiters. The memory is still
+        // mapped (pinned) or, if its region closed, private zero pages.
+        libc().sem_post(p);
+        r = -1;
+      }
       unpin();
       if (this.#closed && this.#named !== null) {
         libc().sem_close(this.#named);
@@ -571,6 +704,14 @@ export class Semaphore implements Disposable {
     return this.#sem;
   }
 
+  #semInit(value: number): void {
+    check(libc().sem_init(this.#pointer(), 1, value), {
+      action: "Cannot initialise semaphore",
+      object: `at byte ${this.#offset}`,
+      syscall: "sem_init",
+    });
+  }
+
   #describe(): string {
     return this.#name === undefined
       ? `semaphore at byte ${this.#offset}`
@@ -586,13 +727,22 @@ export class Semaphore implements Disposable {
   }
 }
 
-function createArgs(name: string, options: CreateSemaphoreOptions) {
+function createArgs(name: string, options: CreateSemaphoreOptions, what = "Semaphore.create()") {
   checkName(name, "Semaphore", MAX_NAME_BYTES);
-  checkOptions(options, "Semaphore.create()", ["value", "mode"]);
+  checkOptions(options, what, ["value", "mode"]);
   const { value = 0, mode = 0o600 } = options;
   checkValue(value);
   checkMode(mode);
   return { value, mode };
+}
+
+function checkRegion(region: unknown): asserts region is MappedRegion {
+  if (
+    region === null || typeof region !== "object" ||
+    typeof (region as MappedRegion).view !== "function"
+  ) {
+    throw new TypeError("Expected a mapped region (SharedMemory or a System V attachment)");
+  }
 }
 
 function checkValue(value: unknown): asserts value is number {

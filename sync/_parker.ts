@@ -7,10 +7,14 @@
  */
 
 import type { MappedRegion } from "../memory/region.ts";
-import { SEM_ALIGN, SEM_SIZE, Semaphore } from "../posix/semaphore.ts";
+import { SEM_ALIGN, SEM_T_SIZE, semaphoreAtRaw } from "../posix/semaphore.ts";
 
-/** Bytes reserved for a parker (`sizeof(sem_t)`). */
-export const PARKER_SIZE = SEM_SIZE;
+/**
+ * Bytes reserved for a parker: a bare `sem_t`, without the placement word of
+ * a public in-memory semaphore (the owning lock's magic guards it), so lock
+ * layouts keep their offsets.
+ */
+export const PARKER_SIZE = SEM_T_SIZE;
 /** Alignment of a parker. */
 export const PARKER_ALIGN = SEM_ALIGN;
 
@@ -21,11 +25,11 @@ export interface Parker {
   post(): void;
   waitSync(options: { timeout?: number }): void;
   wait(options: { timeout?: number; signal?: AbortSignal }): Promise<void>;
+  /** Closes this handle: pending waits reject with BadResource. */
+  close(): void;
 }
 
 /** Initialises (when `init`) or attaches the parker at `byteOffset` of `region`. */
 export function parkerAt(region: MappedRegion, byteOffset: number, init: boolean): Parker {
-  return init
-    ? Semaphore.init(region, byteOffset, { value: 0 })
-    : Semaphore.attach(region, byteOffset);
+  return semaphoreAtRaw(region, byteOffset, init ? 0 : undefined);
 }

@@ -19,9 +19,9 @@
  */
 
 import { checkPlacement, type MappedRegion } from "../memory/region.ts";
-import { Mutex, MUTEX_SIZE } from "./mutex.ts";
-import { isAlive } from "./_liveness.ts";
-import { awaitMagic } from "./_named.ts";
+import { isAlive } from "../memory/_liveness.ts";
+import { place, type PlaceHow, placeWhere } from "../memory/_placement.ts";
+import { initEmbeddedMutex, Mutex, MUTEX_SIZE } from "./mutex.ts";
 import {
   checkWaitOptions,
   deadlineOf,
@@ -32,7 +32,7 @@ import {
 import { type Parker, parkerAt } from "./_parker.ts";
 
 const HEADER = MUTEX_SIZE / 4; // Int32 index of the first header word
-export const MAGIC = HEADER;
+export const MAGIC = HEADER; // the placement word (memory/_placement.ts)
 export const SLEEPERS = HEADER + 1;
 export const WORD_A = HEADER + 2;
 export const WORD_B = HEADER + 3;
@@ -73,6 +73,23 @@ export interface Taker {
   gaveUp?(state: StateLock): void;
 }
 
+/** Which lock a StateLock is, for placement and messages. */
+export interface StateLockKind {
+  /** Public class name: "RwLock" or "Semaphore". */
+  kind: string;
+  /** Lower-case words for messages: "reader-writer lock". */
+  what: string;
+  /** The placement word's ready value. */
+  magic: number;
+  /** The name of a named lock. */
+  name?: string | undefined;
+}
+
+interface Pending {
+  taker: Taker;
+  me: { sleeping: boolean };
+}
+
 /** Shared state + table + parker; see the module notes. */
 export class StateLock {
   cells: Int32Array;
@@ -80,48 +97,91 @@ export class StateLock {
   readonly inner: Mutex;
   readonly parker: Parker;
   readonly what: string;
+  /** True when this handle's placement initialised the lock. */
+  readonly created: boolean;
+  closed = false;
   #ops: StateOps;
+  #label: string;
+  #pending = new Set<Pending>();
 
+  /**
+   * Places (see memory/_placement.ts) the lock at `byteOffset`: `init` runs
+   * only in the one handle that initialises it, with the cells zeroed.
+   * `slots` is the table size to initialise with (ignored on attach).
+   */
   constructor(
     region: MappedRegion,
     byteOffset: number,
-    slots: number | undefined,
-    magic: number,
-    init: ((cells: Int32Array) => void) | undefined,
+    how: PlaceHow,
+    slots: number,
+    kind: StateLockKind,
+    init: (cells: Int32Array) => void,
     ops: StateOps,
-    what: string,
   ) {
+    const what = kind.what;
     this.what = what;
+    this.#label = `${kind.kind} ${kind.name ?? "in shared memory"}`;
     this.#ops = ops;
-    if (init) {
-      if (slots === undefined) throw new TypeError("slots needed to initialise");
-      checkPlacement(region, byteOffset, stateLockSize(slots), 8, what);
+    const size = stateLockSize(how === "attach" ? 1 : slots);
+    checkPlacement(region, byteOffset, size, 8, what);
+    let cells = region.view(Int32Array, byteOffset, size / 4);
+    let inner: Mutex | undefined;
+    let parker: Parker | undefined;
+    const where = placeWhere(region, byteOffset);
+    this.created = place(cells, MAGIC, how, { kind: kind.kind, magic: kind.magic, where }, () => {
+      // Everything but the placement word, which holds our claim.
+      cells.fill(0, 0, MAGIC);
+      cells.fill(0, MAGIC + 1);
+      cells[SLOTS] = slots;
+      inner = initEmbeddedMutex(region, byteOffset);
+      parker = parkerAt(region, byteOffset + PARKER_BYTE, true);
+      init(cells);
+    });
+    if (this.created) {
       this.slots = slots;
-      this.cells = region.view(Int32Array, byteOffset, stateLockSize(slots) / 4);
-      this.cells.fill(0);
-      this.cells[SLOTS] = slots;
-      this.inner = Mutex.init(region, byteOffset);
-      this.parker = parkerAt(region, byteOffset + PARKER_BYTE, true);
-      init(this.cells);
-      Atomics.store(this.cells, MAGIC, magic);
     } else {
-      checkPlacement(region, byteOffset, stateLockSize(1), 8, what);
-      this.cells = region.view(Int32Array, byteOffset, stateLockSize(1) / 4);
-      if (!awaitMagic(this.cells, MAGIC, magic)) {
+      // Another process wrote the table size: input, so check it before sizing views by it.
+      const n = Atomics.load(cells, SLOTS);
+      if (!Number.isSafeInteger(n) || n < 1 || n > 4096) {
         throw new Deno.errors.InvalidData(
-          `No ${what} is initialised at byte offset ${byteOffset} of this mapping`,
+          `The ${kind.kind} at ${where} has a corrupt holder-table size (${n})`,
         );
       }
-      this.slots = this.cells[SLOTS]!;
-      checkPlacement(region, byteOffset, stateLockSize(this.slots), 8, what);
-      this.cells = region.view(Int32Array, byteOffset, stateLockSize(this.slots) / 4);
-      this.inner = Mutex.attach(region, byteOffset);
-      this.parker = parkerAt(region, byteOffset + PARKER_BYTE, false);
+      this.slots = n;
+      checkPlacement(region, byteOffset, stateLockSize(n), 8, what);
+      cells = region.view(Int32Array, byteOffset, stateLockSize(n) / 4);
     }
+    this.cells = cells;
+    this.inner = inner ?? Mutex.attach(region, byteOffset);
+    this.parker = parker ?? parkerAt(region, byteOffset + PARKER_BYTE, false);
+  }
+
+  /**
+   * Closes this handle's view of the lock: pending async waits give up their
+   * place (sleeper count, waiting-writer mark) and reject with BadResource.
+   */
+  close(): void {
+    if (this.closed) return;
+    for (const p of this.#pending) {
+      try {
+        this.#giveUp(p.taker, p.me);
+      } catch { /* the mapping is gone; nothing to give back */ }
+    }
+    this.closed = true;
+    this.parker.close();
+    this.inner.close();
+  }
+
+  /** The error for a wait whose handle closed under it. */
+  closedWhileWaiting(verb: string): Deno.errors.BadResource {
+    return new Deno.errors.BadResource(`${this.#label} was closed while waiting to ${verb}`);
   }
 
   /** Runs `fn` under the internal mutex; scrubs dead holders first if its last holder died. */
   critical<T>(fn: () => T): T {
+    if (this.closed) {
+      throw new Deno.errors.BadResource(`Cannot use ${this.#label}: it is closed`);
+    }
     if (this.cells.length === 0) {
       throw new Deno.errors.BadResource(`Cannot use the ${this.what}: its mapping is closed`);
     }
@@ -192,13 +252,23 @@ export class StateLock {
     for (let i = 0; i < n; i++) this.parker.post();
   }
 
-  /** Takes, sleeping between attempts; a sleep slice that ends looks for dead holders. */
-  acquireSync(taker: Taker, options: SyncWaitOptions, verb: string): void {
-    checkWaitOptions(options);
+  /**
+   * Takes, sleeping between attempts; a sleep slice that ends looks for dead
+   * holders. `made` turns the take into the caller's guard at once, so that a
+   * close() can never fall between the two and leave the take unrecorded.
+   */
+  acquireSync<T>(
+    taker: Taker,
+    options: SyncWaitOptions,
+    verb: string,
+    what: string,
+    made: () => T,
+  ): T {
+    checkWaitOptions(options, what, true);
     const deadline = deadlineOf(options.timeout);
     const me = { sleeping: false };
     for (let scrub = false;; scrub = true) {
-      if (this.#attempt(taker, scrub, me)) return;
+      if (this.#attempt(taker, scrub, me)) return made();
       const remaining = deadline - performance.now();
       try {
         if (remaining <= 0) throw timedOut(verb, options.timeout);
@@ -214,28 +284,43 @@ export class StateLock {
   }
 
   /** Async {@linkcode StateLock.acquireSync}. */
-  async acquire(taker: Taker, options: WaitOptions, verb: string): Promise<void> {
-    checkWaitOptions(options);
+  async acquire<T>(
+    taker: Taker,
+    options: WaitOptions,
+    verb: string,
+    what: string,
+    made: () => T,
+  ): Promise<T> {
+    checkWaitOptions(options, what);
     const { signal } = options;
     signal?.throwIfAborted();
     const deadline = deadlineOf(options.timeout);
     const me = { sleeping: false };
-    for (let scrub = false;; scrub = true) {
-      if (this.#attempt(taker, scrub, me)) return;
-      const remaining = deadline - performance.now();
-      try {
-        if (remaining <= 0) throw timedOut(verb, options.timeout);
-        await this.parker.wait({
-          timeout: Math.min(SLICE_MS, remaining),
-          ...(signal ? { signal } : {}),
-        });
-      } catch (e) {
-        if (e instanceof Deno.errors.TimedOut && remaining > 0) continue;
+    const pending = { taker, me };
+    this.#pending.add(pending);
+    try {
+      for (let scrub = false;; scrub = true) {
+        if (this.#attempt(taker, scrub, me)) return made();
+        const remaining = deadline - performance.now();
         try {
-          this.#giveUp(taker, me);
-        } catch { /* the mapping is gone; the original error says why */ }
-        throw e;
+          if (remaining <= 0) throw timedOut(verb, options.timeout);
+          await this.parker.wait({
+            timeout: Math.min(SLICE_MS, remaining),
+            ...(signal ? { signal } : {}),
+          });
+        } catch (e) {
+          // close() already gave our place up, and the views may be gone.
+          if (this.closed) throw this.closedWhileWaiting(verb);
+          if (e instanceof Deno.errors.TimedOut && remaining > 0) continue;
+          try {
+            this.#giveUp(taker, me);
+          } catch { /* the mapping is gone; the original error says why */ }
+          throw e;
+        }
+        if (this.closed) throw this.closedWhileWaiting(verb);
       }
+    } finally {
+      this.#pending.delete(pending);
     }
   }
 

@@ -12,7 +12,7 @@
  *   using _guard = await mutex.lock({ timeout: 1000 });
  *   // ... update the shared data ...
  * }
- * Mutex.remove(name);
+ * Mutex.unlink(name);
  * ```
  *
  * @module

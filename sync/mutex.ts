@@ -9,9 +9,10 @@
 import { Errno, errnoError } from "../ffi/errno.ts";
 import { checkPlacement, type MappedRegion } from "../memory/region.ts";
 import { SharedMemory } from "../posix/shared_memory.ts";
-import { checkMode } from "../memory/_validate.ts";
-import { isAlive } from "./_liveness.ts";
-import { awaitMagic, type CreateLockOptions, openNamed } from "./_named.ts";
+import { checkMode, checkOptions } from "../memory/_validate.ts";
+import { isAlive } from "../memory/_liveness.ts";
+import { place, type PlaceHow, placeWhere } from "../memory/_placement.ts";
+import { type CreateLockOptions, openNamed } from "./_named.ts";
 import {
   checkWaitOptions,
   deadlineOf,
@@ -28,7 +29,7 @@ export const MUTEX_ALIGN = 8;
 
 // Int32 indices into the mutex's memory.
 const LOCK = 0; // 0 = free, else owner pid | WAITERS
-const MAGIC = 1; // set last by init(); attach() refuses memory without it
+const MAGIC = 1; // the placement word (memory/_placement.ts): MUTEX_MAGIC once ready
 const RECOVERIES = 2; // how many times a dead owner's lock was taken over
 const PARKER_OFFSET = 16;
 const WAITERS = 1 << 30;
@@ -45,6 +46,16 @@ const pid = Deno.pid;
 const NO_OPTIONS: WaitOptions = Object.freeze({});
 
 let unlockFor: (mutex: Mutex, guard: MutexGuard) => void;
+let rawInit: (region: MappedRegion, byteOffset: number) => Mutex;
+
+/**
+ * Initialises a mutex at `byteOffset` without the placement protocol, for a
+ * lock embedded in a bigger layout whose own placement word already decided
+ * that this process initialises it (RwLock, sync.Semaphore).
+ */
+export function initEmbeddedMutex(region: MappedRegion, byteOffset: number): Mutex {
+  return rawInit(region, byteOffset);
+}
 
 /**
  * Proof that the lock is held. Release it with `release()` or, better, let
@@ -63,7 +74,7 @@ let unlockFor: (mutex: Mutex, guard: MutexGuard) => void;
  *   assertEquals(mutex.tryLock(), undefined);
  * }
  * assert(mutex.tryLock()?.release() === undefined);
- * sync.Mutex.remove(name);
+ * sync.Mutex.unlink(name);
  * ```
  */
 export class MutexGuard implements Disposable {
@@ -139,7 +150,7 @@ export class MutexGuard implements Disposable {
  * }
  * const result = await b.withLock(() => 42);
  * assertEquals(result, 42);
- * sync.Mutex.remove(name);
+ * sync.Mutex.unlink(name);
  * ```
  */
 export class Mutex implements Disposable {
@@ -151,32 +162,37 @@ export class Mutex implements Disposable {
   /** The guard this handle holds, if any (a handle is not re-entrant). */
   #holder: MutexGuard | undefined;
   #lastLivenessCheck = -Infinity;
+  #created: boolean;
 
   static {
     unlockFor = (mutex, guard) => mutex.#unlock(guard);
+    rawInit = (region, byteOffset) => new Mutex(region, byteOffset, "embedded");
   }
 
   private constructor(
     region: MappedRegion,
     byteOffset: number,
-    init: boolean,
+    how: PlaceHow | "embedded",
     owned?: SharedMemory,
   ) {
     checkPlacement(region, byteOffset, MUTEX_SIZE, MUTEX_ALIGN, "mutex");
-    this.#word = region.view(Int32Array, byteOffset, 4);
-    if (init) {
-      Atomics.store(this.#word, LOCK, 0);
-      Atomics.store(this.#word, RECOVERIES, 0);
-      this.#parker = parkerAt(region, byteOffset + PARKER_OFFSET, true);
-      Atomics.store(this.#word, MAGIC, MUTEX_MAGIC);
+    const word = region.view(Int32Array, byteOffset, 4);
+    let parker: Parker | undefined;
+    const initialise = () => {
+      Atomics.store(word, LOCK, 0);
+      Atomics.store(word, RECOVERIES, 0);
+      parker = parkerAt(region, byteOffset + PARKER_OFFSET, true);
+    };
+    if (how === "embedded") {
+      initialise();
+      Atomics.store(word, MAGIC, MUTEX_MAGIC);
+      this.#created = true;
     } else {
-      if (!awaitMagic(this.#word, MAGIC, MUTEX_MAGIC)) {
-        throw new Deno.errors.InvalidData(
-          `No mutex is initialised at byte offset ${byteOffset} of this mapping`,
-        );
-      }
-      this.#parker = parkerAt(region, byteOffset + PARKER_OFFSET, false);
+      const kind = { kind: "Mutex", magic: MUTEX_MAGIC, where: placeWhere(region, byteOffset) };
+      this.#created = place(word, MAGIC, how, kind, initialise);
     }
+    this.#word = word;
+    this.#parker = parker ?? parkerAt(region, byteOffset + PARKER_OFFSET, false);
     this.#owned = owned;
     this.#name = owned?.name;
   }
@@ -187,26 +203,17 @@ export class Mutex implements Disposable {
    * @param name `/` then 1–255 bytes, no other `/`
    * @throws {Deno.errors.AlreadyExists} when `name` exists
    *
-   * @example Create and remove
+   * @example Create and unlink
    * ```ts
    * import { sync } from "@ipc/shm";
    * const name = `/doc-mutex-create-${Deno.pid}`;
    * const m = sync.Mutex.create(name, { mode: 0o600 });
    * m.close();
-   * sync.Mutex.remove(name);
+   * sync.Mutex.unlink(name);
    * ```
    */
   static create(name: string, options: CreateLockOptions = {}): Mutex {
-    const mode = options.mode ?? 0o600;
-    checkMode(mode);
-    return openNamed(
-      "create",
-      name,
-      MUTEX_SIZE,
-      mode,
-      (s) => new Mutex(s, 0, true, s),
-      (s) => new Mutex(s, 0, false, s),
-    );
+    return Mutex.#named("create", name, options, "Mutex.create()");
   }
 
   /**
@@ -223,18 +230,11 @@ export class Mutex implements Disposable {
    * using created = sync.Mutex.create(name);
    * using opened = sync.Mutex.open(name);
    * assertEquals(opened.name, name);
-   * sync.Mutex.remove(name);
+   * sync.Mutex.unlink(name);
    * ```
    */
   static open(name: string): Mutex {
-    return openNamed(
-      "open",
-      name,
-      MUTEX_SIZE,
-      0o600,
-      (s) => new Mutex(s, 0, true, s),
-      (s) => new Mutex(s, 0, false, s),
-    );
+    return Mutex.#named("open", name, {}, "Mutex.open()");
   }
 
   /**
@@ -243,22 +243,42 @@ export class Mutex implements Disposable {
    * @example Either side may start first
    * ```ts
    * import { sync } from "@ipc/shm";
+   * import { assertEquals } from "@std/assert";
    * const name = `/doc-mutex-ooc-${Deno.pid}`;
    * using a = sync.Mutex.openOrCreate(name);
    * using b = sync.Mutex.openOrCreate(name);
-   * sync.Mutex.remove(name);
+   * assertEquals([a.created, b.created], [true, false]); // exactly one creates
+   * sync.Mutex.unlink(name);
    * ```
    */
   static openOrCreate(name: string, options: CreateLockOptions = {}): Mutex {
+    return Mutex.#named("openOrCreate", name, options, "Mutex.openOrCreate()");
+  }
+
+  static #named(
+    how: "create" | "open" | "openOrCreate",
+    name: string,
+    options: CreateLockOptions,
+    what: string,
+  ): Mutex {
+    checkOptions(options, what, ["mode"]);
     const mode = options.mode ?? 0o600;
     checkMode(mode);
     return openNamed(
-      "openOrCreate",
+      how,
+      "Mutex",
       name,
       MUTEX_SIZE,
       mode,
-      (s) => new Mutex(s, 0, true, s),
-      (s) => new Mutex(s, 0, false, s),
+      (s) => new Mutex(s, 0, "init", s),
+      (s) => {
+        // RwLock and sync.Semaphore objects start with a mutex of their own:
+        // only an object of exactly a mutex's size is a named Mutex.
+        if (s.size !== MUTEX_SIZE) {
+          throw new Deno.errors.InvalidData(`a named Mutex is ${MUTEX_SIZE} bytes`);
+        }
+        return new Mutex(s, 0, "attach", s);
+      },
     );
   }
 
@@ -272,30 +292,35 @@ export class Mutex implements Disposable {
    * import { sync } from "@ipc/shm";
    * const name = `/doc-mutex-rm-${Deno.pid}`;
    * sync.Mutex.create(name).close();
-   * sync.Mutex.remove(name);
+   * sync.Mutex.unlink(name);
    * ```
    */
-  static remove(name: string): void {
+  static unlink(name: string): void {
     SharedMemory.unlink(name);
   }
 
   /**
    * Initialises a new, unlocked mutex at `byteOffset` of `region` (for
-   * example a `SharedMemory` that also holds the data it guards). Call once;
-   * other processes call {@linkcode Mutex.attach}.
+   * example a `SharedMemory` that also holds the data it guards); other
+   * processes call {@linkcode Mutex.attach}. It never resets a mutex that is
+   * there (held or not): where processes may start in any order, use
+   * {@linkcode Mutex.initOrAttach}.
    *
    * @param region a mapping: `SharedMemory` or a System V attachment
    * @param byteOffset a multiple of `MUTEX_ALIGN` with `MUTEX_SIZE` bytes after it
    * @throws {RangeError} when misaligned or out of bounds
+   * @throws {Deno.errors.AlreadyExists} when a mutex is already placed there
+   * @throws {Deno.errors.InvalidData} when the memory there holds something else
    *
    * @example A lock next to its data
    * ```ts
    * import { MUTEX_SIZE, SharedMemory, sync } from "@ipc/shm";
-   * import { assertEquals } from "@std/assert";
+   * import { assertEquals, assertThrows } from "@std/assert";
    *
    * const name = `/doc-mutex-init-${Deno.pid}`;
    * using shm = SharedMemory.create(name, { size: MUTEX_SIZE + 8 });
    * using mutex = sync.Mutex.init(shm, 0);
+   * assertThrows(() => sync.Mutex.init(shm, 0), Deno.errors.AlreadyExists);
    * const counter = shm.view(Float64Array, MUTEX_SIZE, 1);
    * mutex.withLockSync(() => counter[0]! += 1);
    * assertEquals(counter[0], 1);
@@ -303,7 +328,7 @@ export class Mutex implements Disposable {
    * ```
    */
   static init(region: MappedRegion, byteOffset: number): Mutex {
-    return new Mutex(region, byteOffset, true);
+    return new Mutex(region, byteOffset, "init");
   }
 
   /**
@@ -324,7 +349,44 @@ export class Mutex implements Disposable {
    * ```
    */
   static attach(region: MappedRegion, byteOffset: number): Mutex {
-    return new Mutex(region, byteOffset, false);
+    return new Mutex(region, byteOffset, "attach");
+  }
+
+  /**
+   * Initialises a mutex at `byteOffset` of `region` if nobody has, or attaches
+   * to the one there: the call for processes that share a mapping and may
+   * start in any order, or all at once. {@linkcode Mutex.created} says which
+   * happened.
+   *
+   * @param region a mapping: `SharedMemory` or a System V attachment
+   * @param byteOffset a multiple of `MUTEX_ALIGN` with `MUTEX_SIZE` bytes after it
+   * @throws {RangeError} when misaligned or out of bounds
+   * @throws {Deno.errors.InvalidData} when the memory there holds something else
+   *
+   * @example Every process runs the same code
+   * ```ts
+   * import { MUTEX_SIZE, SharedMemory, sync } from "@ipc/shm";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const name = `/doc-mutex-ioa-${Deno.pid}`;
+   * using shm = SharedMemory.openOrCreate(name, { size: MUTEX_SIZE + 8 });
+   * using mutex = sync.Mutex.initOrAttach(shm, 0);
+   * using again = sync.Mutex.initOrAttach(shm, 0); // a second process, say
+   * assertEquals([mutex.created, again.created], [true, false]);
+   * again.withLockSync(() => shm.view(Float64Array, MUTEX_SIZE, 1)[0]! += 1);
+   * shm.unlink();
+   * ```
+   */
+  static initOrAttach(region: MappedRegion, byteOffset: number): Mutex {
+    return new Mutex(region, byteOffset, "initOrAttach");
+  }
+
+  /**
+   * True when this handle's call created (named) or initialised (in a
+   * mapping) the mutex; false when it opened or attached to an existing one.
+   */
+  get created(): boolean {
+    return this.#created;
   }
 
   /** The name of a named mutex; `undefined` for one inside a mapping. */
@@ -376,13 +438,12 @@ export class Mutex implements Disposable {
    * using b = sync.Mutex.open(name);
    * using _held = a.lockSync();
    * assertThrows(() => b.lockSync({ timeout: 10 }), Deno.errors.TimedOut);
-   * sync.Mutex.remove(name);
+   * sync.Mutex.unlink(name);
    * ```
    */
   lockSync(options: SyncWaitOptions = NO_OPTIONS): MutexGuard {
-    if (options !== NO_OPTIONS) checkWaitOptions(options);
+    if (options !== NO_OPTIONS) checkWaitOptions(options, "Mutex.lockSync()", true);
     if (this.#cas()) return this.#guard(false);
-    checkWaitOptions(options);
     const deadline = deadlineOf(options.timeout);
     const spun = this.#spin(deadline);
     if (spun !== undefined) return spun;
@@ -419,14 +480,14 @@ export class Mutex implements Disposable {
    * await assertRejects(() => b.lock({ signal: AbortSignal.timeout(10) }));
    * held.release();
    * using _mine = await b.lock({ timeout: 1000 });
-   * sync.Mutex.remove(name);
+   * sync.Mutex.unlink(name);
    * await posix.Semaphore.settled(); // the abandoned wait's park ends within 50 ms
    * ```
    */
   lock(options: WaitOptions = NO_OPTIONS): Promise<MutexGuard> {
     try {
       if (options !== NO_OPTIONS) {
-        checkWaitOptions(options);
+        checkWaitOptions(options, "Mutex.lock()");
         options.signal?.throwIfAborted();
       }
       if (this.#cas()) return Promise.resolve(this.#guard(false));
@@ -438,7 +499,6 @@ export class Mutex implements Disposable {
   }
 
   async #lockSlow(options: WaitOptions): Promise<MutexGuard> {
-    checkWaitOptions(options);
     const { signal } = options;
     const deadline = deadlineOf(options.timeout);
     signal?.throwIfAborted();
@@ -455,12 +515,20 @@ export class Mutex implements Disposable {
           ...(signal ? { signal } : {}),
         });
       } catch (e) {
+        // close() rejected the park, or closed the mapping under it: say so, in our words.
+        if (this.#closed || this.#word.length === 0) throw this.#closedWhileWaiting();
         if (!(e instanceof Deno.errors.TimedOut)) throw e;
         const taken = this.#takeOverIfDead();
         if (taken !== undefined) return taken;
       }
-      this.#check();
+      if (this.#closed || this.#word.length === 0) throw this.#closedWhileWaiting();
     }
+  }
+
+  #closedWhileWaiting(): Deno.errors.BadResource {
+    return new Deno.errors.BadResource(
+      `Mutex ${this.#name ?? "in shared memory"} was closed while waiting to lock`,
+    );
   }
 
   /**
@@ -476,13 +544,14 @@ export class Mutex implements Disposable {
    * const name = `/doc-mutex-with-${Deno.pid}`;
    * using m = sync.Mutex.create(name);
    * assertEquals(await m.withLock(async () => "done"), "done");
-   * sync.Mutex.remove(name);
+   * sync.Mutex.unlink(name);
    * ```
    */
   async withLock<T>(
     fn: (guard: MutexGuard) => T | Promise<T>,
     options: WaitOptions = {},
   ): Promise<T> {
+    checkWaitOptions(options, "Mutex.withLock()");
     using guard = await this.lock(options);
     return await fn(guard);
   }
@@ -497,17 +566,19 @@ export class Mutex implements Disposable {
    * const name = `/doc-mutex-withsync-${Deno.pid}`;
    * using m = sync.Mutex.create(name);
    * assertEquals(m.withLockSync(() => 7), 7);
-   * sync.Mutex.remove(name);
+   * sync.Mutex.unlink(name);
    * ```
    */
   withLockSync<T>(fn: (guard: MutexGuard) => T, options: SyncWaitOptions = {}): T {
+    checkWaitOptions(options, "Mutex.withLockSync()", true);
     using guard = this.lockSync(options);
     return fn(guard);
   }
 
   /**
-   * Releases this handle (and any lock it still holds); idempotent. A named
-   * mutex stays until {@linkcode Mutex.remove}.
+   * Releases this handle (and any lock it still holds); idempotent. Its
+   * pending `lock()`s reject with `BadResource`. A named mutex stays until
+   * {@linkcode Mutex.unlink}.
    */
   close(): void {
     if (this.#closed) return;
@@ -516,6 +587,7 @@ export class Mutex implements Disposable {
     } catch { /* the lock word was not ours any more; nothing to give back */ }
     this.#closed = true;
     this.#word = new Int32Array(0);
+    this.#parker.close();
     this.#owned?.close();
   }
 

@@ -7,8 +7,9 @@
 
 import type { MappedRegion } from "../memory/region.ts";
 import { SharedMemory } from "../posix/shared_memory.ts";
-import { checkMode } from "../memory/_validate.ts";
-import { isAlive } from "./_liveness.ts";
+import { checkMode, checkOptions } from "../memory/_validate.ts";
+import { isAlive } from "../memory/_liveness.ts";
+import type { PlaceHow } from "../memory/_placement.ts";
 import { type CreateLockOptions, openNamed } from "./_named.ts";
 import { ReleaseOnce } from "./_release_once.ts";
 import type { SyncWaitOptions, WaitOptions } from "./_options.ts";
@@ -66,7 +67,7 @@ export function rwLockSize(maxHolders = 64): number {
  *   using guard = lock.writeSync();
  *   assertEquals(guard.mode, "write");
  * }
- * sync.RwLock.remove(name);
+ * sync.RwLock.unlink(name);
  * ```
  */
 export class RwLockGuard extends ReleaseOnce {
@@ -111,7 +112,7 @@ export class RwLockGuard extends ReleaseOnce {
  * r2.release();
  * using _w = await b.write({ timeout: 100 });
  * assertEquals(a.tryRead(), undefined);
- * sync.RwLock.remove(name);
+ * sync.RwLock.unlink(name);
  * ```
  */
 export class RwLock implements Disposable {
@@ -152,15 +153,17 @@ export class RwLock implements Disposable {
   private constructor(
     region: MappedRegion,
     byteOffset: number,
-    maxHolders: number | undefined,
+    how: PlaceHow,
+    maxHolders: number,
     owned?: SharedMemory,
   ) {
     this.#state = new StateLock(
       region,
       byteOffset,
+      how,
       maxHolders,
-      MAGIC,
-      maxHolders === undefined ? undefined : () => {},
+      { kind: "RwLock", what: "reader-writer lock", magic: MAGIC, name: owned?.name },
+      () => {},
       {
         scrubbed: (s, deadReads) => {
           const writer = s.cells[WRITER]!;
@@ -175,7 +178,6 @@ export class RwLock implements Disposable {
           if (deadReads > 0 || s.cells[DIRTY] === 1) s.wake(true);
         },
       },
-      "reader-writer lock",
     );
     this.#owned = owned;
   }
@@ -190,19 +192,11 @@ export class RwLock implements Disposable {
    * import { sync } from "@ipc/shm";
    * const name = `/doc-rw-create-${Deno.pid}`;
    * sync.RwLock.create(name).close();
-   * sync.RwLock.remove(name);
+   * sync.RwLock.unlink(name);
    * ```
    */
   static create(name: string, options: CreateRwLockOptions = {}): RwLock {
-    const { mode, maxHolders } = args(options);
-    return openNamed(
-      "create",
-      name,
-      stateLockSize(maxHolders),
-      mode,
-      (s) => new RwLock(s, 0, maxHolders, s),
-      (s) => new RwLock(s, 0, undefined, s),
-    );
+    return RwLock.#named("create", name, options, "RwLock.create()");
   }
 
   /**
@@ -216,18 +210,11 @@ export class RwLock implements Disposable {
    * const name = `/doc-rw-open-${Deno.pid}`;
    * using a = sync.RwLock.create(name);
    * using b = sync.RwLock.open(name);
-   * sync.RwLock.remove(name);
+   * sync.RwLock.unlink(name);
    * ```
    */
   static open(name: string): RwLock {
-    return openNamed(
-      "open",
-      name,
-      0,
-      0o600,
-      (s) => new RwLock(s, 0, undefined, s),
-      (s) => new RwLock(s, 0, undefined, s),
-    );
+    return RwLock.#named("open", name, {}, "RwLock.open()");
   }
 
   /**
@@ -236,21 +223,33 @@ export class RwLock implements Disposable {
    * @example
    * ```ts
    * import { sync } from "@ipc/shm";
+   * import { assertEquals } from "@std/assert";
    * const name = `/doc-rw-ooc-${Deno.pid}`;
    * using a = sync.RwLock.openOrCreate(name);
    * using b = sync.RwLock.openOrCreate(name);
-   * sync.RwLock.remove(name);
+   * assertEquals([a.created, b.created], [true, false]); // exactly one creates
+   * sync.RwLock.unlink(name);
    * ```
    */
   static openOrCreate(name: string, options: CreateRwLockOptions = {}): RwLock {
-    const { mode, maxHolders } = args(options);
+    return RwLock.#named("openOrCreate", name, options, "RwLock.openOrCreate()");
+  }
+
+  static #named(
+    how: "create" | "open" | "openOrCreate",
+    name: string,
+    options: CreateRwLockOptions,
+    what: string,
+  ): RwLock {
+    const { mode, maxHolders } = args(options, what, ["mode", "maxHolders"]);
     return openNamed(
-      "openOrCreate",
+      how,
+      "RwLock",
       name,
       stateLockSize(maxHolders),
       mode,
-      (s) => new RwLock(s, 0, maxHolders, s),
-      (s) => new RwLock(s, 0, undefined, s),
+      (s) => new RwLock(s, 0, "init", maxHolders, s),
+      (s) => new RwLock(s, 0, "attach", maxHolders, s),
     );
   }
 
@@ -262,22 +261,29 @@ export class RwLock implements Disposable {
    * import { sync } from "@ipc/shm";
    * const name = `/doc-rw-rm-${Deno.pid}`;
    * sync.RwLock.create(name).close();
-   * sync.RwLock.remove(name);
+   * sync.RwLock.unlink(name);
    * ```
    */
-  static remove(name: string): void {
+  static unlink(name: string): void {
     SharedMemory.unlink(name);
   }
 
   /**
-   * Initialises a lock at `byteOffset` of `region` ({@linkcode rwLockSize} bytes, 8-byte aligned).
+   * Initialises a lock at `byteOffset` of `region` ({@linkcode rwLockSize}
+   * bytes, 8-byte aligned). It never resets a lock that is there: where
+   * processes may start in any order, use {@linkcode RwLock.initOrAttach}.
+   *
+   * @throws {Deno.errors.AlreadyExists} when a lock is already placed there
+   * @throws {Deno.errors.InvalidData} when the memory there holds something else
    *
    * @example
    * ```ts
    * import { SharedMemory, sync } from "@ipc/shm";
+   * import { assertThrows } from "@std/assert";
    * const name = `/doc-rw-init-${Deno.pid}`;
    * using shm = SharedMemory.create(name, { size: sync.rwLockSize() + 8 });
    * using lock = sync.RwLock.init(shm, 0);
+   * assertThrows(() => sync.RwLock.init(shm, 0), Deno.errors.AlreadyExists);
    * lock.readSync().release();
    * shm.unlink();
    * ```
@@ -287,9 +293,8 @@ export class RwLock implements Disposable {
     byteOffset: number,
     options: { maxHolders?: number } = {},
   ): RwLock {
-    const maxHolders = options.maxHolders ?? 64;
-    checkSlots(maxHolders);
-    return new RwLock(region, byteOffset, maxHolders);
+    const { maxHolders } = args(options, "RwLock.init()", ["maxHolders"]);
+    return new RwLock(region, byteOffset, "init", maxHolders);
   }
 
   /**
@@ -308,7 +313,44 @@ export class RwLock implements Disposable {
    * ```
    */
   static attach(region: MappedRegion, byteOffset: number): RwLock {
-    return new RwLock(region, byteOffset, undefined);
+    return new RwLock(region, byteOffset, "attach", 1);
+  }
+
+  /**
+   * Initialises a lock at `byteOffset` of `region` if nobody has, or attaches
+   * to the one there; safe when many processes race to it.
+   * {@linkcode RwLock.created} says which happened.
+   *
+   * @param options `maxHolders`: table size if this call initialises (default 64)
+   * @throws {Deno.errors.InvalidData} when the memory there holds something else
+   *
+   * @example Every process runs the same code
+   * ```ts
+   * import { SharedMemory, sync } from "@ipc/shm";
+   * import { assertEquals } from "@std/assert";
+   * const name = `/doc-rw-ioa-${Deno.pid}`;
+   * using shm = SharedMemory.openOrCreate(name, { size: sync.rwLockSize() });
+   * using a = sync.RwLock.initOrAttach(shm, 0);
+   * using b = sync.RwLock.initOrAttach(shm, 0);
+   * assertEquals([a.created, b.created], [true, false]);
+   * shm.unlink();
+   * ```
+   */
+  static initOrAttach(
+    region: MappedRegion,
+    byteOffset: number,
+    options: { maxHolders?: number } = {},
+  ): RwLock {
+    const { maxHolders } = args(options, "RwLock.initOrAttach()", ["maxHolders"]);
+    return new RwLock(region, byteOffset, "initOrAttach", maxHolders);
+  }
+
+  /**
+   * True when this handle's call created (named) or initialised (in a
+   * mapping) the lock; false when it opened or attached to an existing one.
+   */
+  get created(): boolean {
+    return this.#state.created;
   }
 
   /** True after {@linkcode RwLock.close}. */
@@ -338,8 +380,13 @@ export class RwLock implements Disposable {
    */
   readSync(options: SyncWaitOptions = {}): RwLockGuard {
     this.#check();
-    this.#state.acquireSync(this.#reader, options, "take a read lock");
-    return this.#guard("read");
+    return this.#state.acquireSync(
+      this.#reader,
+      options,
+      "take a read lock",
+      "RwLock.readSync()",
+      () => this.#guard("read"),
+    );
   }
 
   /**
@@ -349,8 +396,13 @@ export class RwLock implements Disposable {
    */
   writeSync(options: SyncWaitOptions = {}): RwLockGuard {
     this.#check();
-    this.#state.acquireSync(this.#writer, options, "take the write lock");
-    return this.#guard("write");
+    return this.#state.acquireSync(
+      this.#writer,
+      options,
+      "take the write lock",
+      "RwLock.writeSync()",
+      () => this.#guard("write"),
+    );
   }
 
   /**
@@ -361,8 +413,13 @@ export class RwLock implements Disposable {
    */
   async read(options: WaitOptions = {}): Promise<RwLockGuard> {
     this.#check();
-    await this.#state.acquire(this.#reader, options, "take a read lock");
-    return this.#guard("read");
+    return await this.#state.acquire(
+      this.#reader,
+      options,
+      "take a read lock",
+      "RwLock.read()",
+      () => this.#guard("read"),
+    );
   }
 
   /**
@@ -373,11 +430,19 @@ export class RwLock implements Disposable {
    */
   async write(options: WaitOptions = {}): Promise<RwLockGuard> {
     this.#check();
-    await this.#state.acquire(this.#writer, options, "take the write lock");
-    return this.#guard("write");
+    return await this.#state.acquire(
+      this.#writer,
+      options,
+      "take the write lock",
+      "RwLock.write()",
+      () => this.#guard("write"),
+    );
   }
 
-  /** Releases this handle's locks and the handle; idempotent. */
+  /**
+   * Releases this handle's locks and the handle; idempotent. Its pending
+   * `read()`s and `write()`s reject with `BadResource`.
+   */
   close(): void {
     if (this.#closed) return;
     for (const g of [...this.#held]) {
@@ -386,7 +451,7 @@ export class RwLock implements Disposable {
       } catch { /* mapping already gone */ }
     }
     this.#closed = true;
-    this.#state.inner.close();
+    this.#state.close();
     this.#owned?.close();
   }
 
@@ -422,10 +487,8 @@ export class RwLock implements Disposable {
   }
 }
 
-function args(options: CreateRwLockOptions) {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError("options must be an object");
-  }
+function args(options: CreateRwLockOptions, what: string, known: readonly string[]) {
+  checkOptions(options, what, known);
   const mode = options.mode ?? 0o600;
   checkMode(mode);
   const maxHolders = options.maxHolders ?? 64;

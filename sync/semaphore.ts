@@ -7,7 +7,8 @@
 
 import type { MappedRegion } from "../memory/region.ts";
 import { SharedMemory } from "../posix/shared_memory.ts";
-import { checkMode } from "../memory/_validate.ts";
+import { checkMode, checkOptions } from "../memory/_validate.ts";
+import type { PlaceHow } from "../memory/_placement.ts";
 import { type CreateLockOptions, openNamed } from "./_named.ts";
 import { ReleaseOnce } from "./_release_once.ts";
 import type { SyncWaitOptions, WaitOptions } from "./_options.ts";
@@ -56,7 +57,7 @@ export function semaphoreSize(maxHolders = 64): number {
  *   assertEquals(sem.available, 0);
  * }
  * assertEquals(sem.available, 1);
- * sync.Semaphore.remove(name);
+ * sync.Semaphore.unlink(name);
  * ```
  */
 export class Permit extends ReleaseOnce {}
@@ -84,7 +85,7 @@ export class Permit extends ReleaseOnce {}
  * a?.release();
  * b.release();
  * assertEquals(pool.available, 2);
- * sync.Semaphore.remove(name);
+ * sync.Semaphore.unlink(name);
  * ```
  */
 export class Semaphore implements Disposable {
@@ -105,28 +106,48 @@ export class Semaphore implements Disposable {
   private constructor(
     region: MappedRegion,
     byteOffset: number,
-    init: { permits: number; maxHolders: number } | undefined,
+    how: PlaceHow,
+    init: { permits: number; maxHolders: number },
     owned?: SharedMemory,
   ) {
     this.#state = new StateLock(
       region,
       byteOffset,
-      init?.maxHolders,
-      MAGIC,
-      init &&
-        ((cells) => {
-          cells[AVAILABLE] = init.permits;
-          cells[CAPACITY] = init.permits;
-        }),
+      how,
+      init.maxHolders,
+      { kind: "Semaphore", what: "semaphore", magic: MAGIC, name: owned?.name },
+      (cells) => {
+        cells[AVAILABLE] = init.permits;
+        cells[CAPACITY] = init.permits;
+      },
       {
         scrubbed: (s) => {
           // The table is the truth: what nobody alive holds is available.
           s.cells[AVAILABLE] = s.cells[CAPACITY]! - s.total();
         },
       },
-      "semaphore",
     );
     this.#owned = owned;
+  }
+
+  static #named(
+    how: "create" | "open" | "openOrCreate",
+    name: string,
+    options: CreateSemaphoreOptions | undefined,
+    what: string,
+  ): Semaphore {
+    const { mode, init } = how === "open"
+      ? { mode: 0o600, init: ATTACH_ONLY }
+      : createArgs(options, what, ["permits", "maxHolders", "mode"]);
+    return openNamed(
+      how,
+      "Semaphore",
+      name,
+      stateLockSize(init.maxHolders),
+      mode,
+      (s) => new Semaphore(s, 0, "init", init, s),
+      (s) => new Semaphore(s, 0, "attach", init, s),
+    );
   }
 
   /**
@@ -140,19 +161,11 @@ export class Semaphore implements Disposable {
    * import { sync } from "@ipc/shm";
    * const name = `/doc-sem-create-${Deno.pid}`;
    * sync.Semaphore.create(name, { permits: 3 }).close();
-   * sync.Semaphore.remove(name);
+   * sync.Semaphore.unlink(name);
    * ```
    */
   static create(name: string, options: CreateSemaphoreOptions): Semaphore {
-    const { mode, init } = createArgs(options);
-    return openNamed(
-      "create",
-      name,
-      stateLockSize(init.maxHolders),
-      mode,
-      (s) => new Semaphore(s, 0, init, s),
-      (s) => new Semaphore(s, 0, undefined, s),
-    );
+    return Semaphore.#named("create", name, options, "Semaphore.create()");
   }
 
   /**
@@ -168,18 +181,11 @@ export class Semaphore implements Disposable {
    * using a = sync.Semaphore.create(name, { permits: 3 });
    * using b = sync.Semaphore.open(name);
    * assertEquals(b.capacity, 3);
-   * sync.Semaphore.remove(name);
+   * sync.Semaphore.unlink(name);
    * ```
    */
   static open(name: string): Semaphore {
-    return openNamed(
-      "open",
-      name,
-      0,
-      0o600,
-      (s) => new Semaphore(s, 0, undefined, s),
-      (s) => new Semaphore(s, 0, undefined, s),
-    );
+    return Semaphore.#named("open", name, undefined, "Semaphore.open()");
   }
 
   /**
@@ -188,22 +194,16 @@ export class Semaphore implements Disposable {
    * @example
    * ```ts
    * import { sync } from "@ipc/shm";
+   * import { assertEquals } from "@std/assert";
    * const name = `/doc-sem-ooc-${Deno.pid}`;
    * using a = sync.Semaphore.openOrCreate(name, { permits: 1 });
    * using b = sync.Semaphore.openOrCreate(name, { permits: 1 });
-   * sync.Semaphore.remove(name);
+   * assertEquals([a.created, b.created], [true, false]); // exactly one creates
+   * sync.Semaphore.unlink(name);
    * ```
    */
   static openOrCreate(name: string, options: CreateSemaphoreOptions): Semaphore {
-    const { mode, init } = createArgs(options);
-    return openNamed(
-      "openOrCreate",
-      name,
-      stateLockSize(init.maxHolders),
-      mode,
-      (s) => new Semaphore(s, 0, init, s),
-      (s) => new Semaphore(s, 0, undefined, s),
-    );
+    return Semaphore.#named("openOrCreate", name, options, "Semaphore.openOrCreate()");
   }
 
   /**
@@ -214,23 +214,33 @@ export class Semaphore implements Disposable {
    * import { sync } from "@ipc/shm";
    * const name = `/doc-sem-rm-${Deno.pid}`;
    * sync.Semaphore.create(name, { permits: 1 }).close();
-   * sync.Semaphore.remove(name);
+   * sync.Semaphore.unlink(name);
    * ```
    */
-  static remove(name: string): void {
+  static unlink(name: string): void {
     SharedMemory.unlink(name);
   }
 
   /**
    * Initialises a permit semaphore at `byteOffset` of `region`
-   * ({@linkcode semaphoreSize} bytes, 8-byte aligned).
+   * ({@linkcode semaphoreSize} bytes, 8-byte aligned). It never resets one
+   * that is there: where processes may start in any order, use
+   * {@linkcode Semaphore.initOrAttach}.
+   *
+   * @throws {Deno.errors.AlreadyExists} when a semaphore is already placed there
+   * @throws {Deno.errors.InvalidData} when the memory there holds something else
    *
    * @example
    * ```ts
    * import { SharedMemory, sync } from "@ipc/shm";
+   * import { assertThrows } from "@std/assert";
    * const name = `/doc-sem-init-${Deno.pid}`;
    * using shm = SharedMemory.create(name, { size: sync.semaphoreSize(8) });
    * using pool = sync.Semaphore.init(shm, 0, { permits: 4, maxHolders: 8 });
+   * assertThrows(
+   *   () => sync.Semaphore.init(shm, 0, { permits: 1, maxHolders: 8 }),
+   *   Deno.errors.AlreadyExists,
+   * );
    * pool.acquireSync().release();
    * shm.unlink();
    * ```
@@ -240,7 +250,8 @@ export class Semaphore implements Disposable {
     byteOffset: number,
     options: Omit<CreateSemaphoreOptions, "mode">,
   ): Semaphore {
-    return new Semaphore(region, byteOffset, createArgs(options).init);
+    const { init } = createArgs(options, "Semaphore.init()", ["permits", "maxHolders"]);
+    return new Semaphore(region, byteOffset, "init", init);
   }
 
   /**
@@ -259,7 +270,44 @@ export class Semaphore implements Disposable {
    * ```
    */
   static attach(region: MappedRegion, byteOffset: number): Semaphore {
-    return new Semaphore(region, byteOffset, undefined);
+    return new Semaphore(region, byteOffset, "attach", ATTACH_ONLY);
+  }
+
+  /**
+   * Initialises a permit semaphore at `byteOffset` of `region` if nobody has,
+   * or attaches to the one there; safe when many processes race to it.
+   * {@linkcode Semaphore.created} says which happened; `options` apply only
+   * to the call that initialises.
+   *
+   * @throws {Deno.errors.InvalidData} when the memory there holds something else
+   *
+   * @example Every process runs the same code
+   * ```ts
+   * import { SharedMemory, sync } from "@ipc/shm";
+   * import { assertEquals } from "@std/assert";
+   * const name = `/doc-sem-ioa-${Deno.pid}`;
+   * using shm = SharedMemory.openOrCreate(name, { size: sync.semaphoreSize() });
+   * using a = sync.Semaphore.initOrAttach(shm, 0, { permits: 2 });
+   * using b = sync.Semaphore.initOrAttach(shm, 0, { permits: 2 });
+   * assertEquals([a.created, b.created, b.capacity], [true, false, 2]);
+   * shm.unlink();
+   * ```
+   */
+  static initOrAttach(
+    region: MappedRegion,
+    byteOffset: number,
+    options: Omit<CreateSemaphoreOptions, "mode">,
+  ): Semaphore {
+    const { init } = createArgs(options, "Semaphore.initOrAttach()", ["permits", "maxHolders"]);
+    return new Semaphore(region, byteOffset, "initOrAttach", init);
+  }
+
+  /**
+   * True when this handle's call created (named) or initialised (in a
+   * mapping) the semaphore; false when it opened or attached to one.
+   */
+  get created(): boolean {
+    return this.#state.created;
   }
 
   /** Total permits. */
@@ -296,8 +344,13 @@ export class Semaphore implements Disposable {
    */
   acquireSync(options: SyncWaitOptions = {}): Permit {
     this.#check();
-    this.#state.acquireSync(this.#taker, options, "acquire a permit");
-    return this.#permit();
+    return this.#state.acquireSync(
+      this.#taker,
+      options,
+      "acquire a permit",
+      "Semaphore.acquireSync()",
+      () => this.#permit(),
+    );
   }
 
   /**
@@ -308,18 +361,26 @@ export class Semaphore implements Disposable {
    */
   async acquire(options: WaitOptions = {}): Promise<Permit> {
     this.#check();
-    await this.#state.acquire(this.#taker, options, "acquire a permit");
-    return this.#permit();
+    return await this.#state.acquire(
+      this.#taker,
+      options,
+      "acquire a permit",
+      "Semaphore.acquire()",
+      () => this.#permit(),
+    );
   }
 
-  /** Releases this handle's permits and the handle; idempotent. */
+  /**
+   * Releases this handle's permits and the handle; idempotent. Its pending
+   * `acquire()`s reject with `BadResource`.
+   */
   close(): void {
     if (this.#closed) return;
     try {
       while (this.#held > 0) this.#give();
     } catch { /* mapping already gone */ }
     this.#closed = true;
-    this.#state.inner.close();
+    this.#state.close();
     this.#owned?.close();
   }
 
@@ -353,10 +414,18 @@ export class Semaphore implements Disposable {
   }
 }
 
-function createArgs(options: CreateSemaphoreOptions | Omit<CreateSemaphoreOptions, "mode">) {
+/** What attach passes: the table size is read from memory, nothing is initialised. */
+const ATTACH_ONLY = Object.freeze({ permits: 1, maxHolders: 1 });
+
+function createArgs(
+  options: CreateSemaphoreOptions | Omit<CreateSemaphoreOptions, "mode"> | undefined,
+  what: string,
+  known: readonly string[],
+) {
   if (options === null || typeof options !== "object") {
-    throw new TypeError("options must be an object with permits");
+    throw new TypeError(`${what} options must be an object with permits`);
   }
+  checkOptions(options, what, known);
   const { permits, maxHolders = 64 } = options;
   const mode = ("mode" in options ? options.mode : undefined) ?? 0o600;
   checkMode(mode);

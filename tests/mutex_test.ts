@@ -126,7 +126,7 @@ test("Mutex: a dead holder is recovered even before its parent reaps it (zombie)
     await proc.stdout.cancel();
     await proc.status;
   } finally {
-    Mutex.remove(name);
+    Mutex.unlink(name);
   }
 });
 
@@ -147,7 +147,7 @@ test("Mutex: two handles in one thread contend like two processes", () => {
     assertEquals(a.tryLock(), undefined);
     h.release();
   } finally {
-    Mutex.remove(name);
+    Mutex.unlink(name);
   }
 });
 
@@ -166,7 +166,7 @@ test("Mutex.lock() times out, and an aborted lock() rejects with signal.reason",
     const pre = AbortSignal.abort(reason);
     assertStrictEquals(await assertRejects(() => b.lock({ signal: pre })), reason);
   } finally {
-    Mutex.remove(name);
+    Mutex.unlink(name);
   }
 });
 
@@ -188,7 +188,7 @@ test("Mutex.lock() waiting in the event loop is woken by an unlock", async () =>
     assertEquals(g.recovered, false);
     g.release();
   } finally {
-    Mutex.remove(name);
+    Mutex.unlink(name);
   }
 });
 
@@ -277,7 +277,40 @@ test("Mutex.close() while holding the lock releases it for the others", () => {
     assert(h);
     h.release();
   } finally {
-    Mutex.remove(name);
+    Mutex.unlink(name);
   }
   assertNoLeftovers();
 });
+
+for (const where of ["named", "in a mapping"] as const) {
+  test(`Mutex (${where}).close() rejects a pending lock() with BadResource, and every method after close throws BadResource`, async () => {
+    const name = uniqueName("mxcw");
+    using shm = SharedMemory.create(name, { size: MUTEX_SIZE });
+    shm.unlink();
+    const named = uniqueName("mxcwn");
+    using a = where === "named" ? Mutex.create(named) : Mutex.init(shm, 0);
+    try {
+      const b = where === "named" ? Mutex.open(named) : Mutex.attach(shm, 0);
+      const held = a.lockSync();
+      const pending = b.lock();
+      await new Promise((r) => setTimeout(r, 30)); // past the spin: parked
+      b.close();
+      const e = await assertRejects(() => pending, Deno.errors.BadResource);
+      assertMatch(e.message, /Mutex .* was closed while waiting to lock/);
+      held.release();
+      assertThrows(() => b.tryLock(), Deno.errors.BadResource);
+      assertThrows(() => b.lockSync(), Deno.errors.BadResource);
+      assertThrows(() => b.lockSync({ timeout: 10 }), Deno.errors.BadResource);
+      assertThrows(() => b.withLockSync(() => 1), Deno.errors.BadResource);
+      assertThrows(() => b.recoveries, Deno.errors.BadResource);
+      await assertRejects(() => b.lock(), Deno.errors.BadResource);
+      await assertRejects(() => b.lock({ timeout: 10 }), Deno.errors.BadResource);
+      await assertRejects(() => b.withLock(() => 1), Deno.errors.BadResource);
+      // The other handle is untouched, and no wake-up was lost with the closed waiter.
+      a.lockSync({ timeout: 1000 }).release();
+    } finally {
+      if (where === "named") Mutex.unlink(named);
+    }
+    assertNoLeftovers();
+  });
+}

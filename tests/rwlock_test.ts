@@ -1,4 +1,11 @@
-import { assert, assertEquals, assertRejects, assertStrictEquals, assertThrows } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
 import { SharedMemory } from "../posix/shared_memory.ts";
 import { RwLock, rwLockSize } from "../sync/rwlock.ts";
 import { assertNoLeftovers, test, uniqueName } from "./_helpers.ts";
@@ -92,7 +99,7 @@ test("RwLock: readers share, a writer excludes, a waiting writer holds off new r
     assert(r3);
     r3.release();
   } finally {
-    RwLock.remove(name);
+    RwLock.unlink(name);
   }
 });
 
@@ -113,7 +120,7 @@ test("RwLock: an aborted write wait does not keep readers out", async () => {
     r2.release();
     r.release();
   } finally {
-    RwLock.remove(name);
+    RwLock.unlink(name);
   }
 });
 
@@ -132,6 +139,41 @@ test("RwLock misuse gives typed errors", () => {
     assertThrows(() => RwLock.open(uniqueName("none")), Deno.errors.NotFound);
   } finally {
     SharedMemory.unlink(name);
+  }
+  assertNoLeftovers();
+});
+
+test("RwLock.close() rejects pending read() and write() with BadResource, and every method after close throws BadResource", async () => {
+  const name = uniqueName("rwcw");
+  using a = RwLock.create(name);
+  try {
+    const b = RwLock.open(name);
+    const c = RwLock.open(name);
+    const held = a.writeSync();
+    const reading = b.read();
+    const writing = c.write();
+    await new Promise((r) => setTimeout(r, 30));
+    b.close();
+    c.close();
+    const r = await assertRejects(() => reading, Deno.errors.BadResource);
+    assertMatch(r.message, /RwLock .* was closed while waiting to take a read lock/);
+    const w = await assertRejects(() => writing, Deno.errors.BadResource);
+    assertMatch(w.message, /RwLock .* was closed while waiting to take the write lock/);
+    held.release();
+    // The closed writer's waiting mark went with it: readers get in.
+    const again = a.tryRead();
+    assert(again);
+    again.release();
+    for (const h of [b, c]) {
+      assertThrows(() => h.tryRead(), Deno.errors.BadResource);
+      assertThrows(() => h.tryWrite(), Deno.errors.BadResource);
+      assertThrows(() => h.readSync(), Deno.errors.BadResource);
+      assertThrows(() => h.writeSync({ timeout: 10 }), Deno.errors.BadResource);
+      await assertRejects(() => h.read(), Deno.errors.BadResource);
+      await assertRejects(() => h.write({ timeout: 10 }), Deno.errors.BadResource);
+    }
+  } finally {
+    RwLock.unlink(name);
   }
   assertNoLeftovers();
 });

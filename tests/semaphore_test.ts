@@ -341,3 +341,35 @@ test("examples/producer_consumer.ts moves every item exactly once, in order, bet
   assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
   assertMatch(stdout, /received all 3000 items exactly once, in order/);
 });
+
+for (const where of ["named", "in a mapping"] as const) {
+  test(`posix.Semaphore (${where}).close() rejects pending waits with BadResource, and every method after close throws BadResource`, async () => {
+    const name = uniqueName("psemcw");
+    using shm = SharedMemory.create(name, { size: SEM_SIZE });
+    shm.unlink();
+    const named = uniqueName("psemcwn");
+    using a = where === "named" ? Semaphore.create(named) : Semaphore.init(shm, 0);
+    try {
+      const b = where === "named" ? Semaphore.open(named) : Semaphore.attach(shm, 0);
+      const waiting = b.wait();
+      const acquiring = b.acquire();
+      await new Promise((r) => setTimeout(r, 30));
+      b.close();
+      await assertRejects(() => waiting, Deno.errors.BadResource, "closed while waiting");
+      await assertRejects(() => acquiring, Deno.errors.BadResource, "closed while waiting");
+      assertThrows(() => b.post(), Deno.errors.BadResource);
+      assertThrows(() => b.tryWait(), Deno.errors.BadResource);
+      assertThrows(() => b.waitSync({ timeout: 10 }), Deno.errors.BadResource);
+      assertThrows(() => b.value, Deno.errors.BadResource);
+      await assertRejects(() => b.wait({ timeout: 10 }), Deno.errors.BadResource);
+      await assertRejects(() => b.acquire(), Deno.errors.BadResource);
+      // A unit posted while the closed handle's park was still out is not lost.
+      a.post();
+      await Semaphore.settled();
+      await a.wait({ timeout: 1000 });
+    } finally {
+      if (where === "named") Semaphore.unlink(named);
+    }
+    assertNoLeftovers();
+  });
+}

@@ -81,7 +81,7 @@ test("sync.Semaphore: permits of a process killed while holding them come back",
     await proc.stdout.cancel();
     await proc.status;
   } finally {
-    Semaphore.remove(name);
+    Semaphore.unlink(name);
   }
 });
 
@@ -107,7 +107,7 @@ test("sync.Semaphore: timeouts, aborts and idempotent permits", async () => {
     q.release();
     assertEquals(a.available, 1);
   } finally {
-    Semaphore.remove(name);
+    Semaphore.unlink(name);
   }
 });
 
@@ -128,6 +128,31 @@ test("sync.Semaphore: bad arguments give typed errors", () => {
   const s = Semaphore.create(name, { permits: 1 });
   s.close();
   assertThrows(() => s.tryAcquire(), Deno.errors.BadResource);
-  Semaphore.remove(name);
+  Semaphore.unlink(name);
+  assertNoLeftovers();
+});
+
+test("sync.Semaphore.close() rejects a pending acquire() with BadResource, and every method after close throws BadResource", async () => {
+  const name = uniqueName("semcw");
+  using a = Semaphore.create(name, { permits: 1 });
+  try {
+    const b = Semaphore.open(name);
+    const permit = a.acquireSync();
+    const pending = b.acquire();
+    await new Promise((r) => setTimeout(r, 30));
+    b.close();
+    const e = await assertRejects(() => pending, Deno.errors.BadResource);
+    assertMatch(e.message, /Semaphore .* was closed while waiting to acquire a permit/);
+    permit.release();
+    assertEquals(a.available, 1);
+    assertThrows(() => b.tryAcquire(), Deno.errors.BadResource);
+    assertThrows(() => b.acquireSync({ timeout: 10 }), Deno.errors.BadResource);
+    assertThrows(() => b.available, Deno.errors.BadResource);
+    assertThrows(() => b.capacity, Deno.errors.BadResource);
+    await assertRejects(() => b.acquire(), Deno.errors.BadResource);
+    a.acquireSync({ timeout: 1000 }).release();
+  } finally {
+    Semaphore.unlink(name);
+  }
   assertNoLeftovers();
 });
