@@ -22,7 +22,7 @@
  * @module
  */
 
-import { SEM_SIZE } from "../posix/semaphore.ts";
+import { SEM_T_SIZE } from "../posix/semaphore.ts";
 
 export const MAGIC = 0x4368616e; // "Chan"
 export const VERSION = 3; // 3: slot headers apart from payloads
@@ -48,7 +48,7 @@ export const SENDERS_OFFSET = 320; // table of { pid, token, state, pad } × MAX
 export const MAX_SENDERS = 64;
 export const SENDER_ENTRY = 16;
 export const DATA_SEM_OFFSET = SENDERS_OFFSET + MAX_SENDERS * SENDER_ENTRY; // 1344
-export const SPACE_SEM_OFFSET = DATA_SEM_OFFSET + SEM_SIZE;
+export const SPACE_SEM_OFFSET = DATA_SEM_OFFSET + SEM_T_SIZE;
 export const SLOTS_OFFSET = 1408; // the slot headers; 64-byte aligned
 
 // Slot header, as Int32 indices relative to the slot's header.

@@ -6,7 +6,7 @@
  */
 
 import { SharedMemory } from "../posix/shared_memory.ts";
-import { Semaphore } from "../posix/semaphore.ts";
+import { type Semaphore, semaphoreAtRaw } from "../posix/semaphore.ts";
 import { checkMode, checkName, checkOptions, checkSpin } from "../memory/_validate.ts";
 import { isAlive } from "../sync/_liveness.ts";
 import { deadlineOf } from "../sync/_options.ts";
@@ -214,8 +214,8 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     this.#data0 = payloadsOffset(this.#capacity);
     this.#stride = i[H.SLOT_BYTES]!;
     this.#max = i[H.MAX_MESSAGE]!;
-    this.#data = Semaphore.attach(shm, DATA_SEM_OFFSET);
-    this.#space = Semaphore.attach(shm, SPACE_SEM_OFFSET);
+    this.#data = semaphoreAtRaw(shm, DATA_SEM_OFFSET);
+    this.#space = semaphoreAtRaw(shm, SPACE_SEM_OFFSET);
     this.#senders = {
       waiting: H.SENDERS_WAITING,
       sem: this.#space,
@@ -276,8 +276,8 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       i[H.SLOT_BYTES] = slotBytes(maxMessageSize);
       i[H.MAX_MESSAGE] = maxMessageSize;
       for (let s = 0; s < cap; s++) i[(SLOTS_OFFSET >> 2) + (s << 2) + SLOT_SEQ] = s; // Vyukov's start
-      Semaphore.init(shm, DATA_SEM_OFFSET).close();
-      Semaphore.init(shm, SPACE_SEM_OFFSET).close();
+      semaphoreAtRaw(shm, DATA_SEM_OFFSET, 0).close();
+      semaphoreAtRaw(shm, SPACE_SEM_OFFSET, 0).close();
       Atomics.store(i, H.MAGIC, MAGIC);
       return new Channel(shm, spinMicros);
     } catch (e) {

@@ -17,7 +17,7 @@ import {
 } from "../memory/layout.ts";
 import { MAP, O, PROT, SC } from "../ffi/constants.ts";
 import { STAT_LAYOUT } from "../ffi/stat.ts";
-import { SEM_ALIGN, SEM_SIZE, SEM_VALUE_MAX } from "../posix/semaphore.ts";
+import { SEM_ALIGN, SEM_T_SIZE, SEM_VALUE_MAX } from "../posix/semaphore.ts";
 import { compileC, hasCC, runExe } from "./_helpers.ts";
 
 const UserRecord = struct({ user_id: i32, username: char(64) });
@@ -128,7 +128,7 @@ Deno.test({
       ["MAP_ANONYMOUS", MAP.ANONYMOUS],
       ["MAP_NORESERVE", MAP.NORESERVE],
       ["_SC_PAGESIZE", SC.PAGESIZE],
-      ["sizeof(sem_t)", SEM_SIZE],
+      ["sizeof(sem_t)", SEM_T_SIZE],
       ["_Alignof(sem_t)", SEM_ALIGN],
       ["SEM_VALUE_MAX", SEM_VALUE_MAX],
     ];

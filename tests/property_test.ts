@@ -93,7 +93,7 @@ const arbitraries: Record<string, fc.Arbitrary<Record<string, unknown>>> = {
       "writeCString",
       "struct",
       "resize",
-      // "field" (a struct accessor after close) joins once it throws BadResource (#10).
+      "field",
     ),
     offset: edgy,
   }),
