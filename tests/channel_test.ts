@@ -10,6 +10,7 @@ import {
 } from "@std/assert";
 import { Channel } from "../channel/mod.ts";
 import { SharedMemory } from "../posix/shared_memory.ts";
+import { Semaphore as PosixSemaphore } from "../posix/semaphore.ts";
 import { Mutex } from "../sync/mutex.ts";
 import { H, SLOT_OWNER, SLOTS_OFFSET, VERSION } from "../channel/_layout.ts";
 import { assertNoLeftovers, test, uniqueName } from "./_helpers.ts";
@@ -576,9 +577,12 @@ test("Channel.open refuses another layout version, and a header its object is to
 
 test("Channel (default topology): 3 receiver processes share 3,000 messages from a sender process, each exactly once", async () => {
   const name = uniqueName("chfanout");
-  using _ch = Channel.create(name, { capacity: 64, maxMessageSize: 16 });
+  // Room for every message: a receiver that believes it is the only one could read them all.
+  using _ch = Channel.create(name, { capacity: 4096, maxMessageSize: 16 });
+  using ready = PosixSemaphore.create(`${name}-ready`);
   try {
     const receivers = [0, 1, 2].map(() => spawn("consume", name, "all"));
+    for (const _ of receivers) await ready.wait({ timeout: 10_000 }); // all receiving
     const sender = spawn("produce", name, "0", "3000");
     const sent = await sender.output();
     assertEquals(sent.code, 0, decoder.decode(sent.stderr));
@@ -595,6 +599,7 @@ test("Channel (default topology): 3 receiver processes share 3,000 messages from
     assertEquals(duplicated, [], "no message delivered twice");
     assertEquals(seen.size, 3000, "no message lost");
   } finally {
+    ready.unlink();
     Channel.unlink(name);
   }
 });
