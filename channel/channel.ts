@@ -240,6 +240,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   #intoWords: Int32Array | undefined; // tryReceiveInto's view of the caller's last buffer
   #slotViews: (Uint8Array | undefined)[] = []; // tryReceiveEach's view per slot, reused
   #receiving = false;
+  #created = false;
   #endedReported = false;
   #streamEnded = false;
 
@@ -340,7 +341,9 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       Semaphore.init(shm, DATA_SEM_OFFSET).close();
       Semaphore.init(shm, SPACE_SEM_OFFSET).close();
       Atomics.store(i, H.MAGIC, MAGIC); // last: open() trusts nothing before it
-      return new Channel(shm, spinMicros);
+      const channel = new Channel(shm, spinMicros);
+      channel.#created = true;
+      return channel;
     } catch (e) {
       shm.close();
       SharedMemory.unlink(name);
@@ -413,17 +416,76 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   }
 
   /**
+   * Opens `name`, creating it first if it does not exist: every process may
+   * call it, and exactly one call creates the channel ({@linkcode Channel.created}
+   * says which). A channel that exists must have `capacity` and
+   * `maxMessageSize` (and `topology`, if given), else `TypeError`; `mode`
+   * applies only to a channel this call creates.
+   *
+   * @param name the channel's name
+   * @param options as for {@linkcode Channel.create}
+   * @throws {TypeError} when the existing channel contradicts `options`
+   *
+   * @example Both sides may call openOrCreate
+   * ```ts
+   * import { Channel } from "@ipc/shm";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const name = `/doc-chan-ooc-${Deno.pid}`;
+   * using a = Channel.openOrCreate(name, { capacity: 4, maxMessageSize: 8 });
+   * using b = Channel.openOrCreate(name, { capacity: 4, maxMessageSize: 8 });
+   * assertEquals([a.created, b.created], [true, false]);
+   * Channel.unlink(name);
+   * ```
+   */
+  static openOrCreate(name: string, options: CreateChannelOptions): Channel {
+    checkName(name, "Channel");
+    checkOptions(options, "Channel.openOrCreate()", CREATE_KEYS);
+    if (options === undefined) {
+      throw new TypeError("openOrCreate() needs { capacity, maxMessageSize }");
+    }
+    const { capacity, maxMessageSize, topology, spinMicros } = options;
+    const expected: OpenChannelOptions = { capacity, maxMessageSize };
+    if (topology !== undefined) expected.topology = topology;
+    if (spinMicros !== undefined) expected.spinMicros = spinMicros;
+    for (let attempt = 0;; attempt++) {
+      try {
+        return Channel.create(name, options);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      }
+      try {
+        return Channel.open(name, expected); // waits for a creator still writing the header
+      } catch (e) {
+        // Gone between the two calls (its creator failed, or someone unlinked it): again, bounded.
+        if (!(e instanceof Deno.errors.NotFound) || attempt >= 8) throw e;
+      }
+    }
+  }
+
+  /**
    * Removes the channel's name; open handles keep working.
    *
    * @throws {Deno.errors.NotFound} when `name` does not exist
    */
   static unlink(name: string): void {
-    SharedMemory.unlink(name);
+    checkName(name, "Channel");
+    try {
+      SharedMemory.unlink(name);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      throw retitled(e, `Cannot unlink channel "${name}": it does not exist`);
+    }
   }
 
   /** The channel's name. */
   get name(): string {
     return this.#name;
+  }
+
+  /** True only on the handle whose `create` or `openOrCreate` call created the channel. */
+  get created(): boolean {
+    return this.#created;
   }
 
   /** Ring capacity in messages (a power of two). */
@@ -639,7 +701,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    *
    * @returns the message length, or `undefined` when the ring is empty
    * @throws {RangeError} when `buffer` is smaller than the message (which then stays in the
-   *   ring); in `"mpmc"` topology, when it is smaller than `maxMessageSize`
+   *   ring)
    * @throws {Deno.errors.UnexpectedEof} when the stream has ended
    *
    * @example
@@ -660,10 +722,11 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     if (!(buffer instanceof Uint8Array)) throw new TypeError("tryReceiveInto() takes a Uint8Array");
     this.#ensureOpen();
     if (this.#mpmc || this.#head !== this.#freed) {
-      // Taking a slot here cannot be undone, so the buffer must fit any message.
-      if (buffer.length < this.#max) throw tooSmall(this.#max, buffer.length);
-      const view = this.tryReceiveView();
-      if (view === undefined) return undefined;
+      const view = this.#take(buffer.length);
+      if (view === undefined) {
+        this.#throwIfEnded();
+        return undefined;
+      }
       buffer.set(view.bytes);
       view.release();
       return view.bytes.length;
@@ -1003,7 +1066,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    *
    * @example Closing ends a pending wait
    * ```ts
-   * import { Channel } from "@ipc/shm";
+   * import { Channel, posix } from "@ipc/shm";
    * import { assertRejects } from "@std/assert";
    *
    * const name = `/doc-chan-close-${Deno.pid}`;
@@ -1011,7 +1074,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * const pending = rx.receive();
    * rx.close();
    * await assertRejects(() => pending, Deno.errors.BadResource, "closed while waiting to receive");
-   * await (await import("@ipc/shm")).posix.Semaphore.settled();
+   * await posix.Semaphore.settled(); // its last bounded sleep (≤ 50 ms) has ended
    * Channel.unlink(name);
    * ```
    */
@@ -1140,7 +1203,11 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
 
   // ---- receiving ----
 
-  #take(): SlotView | undefined {
+  /**
+   * Takes the next message's slot. A message longer than `fits` is refused
+   * with a RangeError before it is taken, so it stays in the ring.
+   */
+  #take(fits = Infinity): SlotView | undefined {
     this.#ensureOpen();
     const i = this.#i32;
     if (!this.#mpmc) {
@@ -1148,6 +1215,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       const pos = this.#head;
       const slot = this.#header(pos);
       if (!this.#isReady(slot, pos)) return undefined; // empty
+      if (i[slot + SLOT_LEN]! > fits) throw tooSmall(i[slot + SLOT_LEN]!, fits);
       this.#head = (pos + 1) | 0;
       return this.#view(slot, pos);
     }
@@ -1157,6 +1225,12 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       const dif = (Atomics.load(i, slot + SLOT_SEQ) - ((pos + 1) | 0)) | 0;
       if (dif < 0) return undefined; // empty (or a sender is still writing pos)
       if (dif > 0) continue;
+      const len = i[slot + SLOT_LEN]!;
+      if (len > fits) {
+        // Only if the length read is still pos's: another receiver may have taken pos meanwhile.
+        if (Atomics.load(i, slot + SLOT_SEQ) === ((pos + 1) | 0)) throw tooSmall(len, fits);
+        continue;
+      }
       if (Atomics.compareExchange(i, H.HEAD, pos, (pos + 1) | 0) !== pos) continue;
       Atomics.store(i, slot + SLOT_OWNER, -pid);
       return this.#view(slot, pos);

@@ -50,6 +50,14 @@ function denoEval(script: string) {
   }).spawn();
 }
 
+/** Kills `child` if it still runs, and waits for it. */
+async function stop(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGKILL");
+  } catch { /* it has exited already */ }
+  await child.output();
+}
+
 /** Polls `ready` every few ms for up to `ms`; fails the test if it never holds. */
 async function until(ready: () => boolean, what: string, ms = 10_000): Promise<void> {
   const end = performance.now() + ms;
@@ -263,6 +271,8 @@ test("Channel end of stream: receivers finish only after every sender has ended"
   using rx = Channel.open(name);
   try {
     assertEquals(rx.tryReceive(), undefined, "no sender yet: not ended");
+    Channel.open(name).close();
+    assertEquals(rx.tryReceive(), undefined, "a handle that never sent ends nobody's stream");
     a.trySend(new Uint8Array([1]));
     b.trySend(new Uint8Array([2]));
     a.end();
@@ -372,28 +382,34 @@ test("Channel batches: trySendMany/tryReceiveMany keep order and exactly-once ac
   }
 });
 
-test("Channel.tryReceiveInto copies into the caller's buffer, aligned or not, and refuses a short buffer", () => {
-  const name = uniqueName("chinto");
-  using ch = Channel.create(name, { capacity: 8, maxMessageSize: 32, topology: "spsc" });
-  try {
-    const msgs = [new Uint8Array([1, 2, 3, 4, 5]), new Uint8Array(32).fill(9), new Uint8Array([7])];
-    for (const m of msgs) assertEquals(ch.trySend(m), true);
-    const short = new Uint8Array(4);
-    assertThrows(() => ch.tryReceiveInto(short), RangeError);
-    const aligned = new Uint8Array(32);
-    assertEquals(ch.tryReceiveInto(aligned), 5);
-    assertEquals([...aligned.subarray(0, 5)], [1, 2, 3, 4, 5]);
-    const odd = new Uint8Array(new ArrayBuffer(40), 3, 32); // not 4-byte aligned: byte copy
-    assertEquals(ch.tryReceiveInto(odd), 32);
-    assert(odd.every((b) => b === 9));
-    assertEquals(ch.tryReceiveInto(aligned), 1);
-    assertEquals(aligned[0], 7);
-    assertEquals(ch.tryReceiveInto(aligned), undefined);
-    assertThrows(() => ch.tryReceiveInto([] as never), TypeError);
-  } finally {
-    Channel.unlink(name);
-  }
-});
+for (const topology of ["spsc", "mpmc"] as const) {
+  test(`Channel.tryReceiveInto (${topology}) copies into the caller's buffer, aligned or not, and refuses a short buffer, leaving the message`, () => {
+    const name = uniqueName("chinto");
+    using ch = Channel.create(name, { capacity: 8, maxMessageSize: 32, topology });
+    try {
+      const msgs = [
+        new Uint8Array([1, 2, 3, 4, 5]),
+        new Uint8Array(32).fill(9),
+        new Uint8Array([7]),
+      ];
+      for (const m of msgs) assertEquals(ch.trySend(m), true);
+      const short = new Uint8Array(4);
+      assertThrows(() => ch.tryReceiveInto(short), RangeError);
+      const aligned = new Uint8Array(32);
+      assertEquals(ch.tryReceiveInto(aligned), 5);
+      assertEquals([...aligned.subarray(0, 5)], [1, 2, 3, 4, 5]);
+      const odd = new Uint8Array(new ArrayBuffer(40), 3, 32); // not 4-byte aligned: byte copy
+      assertEquals(ch.tryReceiveInto(odd), 32);
+      assert(odd.every((b) => b === 9));
+      assertEquals(ch.tryReceiveInto(aligned), 1);
+      assertEquals(aligned[0], 7);
+      assertEquals(ch.tryReceiveInto(aligned), undefined);
+      assertThrows(() => ch.tryReceiveInto([] as never), TypeError);
+    } finally {
+      Channel.unlink(name);
+    }
+  });
+}
 
 test("Channel.receiveEachSync drains zero-copy, in order and exactly once, from a batching sender process", async () => {
   const name = uniqueName("cheach");
@@ -621,7 +637,7 @@ test("Channel (spsc): a second receiver and a second sender are refused with Bus
     assertEquals(tx.trySend(new Uint8Array([1])), true);
     assertThrows(() => rx.trySend(new Uint8Array([2])), Deno.errors.Busy, `pid ${Deno.pid}`);
     holder.kill("SIGKILL");
-    await holder.output();
+    await holder.status;
     assertEquals(rx.tryReceive(), new Uint8Array([1]), "a dead receiver does not block forever");
     // A closed receiver frees its place at once; a closed sender likewise.
     rx.close();
@@ -632,10 +648,7 @@ test("Channel (spsc): a second receiver and a second sender are refused with Bus
     assertEquals(tx2.trySend(new Uint8Array([3])), true);
     assertEquals(rx2.tryReceive(), new Uint8Array([3]));
   } finally {
-    try {
-      holder.kill("SIGKILL");
-    } catch { /* already gone */ }
-    await holder.status;
+    await stop(holder);
     Channel.unlink(name);
   }
 });
@@ -792,8 +805,7 @@ test("Channel: a sender process's close() at the end of its using scope ends its
     assertEquals(got, ["x"]);
     assert(afterLast < 1500, `the stream ended ${afterLast.toFixed(0)} ms after the message`);
   } finally {
-    tx.kill("SIGKILL");
-    await tx.output();
+    await stop(tx);
     Channel.unlink(name);
   }
 });
@@ -828,6 +840,7 @@ test("Channel.create() applies mode exactly (default 0o600), and AlreadyExists s
 
 test("Channel.open() names the kind: NotFound says how to create a channel; another kind of object is not a Channel", () => {
   const missing = uniqueName("chnope");
+  assertThrows(() => Channel.unlink(missing), Deno.errors.NotFound, "Cannot unlink channel");
   const e = assertThrows(() => Channel.open(missing), Deno.errors.NotFound);
   assertMatch(e.message, new RegExp(`^Cannot open channel "${missing}": it does not exist`));
   assertMatch(e.message, /Channel\.create\(/);
@@ -844,5 +857,43 @@ test("Channel.open() names the kind: NotFound says how to create a channel; anot
   } finally {
     SharedMemory.unlink(plainName);
     Mutex.remove(mutexName);
+  }
+});
+
+test("Channel.openOrCreate(): of 4 racing processes exactly one creates the channel, and all of them share it", async () => {
+  const name = uniqueName("chooc");
+  const options = `{ capacity: 8, maxMessageSize: 4 }`;
+  const racers = [0, 1, 2, 3].map((k) =>
+    denoEval(`
+      using ch = Channel.openOrCreate(${JSON.stringify(name)}, ${options});
+      ch.trySend(new Uint8Array([${k}]));
+      console.log(ch.created);`)
+  );
+  try {
+    const created: string[] = [];
+    for (const r of racers) {
+      const o = await r.output();
+      assertEquals(o.code, 0, decoder.decode(o.stderr));
+      created.push(decoder.decode(o.stdout).trim());
+    }
+    assertEquals(created.filter((c) => c === "true").length, 1, created.join(" "));
+    assertEquals(created.filter((c) => c === "false").length, 3);
+    using rx = Channel.openOrCreate(name, { capacity: 8, maxMessageSize: 4 });
+    assertEquals(rx.created, false);
+    assertEquals(rx.tryReceiveMany().map((m) => m[0]).sort(), [0, 1, 2, 3]);
+    assertThrows(() => rx.tryReceive(), Deno.errors.UnexpectedEof, undefined, "every racer closed");
+    assertThrows(
+      () => Channel.openOrCreate(name, { capacity: 8, maxMessageSize: 5 }),
+      TypeError,
+      "maxMessageSize 4, not 5",
+    );
+    assertThrows(
+      () => Channel.openOrCreate(name, { capacity: 8, maxMessageSize: 4, topology: "spsc" }),
+      TypeError,
+      "topology",
+    );
+  } finally {
+    await Promise.all(racers.map((r) => r.status));
+    Channel.unlink(name);
   }
 });
