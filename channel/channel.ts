@@ -371,7 +371,8 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * using rx = Channel.open(name, { topology: "mpmc", maxMessageSize: 256 });
    * assertEquals(rx.capacity, 16);
    * assertThrows(() => Channel.open(name, { topology: "spsc" }), TypeError, '"mpmc"');
-   * assertThrows(() => Channel.open("/doc-chan-nope"), Deno.errors.NotFound, "Cannot open channel");
+   * const missing = `/doc-chan-nope-${Deno.pid}`;
+   * assertThrows(() => Channel.open(missing), Deno.errors.NotFound, "Cannot open channel");
    * Channel.unlink(name);
    * ```
    */
@@ -1274,7 +1275,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
 
   static {
     freeSlot = (ch, view, slot, pos) => {
-      ch.#heldViews.delete(view);
+      if (ch.#heldViews.size !== 0) ch.#heldViews.delete(view);
       ch.#free(slot, pos);
     };
   }
@@ -1309,7 +1310,10 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
         );
       }
       // pid 0: a claimer between its two stores, or a releaser between its two; wait for it.
-      if (other === 0 && performance.now() < giveUp) continue;
+      if (other === 0 && performance.now() < giveUp) {
+        napSync();
+        continue;
+      }
       if (Atomics.compareExchange(i, H.RECEIVER_PID, other, pid) === other) {
         Atomics.store(i, H.RECEIVER_TOKEN, this.#token);
         return;
@@ -1714,6 +1718,11 @@ function openHeader(name: string): SharedMemory {
         `its header is still blank after ${OPEN_WAIT_MS} ms; if its creator died, unlink it`,
       );
     }
-    Atomics.wait(sleeper, 0, 0, 1);
+    napSync();
   }
+}
+
+/** Sleeps this thread for about a millisecond (there is no sync sleep otherwise). */
+function napSync(): void {
+  Atomics.wait(sleeper, 0, 0, 1);
 }

@@ -897,3 +897,42 @@ test("Channel.openOrCreate(): of 4 racing processes exactly one creates the chan
     Channel.unlink(name);
   }
 });
+
+test("Channel.open() waits for a creator still writing the header, and refuses a header left blank with InvalidData", async () => {
+  const name = uniqueName("chmidcreate");
+  using ch = Channel.create(name, { capacity: 4, maxMessageSize: 8 });
+  using ready = PosixSemaphore.create(`${name}-ready`);
+  using raw = SharedMemory.open(name);
+  const words = raw.view(Int32Array);
+  const magic = words[H.MAGIC]!;
+  Atomics.store(words, H.MAGIC, 0); // as before its creator's last store
+  const opener = denoEval(`
+    import { Semaphore } from ${
+    JSON.stringify(new URL("../posix/semaphore.ts", import.meta.url).href)
+  };
+    Semaphore.open(${JSON.stringify(`${name}-ready`)}).post();
+    const t0 = performance.now();
+    using ch = Channel.open(${JSON.stringify(name)});
+    console.log(JSON.stringify({ capacity: ch.capacity, ms: performance.now() - t0 }));`);
+  let o: Deno.CommandOutput | undefined;
+  try {
+    await ready.wait({ timeout: 10_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    Atomics.store(words, H.MAGIC, magic);
+    o = await opener.output();
+    assertEquals(o.code, 0, decoder.decode(o.stderr));
+    const { capacity, ms } = JSON.parse(decoder.decode(o.stdout));
+    assertEquals(capacity, 4);
+    assert(ms >= 50, `open() returned after ${ms} ms, before the header was complete`);
+    Atomics.store(words, H.MAGIC, 0); // a creator that died before finishing
+    const t0 = performance.now();
+    assertThrows(() => Channel.open(name), Deno.errors.InvalidData, "still blank");
+    assert(performance.now() - t0 < 2000);
+    Atomics.store(words, H.MAGIC, magic);
+    assertEquals(ch.closed, false);
+  } finally {
+    if (o === undefined) await stop(opener);
+    ready.unlink();
+    Channel.unlink(name);
+  }
+});
