@@ -648,8 +648,8 @@ test("Channel (spsc): a second receiver and a second sender are refused with Bus
     assertEquals(tx2.trySend(new Uint8Array([3])), true);
     assertEquals(rx2.tryReceive(), new Uint8Array([3]));
   } finally {
+    Channel.unlink(name); // first: names go even if stopping the child fails
     await stop(holder);
-    Channel.unlink(name);
   }
 });
 
@@ -805,8 +805,8 @@ test("Channel: a sender process's close() at the end of its using scope ends its
     assertEquals(got, ["x"]);
     assert(afterLast < 1500, `the stream ended ${afterLast.toFixed(0)} ms after the message`);
   } finally {
-    await stop(tx);
     Channel.unlink(name);
+    await stop(tx);
   }
 });
 
@@ -931,8 +931,8 @@ test("Channel.open() waits for a creator still writing the header, and refuses a
     Atomics.store(words, H.MAGIC, magic);
     assertEquals(ch.closed, false);
   } finally {
-    if (o === undefined) await stop(opener);
     ready.unlink();
     Channel.unlink(name);
+    if (o === undefined) await stop(opener);
   }
 });
