@@ -540,7 +540,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @returns how many were sent (a prefix of `messages`)
    * @throws {RangeError} when a message is larger than `maxMessageSize`
    *
-   * @example
+   * @example Send a batch, receive it
    * ```ts
    * import { Channel } from "@ipc/shm";
    * import { assertEquals } from "@std/assert";
@@ -705,7 +705,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    *   ring)
    * @throws {Deno.errors.UnexpectedEof} when the stream has ended
    *
-   * @example
+   * @example Receive into your own buffer
    * ```ts
    * import { Channel } from "@ipc/shm";
    * import { assertEquals } from "@std/assert";
@@ -781,7 +781,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @returns how many messages were handed over; 0 when the ring is empty
    * @throws {Deno.errors.UnexpectedEof} when the stream has ended
    *
-   * @example
+   * @example Drain every waiting message
    * ```ts
    * import { Channel } from "@ipc/shm";
    * import { assertEquals } from "@std/assert";
@@ -913,7 +913,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
    * @throws {Deno.errors.UnexpectedEof} when the stream has ended
    *
-   * @example
+   * @example Wait for a message, into your buffer
    * ```ts
    * import { Channel } from "@ipc/shm";
    * import { assertEquals, assertThrows } from "@std/assert";
