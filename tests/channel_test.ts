@@ -629,6 +629,7 @@ test("Channel (spsc): a second receiver and a second sender are refused with Bus
     name,
     `ch.tryReceive(); await new Promise((r) => setTimeout(r, 20_000));`,
   );
+  let sender: Deno.ChildProcess | undefined;
   try {
     await until(() => Atomics.load(words, H.RECEIVER_PID) === holder.pid, "the child receives");
     using rx = Channel.open(name);
@@ -647,9 +648,27 @@ test("Channel (spsc): a second receiver and a second sender are refused with Bus
     using tx2 = Channel.open(name);
     assertEquals(tx2.trySend(new Uint8Array([3])), true);
     assertEquals(rx2.tryReceive(), new Uint8Array([3]));
+    // A sender in another process holds the place until it dies. (Closing tx2 ended the
+    // stream rx2 was reading; a new receiver reads the new sender's.)
+    tx2.close();
+    rx2.close();
+    sender = channelChild(
+      name,
+      `ch.trySend(new Uint8Array([4])); await new Promise((r) => setTimeout(r, 20_000));`,
+    );
+    await until(() => Atomics.load(words, H.ACTIVE) === 1, "the child sends");
+    using rx3 = Channel.open(name);
+    assertEquals(await rx3.receive({ timeout: 10_000 }), new Uint8Array([4]));
+    using tx3 = Channel.open(name);
+    assertThrows(() => tx3.trySend(new Uint8Array([5])), Deno.errors.Busy, `pid ${sender.pid}`);
+    sender.kill("SIGKILL");
+    await sender.status;
+    assertEquals(tx3.trySend(new Uint8Array([5])), true, "a dead sender does not block forever");
+    assertEquals(rx3.tryReceive(), new Uint8Array([5]));
   } finally {
     Channel.unlink(name); // first: names go even if stopping the child fails
     await stop(holder);
+    if (sender !== undefined) await stop(sender);
   }
 });
 
@@ -665,6 +684,7 @@ test("Channel.open() refuses a contradicting topology, capacity or maxMessageSiz
     Channel.open(name, { topology: "mpmc", capacity: 5, maxMessageSize: 16 }).close();
     Channel.open(name, { capacity: 8 }).close();
     assertThrows(() => Channel.open(name, { multiProducer: true } as never), TypeError, "topology");
+    assertThrows(() => Channel.open(name, { mode: "mpmc" } as never), TypeError, '"mode"');
     assertThrows(
       () =>
         Channel.create(
