@@ -1,6 +1,6 @@
 // Channel throughput and latency between two Deno processes, beside (same run)
 // a C SPSC ring over shared memory (the limit), Deno over a Unix domain socket,
-// and Deno over a pipe:
+// and Deno over a pipe; then the two topologies side by side at 64 B:
 //   deno run -A bench/channel.ts [--quick] [--runs N]
 // Every figure is the best of N runs (default 3) of the same measurement, for
 // every contender alike: these 2-vCPU VMs swing by 2× from run to run. Each run
@@ -135,10 +135,18 @@ async function bestOfInterleaved(
  * buffer, as the C ring does). `"batch"`: `trySendMany` of 64 →
  * `receiveEachSync`, zero-copy (the receiver reads each message in place).
  */
-async function channelThroughput(size: number, how: "copy" | "batch"): Promise<number> {
+async function channelThroughput(
+  size: number,
+  how: "copy" | "batch",
+  topology: Topology,
+): Promise<number> {
   const name = `/bench-chan-${Deno.pid}-${size}`;
   const count = COUNT[size]!;
-  using ch = Channel.create(name, { capacity: size > 65536 ? 8 : 1024, maxMessageSize: size });
+  using ch = Channel.create(name, {
+    capacity: size > 65536 ? 8 : 1024,
+    maxMessageSize: size,
+    topology,
+  });
   try {
     const tx = child(["chan-tx", name, `${size}`, `${count}`, how]);
     let n = 0;
@@ -227,11 +235,11 @@ async function pipeThroughput(size: number): Promise<number> {
 }
 
 /** Mean µs per 64-byte round trip over a whole timed loop (no clock read per round). */
-async function channelPingPong(): Promise<number> {
+async function channelPingPong(topology: Topology): Promise<number> {
   const a = `/bench-ping-${Deno.pid}`;
   const b = `/bench-pong-${Deno.pid}`;
-  using ping = Channel.create(a, { capacity: 16, maxMessageSize: 64 });
-  using pong = Channel.create(b, { capacity: 16, maxMessageSize: 64 });
+  using ping = Channel.create(a, { capacity: 16, maxMessageSize: 64, topology });
+  using pong = Channel.create(b, { capacity: 16, maxMessageSize: 64, topology });
   try {
     const echo = child(["chan-echo", a, b, `${ROUNDS + WARM_ROUNDS}`]);
     const msg = new Uint8Array(64);
@@ -295,19 +303,21 @@ async function c(args: string[]): Promise<number | undefined> {
   return Number(new TextDecoder().decode(out.stdout));
 }
 
+type Topology = "spsc" | "mpmc";
+
 const MEASURES = {
-  channelThroughput: (size: string, how: string) =>
-    channelThroughput(Number(size), how as "copy" | "batch"),
+  channelThroughput: (size: string, how: string, topology: string) =>
+    channelThroughput(Number(size), how as "copy" | "batch", topology as Topology),
   socketThroughput: (size: string) => socketThroughput(Number(size)),
   pipeThroughput: (size: string) => pipeThroughput(Number(size)),
-  channelPingPong: () => channelPingPong(),
+  channelPingPong: (topology: string) => channelPingPong(topology as Topology),
   socketPingPong: () => socketPingPong(),
 };
 type Measure = keyof typeof MEASURES;
 
 if (role === "measure") {
-  const [what, ...args] = rest as [Measure, string, string];
-  console.log(await MEASURES[what](args[0], args[1]));
+  const [what, ...args] = rest as [Measure, string, string, string];
+  console.log(await MEASURES[what](args[0], args[1], args[2]));
   Deno.exit(0);
 }
 
@@ -342,8 +352,8 @@ for (const size of SIZES) {
         `${size >= 1 << 20 ? 6000 * Q : size >= 4096 ? 1_000_000 * Q : 20_000_000 * Q}`,
         size >= 1 << 20 ? "8" : "1024",
       ]),
-    () => fresh("channelThroughput", size, "copy"),
-    () => fresh("channelThroughput", size, "batch"),
+    () => fresh("channelThroughput", size, "copy", "spsc"),
+    () => fresh("channelThroughput", size, "batch", "spsc"),
     () => fresh("socketThroughput", size),
     () => fresh("pipeThroughput", size),
   ]) as [number | undefined, number, number, number, number];
@@ -363,7 +373,7 @@ for (const size of SIZES) {
 
 const [cPing, chanPing, sockPing] = await bestOfInterleaved([
   () => c(["pingpong", `${ROUNDS}`]),
-  () => fresh("channelPingPong"),
+  () => fresh("channelPingPong", "spsc"),
   () => fresh("socketPingPong"),
 ], false) as [number | undefined, number, number];
 console.log(
@@ -376,8 +386,41 @@ console.log(
   } |`,
 );
 console.log(
-  `| @ipc/shm Channel: sendSync + receiveSync (polls ≤ 200 µs, then sleeps) | ${
+  `| @ipc/shm Channel "spsc": sendSync + receiveSync (polls ≤ 200 µs, then sleeps) | ${
     chanPing.toFixed(2)
   } | ${(sockPing / chanPing).toFixed(1)}× faster |`,
 );
 console.log(`| Deno Unix socket: write + read | ${sockPing.toFixed(2)} | 1× |`);
+
+// The default topology ("mpmc": a compare-exchange per message, any number of
+// senders and receivers) beside the "spsc" fast path the tables above use.
+const [spscCopy, mpmcCopy, spscBatch, mpmcBatch] = await bestOfInterleaved([
+  () => fresh("channelThroughput", 64, "copy", "spsc"),
+  () => fresh("channelThroughput", 64, "copy", "mpmc"),
+  () => fresh("channelThroughput", 64, "batch", "spsc"),
+  () => fresh("channelThroughput", 64, "batch", "mpmc"),
+]) as number[];
+const [spscPing, mpmcPing] = await bestOfInterleaved([
+  () => fresh("channelPingPong", "spsc"),
+  () => fresh("channelPingPong", "mpmc"),
+], false) as number[];
+console.log(
+  `\n| 64 B, one sender and one receiver process | "spsc" | "mpmc" (default) | mpmc ÷ spsc |`,
+);
+console.log("|---|---|---|---|");
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+console.log(
+  `| sendSync → receiveIntoSync | ${rate(spscCopy!, 64)} | ${rate(mpmcCopy!, 64)} | ${
+    ratio(mpmcCopy!, spscCopy!)
+  } |`,
+);
+console.log(
+  `| trySendMany(64) → receiveEachSync | ${rate(spscBatch!, 64)} | ${rate(mpmcBatch!, 64)} | ${
+    ratio(mpmcBatch!, spscBatch!)
+  } |`,
+);
+console.log(
+  `| ping-pong round trip (µs) | ${spscPing!.toFixed(2)} | ${mpmcPing!.toFixed(2)} | ${
+    ratio(mpmcPing!, spscPing!)
+  } |`,
+);

@@ -14,10 +14,12 @@
  * with `seq = p + capacity`. Positions are 32-bit and wrap; the capacity is a
  * power of two, so `p & (capacity - 1)` stays consistent across the wrap.
  *
- * In `"spsc"` mode the sender publishes the same way (`seq = p + 1`), but
+ * In `"spsc"` topology the sender publishes the same way (`seq = p + 1`), but
  * learns of free slots from HEAD, so receivers never write `seq`: a waiting
  * receiver polls the header of the slot it reads next, not a TAIL that every
- * send would take from it. TAIL is kept only for a later sender handle.
+ * send would take from it. TAIL is kept only for a later sender handle. One
+ * sender and one receiver hold it at a time: the senders table and the
+ * RECEIVER_* words record who, so that a second one is refused.
  *
  * @module
  */
@@ -25,13 +27,13 @@
 import { SEM_T_SIZE } from "../posix/semaphore.ts";
 
 export const MAGIC = 0x4368616e; // "Chan"
-export const VERSION = 3; // 3: slot headers apart from payloads
+export const VERSION = 4; // 4: the spsc receiver's claim in the header; 3: slot headers apart from payloads
 
 // Int32 indices into the header.
 export const H = {
   MAGIC: 0,
   VERSION: 1,
-  MODE: 2, // 0 = spsc, 1 = mpmc
+  TOPOLOGY: 2, // 0 = spsc, 1 = mpmc
   CAPACITY: 3,
   SLOT_BYTES: 4,
   MAX_MESSAGE: 5,
@@ -41,7 +43,11 @@ export const H = {
   SENDERS_WAITING: 256 / 4,
   DROPPED: 288 / 4, // messages dropped because a peer died mid-message
   REGISTERED: 292 / 4, // senders that ever registered
-  ACTIVE: 296 / 4, // registered senders that have not called end() (dead ones included)
+  ACTIVE: 296 / 4, // registered senders that have not ended or closed (dead ones included)
+  // spsc: the one receiver handle. Its token is claimed by compare-exchange (two
+  // handles of one process share a pid), then its pid is stored for liveness.
+  RECEIVER_TOKEN: 300 / 4,
+  RECEIVER_PID: 304 / 4,
 } as const;
 
 export const SENDERS_OFFSET = 320; // table of { pid, token, state, pad } × MAX_SENDERS

@@ -7,8 +7,14 @@
 
 import { SharedMemory } from "../posix/shared_memory.ts";
 import { type Semaphore, semaphoreAtRaw } from "../posix/semaphore.ts";
-import { checkMode, checkName, checkOptions, checkSpin } from "../memory/_validate.ts";
-import { isAlive } from "../sync/_liveness.ts";
+import {
+  checkMode,
+  checkName,
+  checkOptions,
+  checkSpin,
+  checkTimeout,
+} from "../memory/_validate.ts";
+import { isAlive } from "../memory/_liveness.ts";
 import { deadlineOf } from "../sync/_options.ts";
 import {
   channelBytes,
@@ -32,7 +38,11 @@ import {
   VERSION,
 } from "./_layout.ts";
 
-/** Options for {@linkcode Channel.open}. */
+/**
+ * Options for {@linkcode Channel.open}. `topology`, `capacity` and
+ * `maxMessageSize` assert what the caller expects: a channel created
+ * otherwise is refused with a `TypeError` instead of used on a wrong belief.
+ */
 export interface OpenChannelOptions {
   /**
    * Microseconds a blocked send or receive polls the ring before it sleeps on
@@ -41,22 +51,32 @@ export interface OpenChannelOptions {
    * once and burns no CPU. Each wait may override it.
    */
   spinMicros?: number;
+  /** The topology the channel must have been created with. */
+  topology?: "mpmc" | "spsc";
+  /** The capacity it must have been created with (rounded up to a power of two alike). */
+  capacity?: number;
+  /** The `maxMessageSize` it must have been created with. */
+  maxMessageSize?: number;
 }
 
 /** Options for {@linkcode Channel.create}. */
-export interface CreateChannelOptions extends OpenChannelOptions {
+export interface CreateChannelOptions {
   /** Messages the ring holds (rounded up to a power of two; 2 to 2^20). */
   capacity: number;
   /** Largest message in bytes (1 to 64 MiB). */
   maxMessageSize: number;
   /**
-   * `"spsc"`: one sender handle and one receiver handle at a time, lock-free
-   * and fastest. `"mpmc"`: any number of each (compare-exchange per message).
-   * Default `"spsc"`.
+   * `"mpmc"` (the default): any number of sender and receiver handles, in any
+   * processes; every message goes to exactly one receiver (one
+   * compare-exchange per message). `"spsc"`: the fast path for one sender
+   * handle and one receiver handle at a time, lock-free; a second live sender
+   * or receiver is refused with `Deno.errors.Busy` naming the holder's pid.
    */
-  mode?: "spsc" | "mpmc";
-  /** Permission bits, applied exactly. Default `0o600`. */
-  permissions?: number;
+  topology?: "mpmc" | "spsc";
+  /** Permission bits, applied exactly (not filtered by the umask). Default `0o600`. */
+  mode?: number;
+  /** As in {@linkcode OpenChannelOptions.spinMicros}. */
+  spinMicros?: number;
 }
 
 /** Options for a send or receive that may wait. */
@@ -81,12 +101,14 @@ export interface MessageView extends Disposable {
   release(): void;
 }
 
-let freeSlot: (channel: Channel, slot: number, pos: number) => void;
+let freeSlot: (channel: Channel, view: SlotView, slot: number, pos: number) => void;
 
 /** One side of the ring, as the waiting loop sees it. */
 interface WaitSide {
   /** Header index of this side's sleeper count. */
   waiting: number;
+  /** How many of that count are this handle's waits (close() takes them back). */
+  counted: number;
   /** The semaphore this side sleeps on (the other side posts it). */
   sem: Semaphore;
   /** For messages: "send" or "receive". */
@@ -113,7 +135,7 @@ class SlotView implements MessageView {
     const ch = this.#channel;
     if (ch === undefined) return;
     this.#channel = undefined;
-    freeSlot(ch, this.#slot, this.#pos);
+    freeSlot(ch, this, this.#slot, this.#pos);
   }
 
   [Symbol.dispose](): void {
@@ -123,35 +145,51 @@ class SlotView implements MessageView {
 
 const SLICE_MS = 50;
 const DEFAULT_SPIN_US = 200;
+const OPEN_WAIT_MS = 500; // how long open() waits for a creator to finish the header
 const pid = Deno.pid;
+const CREATE_KEYS = ["capacity", "maxMessageSize", "topology", "mode", "spinMicros"] as const;
+const OPEN_KEYS = ["spinMicros", "topology", "capacity", "maxMessageSize"] as const;
+const SYNC_WAIT_KEYS = ["timeout", "spinMicros"] as const;
+const WAIT_KEYS = ["timeout", "spinMicros", "signal"] as const;
+const SYNC_EACH_KEYS = [...SYNC_WAIT_KEYS, "max"] as const;
+const EACH_KEYS = [...WAIT_KEYS, "max"] as const;
 
 /**
  * A bounded ring of variable-length messages in a POSIX shared memory object.
  *
  * **Delivery.** Every message is delivered exactly once, whole, and in order
- * per sender (in `"spsc"` mode, in order). Senders block (or time out) while
- * the ring is full; receivers while it is empty — polling briefly first
- * (`spinMicros`, default 200 µs), then sleeping on a semaphore in the mapping that the other
+ * per sender, to any number of sender and receiver handles in any processes
+ * (topology `"mpmc"`, the default). Topology `"spsc"` is the fast path for one
+ * sender handle and one receiver handle at a time: a second live one is
+ * refused with `Deno.errors.Busy`. Senders block (or time out) while the ring
+ * is full; receivers while it is empty — polling briefly first (`spinMicros`,
+ * default 200 µs), then sleeping on a semaphore in the mapping that the other
  * side posts only when someone sleeps.
  *
- * **End of stream.** A handle becomes a sender on its first send. `end()`
- * marks that sender finished. Once every sender that ever sent has ended or
- * died and the ring is empty, receivers see the end: `for await` stops and
- * `receive()` rejects with `Deno.errors.UnexpectedEof`. `close()` only releases
- * this process's handle.
+ * **End of stream.** A handle becomes a sender on its first send (or
+ * `end()`); a handle that never sent ends nobody's stream. `end()` and
+ * `close()` (so also the end of a `using` scope) finish that sender. Once
+ * every sender that ever sent has ended, closed or died and the ring is
+ * empty, receivers see the end: `for await` stops and `receive()` rejects
+ * with `Deno.errors.UnexpectedEof`.
+ *
+ * **Closing.** `close()` rejects this handle's pending waits with
+ * `Deno.errors.BadResource`; every method afterwards throws it.
  *
  * **Faults.** A sender that dies mid-send never delivers a torn message:
- * in `"spsc"` mode the message was never published; in `"mpmc"` mode the
+ * in `"spsc"` topology the message was never published; in `"mpmc"` the
  * receiver that reaches its slot finds the dead owner (after one 50 ms sleep
  * slice), drops the slot and rejects once with `Deno.errors.BrokenPipe`
  * naming the pid; `dropped` counts them. If every sender died without
- * `end()`, the stream ends with a `BrokenPipe` instead of a clean end. A
- * receiver that dies mid-receive in `"mpmc"` mode loses that one message
- * (senders find and free the slot); in `"spsc"` mode the message was not
+ * ending, the stream ends with a `BrokenPipe` instead of a clean end. A
+ * receiver that dies mid-receive in `"mpmc"` loses that one message
+ * (senders find and free the slot); in `"spsc"` the message was not
  * consumed and the next receiver gets it (so do messages of an unreleased
  * view or an unfinished {@linkcode Channel.tryReceiveEach} drain: a message
  * counts as received when its slot is freed). A sender waiting on a full ring
  * whose receivers all died waits until its timeout.
+ *
+ * Needs `--allow-ffi`. See `man 7 shm_overview` and `man 7 sem_overview`.
  *
  * @example Send and receive
  * ```ts
@@ -159,10 +197,11 @@ const pid = Deno.pid;
  * import { assertEquals } from "@std/assert";
  *
  * const name = `/doc-chan-${Deno.pid}`;
- * using tx = Channel.create(name, { capacity: 8, maxMessageSize: 64 });
- * using rx = Channel.open(name);
- * await tx.send(new TextEncoder().encode("hello"));
- * tx.end();
+ * using rx = Channel.create(name, { capacity: 8, maxMessageSize: 64 });
+ * {
+ *   using tx = Channel.open(name);
+ *   await tx.send(new TextEncoder().encode("hello"));
+ * } // closing the sender ends its stream
  * const got: string[] = [];
  * for await (const m of rx) got.push(new TextDecoder().decode(m));
  * assertEquals(got, ["hello"]);
@@ -171,6 +210,7 @@ const pid = Deno.pid;
  */
 export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   #shm: SharedMemory;
+  #name: string;
   #i32: Int32Array;
   #u8: Uint8Array;
   #mpmc: boolean;
@@ -196,19 +236,22 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   #head = 0; // receiver: next position to take
   #freed = 0; // receiver: everything before this is released (= HEAD)
   #freedOutOfOrder: Set<number> | undefined; // views released before earlier ones
+  #heldViews = new Set<SlotView>(); // mpmc: views out, freed by close() so no slot stays taken
   #intoWords: Int32Array | undefined; // tryReceiveInto's view of the caller's last buffer
   #slotViews: (Uint8Array | undefined)[] = []; // tryReceiveEach's view per slot, reused
   #receiving = false;
+  #created = false;
   #endedReported = false;
   #streamEnded = false;
 
   private constructor(shm: SharedMemory, spinMicros: number) {
     this.#shm = shm;
+    this.#name = shm.name;
     this.#spinMs = spinMicros / 1000;
     this.#i32 = shm.view(Int32Array);
     this.#u8 = shm.bytes;
     const i = this.#i32;
-    this.#mpmc = i[H.MODE] === 1;
+    this.#mpmc = i[H.TOPOLOGY] === 1;
     this.#capacity = i[H.CAPACITY]!;
     this.#mask = this.#capacity - 1;
     this.#data0 = payloadsOffset(this.#capacity);
@@ -218,12 +261,14 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     this.#space = semaphoreAtRaw(shm, SPACE_SEM_OFFSET);
     this.#senders = {
       waiting: H.SENDERS_WAITING,
+      counted: 0,
       sem: this.#space,
       verb: "send",
       afterSlice: () => this.#freeSlotOfDeadReceiver(),
     };
     this.#receivers = {
       waiting: H.RECEIVERS_WAITING,
+      counted: 0,
       sem: this.#data,
       verb: "receive",
       afterSlice: () => {
@@ -236,50 +281,69 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   /**
    * Creates a channel (a POSIX shared memory object called `name`).
    *
+   * @param name `/` then 1–255 bytes, no other `/`, no NUL
+   * @param options capacity, maxMessageSize, topology (default `"mpmc"`), mode
+   *   (permission bits, default `0o600`) and spinMicros
+   * @returns the handle (not yet a sender or a receiver)
    * @throws {Deno.errors.AlreadyExists} when `name` exists
-   * @throws {RangeError} for a bad capacity or message size
+   * @throws {RangeError} for a bad capacity, message size or mode
+   * @throws {TypeError} for an unknown option or topology
+   *
+   * @example Permission bits and topology
+   * ```ts
+   * import { Channel } from "@ipc/shm";
+   * import { assertEquals, assertThrows } from "@std/assert";
+   *
+   * const name = `/doc-chan-create-${Deno.pid}`;
+   * using ch = Channel.create(name, { capacity: 4, maxMessageSize: 8, topology: "spsc", mode: 0o640 });
+   * assertEquals(ch.topology, "spsc");
+   * assertEquals(Deno.statSync(`/dev/shm${name}`).mode! & 0o777, 0o640);
+   * assertThrows(() => Channel.create(name, { capacity: 4, maxMessageSize: 8 }), Deno.errors.AlreadyExists);
+   * Channel.unlink(name);
+   * ```
    */
   static create(name: string, options: CreateChannelOptions): Channel {
     checkName(name, "Channel");
-    checkOptions(options, "Channel.create()", [
-      "capacity",
-      "maxMessageSize",
-      "mode",
-      "permissions",
-      "spinMicros",
-    ]);
+    checkOptions(options, "Channel.create()", CREATE_KEYS);
     if (options === undefined) throw new TypeError("create() needs { capacity, maxMessageSize }");
     const {
       capacity,
       maxMessageSize,
-      mode = "spsc",
-      permissions = 0o600,
+      topology = "mpmc",
+      mode = 0o600,
       spinMicros = DEFAULT_SPIN_US,
     } = options;
     checkSpin(spinMicros);
     checkInt(capacity, "capacity", 2, 1 << 20);
     checkInt(maxMessageSize, "maxMessageSize", 1, 64 << 20);
-    if (mode !== "spsc" && mode !== "mpmc") {
-      throw new TypeError(`mode must be "spsc" or "mpmc", got ${mode}`);
+    checkTopology(topology);
+    checkMode(mode);
+    const cap = powerOfTwo(capacity);
+    let shm: SharedMemory;
+    try {
+      shm = SharedMemory.create(name, { size: channelBytes(cap, maxMessageSize), mode });
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      throw retitled(
+        e,
+        `Cannot create channel "${name}": it already exists. Open it with Channel.open("${name}"), ` +
+          `or remove it with Channel.unlink("${name}") or \`deno run --allow-ffi jsr:@ipc/shm/cli rm ${name}\``,
+      );
     }
-    checkMode(permissions);
-    const cap = 2 ** Math.ceil(Math.log2(capacity));
-    const shm = SharedMemory.create(name, {
-      size: channelBytes(cap, maxMessageSize),
-      mode: permissions,
-    });
     try {
       const i = shm.view(Int32Array);
       i[H.VERSION] = VERSION;
-      i[H.MODE] = mode === "mpmc" ? 1 : 0;
+      i[H.TOPOLOGY] = topology === "mpmc" ? 1 : 0;
       i[H.CAPACITY] = cap;
       i[H.SLOT_BYTES] = slotBytes(maxMessageSize);
       i[H.MAX_MESSAGE] = maxMessageSize;
       for (let s = 0; s < cap; s++) i[(SLOTS_OFFSET >> 2) + (s << 2) + SLOT_SEQ] = s; // Vyukov's start
       semaphoreAtRaw(shm, DATA_SEM_OFFSET, 0).close();
       semaphoreAtRaw(shm, SPACE_SEM_OFFSET, 0).close();
-      Atomics.store(i, H.MAGIC, MAGIC);
-      return new Channel(shm, spinMicros);
+      Atomics.store(i, H.MAGIC, MAGIC); // last: open() trusts nothing before it
+      const channel = new Channel(shm, spinMicros);
+      channel.#created = true;
+      return channel;
     } catch (e) {
       shm.close();
       SharedMemory.unlink(name);
@@ -288,39 +352,63 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   }
 
   /**
-   * Opens a channel another process created.
+   * Opens a channel another handle or process created. A channel whose
+   * creator is still writing its header is waited for, up to 500 ms.
    *
+   * @param name the channel's name
+   * @param options spinMicros, and what the channel must be (see {@linkcode OpenChannelOptions})
    * @throws {Deno.errors.NotFound} when `name` does not exist
-   * @throws {Deno.errors.InvalidData} when it is not a channel
+   * @throws {Deno.errors.InvalidData} when it is not a channel, or of another layout version
+   * @throws {TypeError} when `topology`, `capacity` or `maxMessageSize` contradict the channel
+   *
+   * @example Assert what you expect
+   * ```ts
+   * import { Channel } from "@ipc/shm";
+   * import { assertEquals, assertThrows } from "@std/assert";
+   *
+   * const name = `/doc-chan-open-${Deno.pid}`;
+   * using _ch = Channel.create(name, { capacity: 16, maxMessageSize: 256 });
+   * using rx = Channel.open(name, { topology: "mpmc", maxMessageSize: 256 });
+   * assertEquals(rx.capacity, 16);
+   * assertThrows(() => Channel.open(name, { topology: "spsc" }), TypeError, '"mpmc"');
+   * const missing = `/doc-chan-nope-${Deno.pid}`;
+   * assertThrows(() => Channel.open(missing), Deno.errors.NotFound, "Cannot open channel");
+   * Channel.unlink(name);
+   * ```
    */
   static open(name: string, options: OpenChannelOptions = {}): Channel {
-    checkOptions(options, "Channel.open()", ["spinMicros"]);
-    const { spinMicros = DEFAULT_SPIN_US } = options;
+    checkName(name, "Channel");
+    checkOptions(options, "Channel.open()", OPEN_KEYS);
+    const { spinMicros = DEFAULT_SPIN_US, topology, capacity, maxMessageSize } = options;
     checkSpin(spinMicros);
-    const shm = SharedMemory.open(name);
+    if (topology !== undefined) checkTopology(topology);
+    if (capacity !== undefined) checkInt(capacity, "capacity", 2, 1 << 20);
+    if (maxMessageSize !== undefined) checkInt(maxMessageSize, "maxMessageSize", 1, 64 << 20);
+    const shm = openHeader(name);
     try {
-      if (shm.size < SLOTS_OFFSET) throw new Deno.errors.InvalidData(`"${name}" is not a channel`);
-      const i = shm.view(Int32Array, 0, 1);
-      const end = performance.now() + 500;
-      while (Atomics.load(i, 0) !== MAGIC) {
-        if (performance.now() > end) {
-          throw new Deno.errors.InvalidData(`"${name}" is not a channel`);
-        }
-      }
       const words = shm.view(Int32Array, 0, SLOTS_OFFSET >> 2);
       const version = words[H.VERSION];
       if (version !== VERSION) {
         throw new Deno.errors.InvalidData(
-          `"${name}" is a version ${version} channel; this library speaks version ${VERSION}`,
+          `Cannot open channel "${name}": it is a version ${version} channel; this library speaks version ${VERSION}`,
         );
       }
       const cap = words[H.CAPACITY]!;
+      const max = words[H.MAX_MESSAGE]!;
+      const kind = words[H.TOPOLOGY];
       if (
-        !(cap >= 2 && (cap & (cap - 1)) === 0) ||
-        shm.size < channelBytes(cap, words[H.MAX_MESSAGE]!)
+        !(cap >= 2 && cap <= 1 << 20 && (cap & (cap - 1)) === 0) ||
+        !(max >= 1 && max <= 64 << 20) || words[H.SLOT_BYTES] !== slotBytes(max) ||
+        (kind !== 0 && kind !== 1) || shm.size < channelBytes(cap, max)
       ) {
-        throw new Deno.errors.InvalidData(`"${name}" is not a whole channel`);
+        throw new Deno.errors.InvalidData(
+          `Cannot open channel "${name}": its header is corrupt or does not fit its size`,
+        );
       }
+      const actual = kind === 1 ? "mpmc" : "spsc";
+      expectSame(name, "topology", topology, actual);
+      expectSame(name, "capacity", capacity === undefined ? undefined : powerOfTwo(capacity), cap);
+      expectSame(name, "maxMessageSize", maxMessageSize, max);
       return new Channel(shm, spinMicros);
     } catch (e) {
       shm.close();
@@ -328,9 +416,77 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     }
   }
 
-  /** Removes the channel's name; open handles keep working. */
+  /**
+   * Opens `name`, creating it first if it does not exist: every process may
+   * call it, and exactly one call creates the channel ({@linkcode Channel.created}
+   * says which). A channel that exists must have `capacity` and
+   * `maxMessageSize` (and `topology`, if given), else `TypeError`; `mode`
+   * applies only to a channel this call creates.
+   *
+   * @param name the channel's name
+   * @param options as for {@linkcode Channel.create}
+   * @throws {TypeError} when the existing channel contradicts `options`
+   *
+   * @example Both sides may call openOrCreate
+   * ```ts
+   * import { Channel } from "@ipc/shm";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const name = `/doc-chan-ooc-${Deno.pid}`;
+   * using a = Channel.openOrCreate(name, { capacity: 4, maxMessageSize: 8 });
+   * using b = Channel.openOrCreate(name, { capacity: 4, maxMessageSize: 8 });
+   * assertEquals([a.created, b.created], [true, false]);
+   * Channel.unlink(name);
+   * ```
+   */
+  static openOrCreate(name: string, options: CreateChannelOptions): Channel {
+    checkName(name, "Channel");
+    checkOptions(options, "Channel.openOrCreate()", CREATE_KEYS);
+    if (options === undefined) {
+      throw new TypeError("openOrCreate() needs { capacity, maxMessageSize }");
+    }
+    const { capacity, maxMessageSize, topology, spinMicros } = options;
+    const expected: OpenChannelOptions = { capacity, maxMessageSize };
+    if (topology !== undefined) expected.topology = topology;
+    if (spinMicros !== undefined) expected.spinMicros = spinMicros;
+    for (let attempt = 0;; attempt++) {
+      try {
+        return Channel.create(name, options);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      }
+      try {
+        return Channel.open(name, expected); // waits for a creator still writing the header
+      } catch (e) {
+        // Gone between the two calls (its creator failed, or someone unlinked it): again, bounded.
+        if (!(e instanceof Deno.errors.NotFound) || attempt >= 8) throw e;
+      }
+    }
+  }
+
+  /**
+   * Removes the channel's name; open handles keep working.
+   *
+   * @throws {Deno.errors.NotFound} when `name` does not exist
+   */
   static unlink(name: string): void {
-    SharedMemory.unlink(name);
+    checkName(name, "Channel");
+    try {
+      SharedMemory.unlink(name);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      throw retitled(e, `Cannot unlink channel "${name}": it does not exist`);
+    }
+  }
+
+  /** The channel's name. */
+  get name(): string {
+    return this.#name;
+  }
+
+  /** True only on the handle whose `create` or `openOrCreate` call created the channel. */
+  get created(): boolean {
+    return this.#created;
   }
 
   /** Ring capacity in messages (a power of two). */
@@ -343,13 +499,18 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     return this.#max;
   }
 
-  /** `"spsc"` or `"mpmc"`. */
-  get mode(): "spsc" | "mpmc" {
+  /** `"mpmc"` or `"spsc"`: see {@linkcode CreateChannelOptions.topology}. */
+  get topology(): "mpmc" | "spsc" {
     return this.#mpmc ? "mpmc" : "spsc";
   }
 
-  /** Messages dropped because their sender died while writing them. */
+  /**
+   * Messages dropped because their sender died while writing them.
+   *
+   * @throws {Deno.errors.BadResource} once closed
+   */
   get dropped(): number {
+    this.#ensureOpen();
     return Atomics.load(this.#i32, H.DROPPED);
   }
 
@@ -372,14 +533,14 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
 
   /**
    * Sends as many of `messages` as fit, in order, without waiting. In
-   * `"spsc"` mode it checks for room once, writes every payload, then publishes
+   * `"spsc"` topology it checks for room once, writes every payload, then publishes
    * the headers together, so a receiver waiting on the next header is not
    * fought message by message (the fast way to move many small messages).
    *
    * @returns how many were sent (a prefix of `messages`)
    * @throws {RangeError} when a message is larger than `maxMessageSize`
    *
-   * @example
+   * @example Send a batch, receive it
    * ```ts
    * import { Channel } from "@ipc/shm";
    * import { assertEquals } from "@std/assert";
@@ -392,6 +553,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * ```
    */
   trySendMany(messages: readonly Uint8Array[]): number {
+    this.#ensureOpen();
     if (!Array.isArray(messages)) throw new TypeError("trySendMany() takes an array of Uint8Array");
     for (const m of messages) this.#check(m);
     if (this.#senderEntry === -1) this.#registerSender();
@@ -433,7 +595,8 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    *
    * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
    */
-  sendSync(bytes: Uint8Array, options: ChannelWaitSyncOptions = {}): void {
+  sendSync(bytes: Uint8Array, options?: ChannelWaitSyncOptions): void {
+    if (options !== undefined) checkWait(options, "sendSync", SYNC_WAIT_KEYS);
     if (this.trySend(bytes)) return;
     this.#waitSync(() => this.trySend(bytes) || undefined, this.#senders, options);
   }
@@ -444,7 +607,8 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
    * @throws `signal.reason` when aborted
    */
-  async send(bytes: Uint8Array, options: ChannelWaitOptions = {}): Promise<void> {
+  async send(bytes: Uint8Array, options?: ChannelWaitOptions): Promise<void> {
+    if (options !== undefined) checkWait(options, "send", WAIT_KEYS);
     if (this.trySend(bytes)) return;
     await this.#waitAsync(() => this.trySend(bytes) || undefined, this.#senders, options);
   }
@@ -485,20 +649,12 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   tryReceiveMany(max = Infinity): Uint8Array[] {
     if (typeof max !== "number" || !(max >= 1)) throw new RangeError(`max must be ≥ 1, got ${max}`);
     this.#ensureOpen();
-    if (this.#mpmc) {
-      const out: Uint8Array[] = [];
-      for (let m; out.length < max && (m = this.tryReceive()) !== undefined;) out.push(m);
-      return out;
-    }
+    // mpmc claims slots one by one; with spsc views still out, slots must free in order.
+    if (this.#mpmc) return this.#receiveOneByOne(max);
     if (!this.#receiving) this.#claimReceiver();
     const i = this.#i32;
     let pos = this.#head;
-    if (pos !== this.#freed) {
-      // Zero-copy views are still out: take one at a time so they free in order.
-      const out: Uint8Array[] = [];
-      for (let m; out.length < max && (m = this.tryReceive()) !== undefined;) out.push(m);
-      return out;
-    }
+    if (pos !== this.#freed) return this.#receiveOneByOne(max);
     const out: Uint8Array[] = [];
     while (out.length < max) {
       const slot = this.#header(pos);
@@ -518,15 +674,38 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   }
 
   /**
+   * Up to `max` copies, one slot at a time. The end of the stream (or a dead
+   * sender's dropped message) is reported only when nothing was taken:
+   * messages already taken are never thrown away with an error.
+   */
+  #receiveOneByOne(max: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    while (out.length < max) {
+      let view: SlotView | undefined;
+      try {
+        view = this.#take();
+      } catch (e) {
+        if (out.length === 0) throw e;
+        break; // a BrokenPipe drop, counted in `dropped`
+      }
+      if (view === undefined) break;
+      out.push(copyOut(view.bytes));
+      view.release();
+    }
+    if (out.length === 0) this.#throwIfEnded();
+    return out;
+  }
+
+  /**
    * Copies the next message into `buffer` (no allocation at all: the fastest
    * receive for small messages) and frees its slot.
    *
    * @returns the message length, or `undefined` when the ring is empty
    * @throws {RangeError} when `buffer` is smaller than the message (which then stays in the
-   *   ring); in `"mpmc"` mode, when it is smaller than `maxMessageSize`
+   *   ring)
    * @throws {Deno.errors.UnexpectedEof} when the stream has ended
    *
-   * @example
+   * @example Receive into your own buffer
    * ```ts
    * import { Channel } from "@ipc/shm";
    * import { assertEquals } from "@std/assert";
@@ -544,10 +723,11 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     if (!(buffer instanceof Uint8Array)) throw new TypeError("tryReceiveInto() takes a Uint8Array");
     this.#ensureOpen();
     if (this.#mpmc || this.#head !== this.#freed) {
-      // Taking a slot here cannot be undone, so the buffer must fit any message.
-      if (buffer.length < this.#max) throw tooSmall(this.#max, buffer.length);
-      const view = this.tryReceiveView();
-      if (view === undefined) return undefined;
+      const view = this.#take(buffer.length);
+      if (view === undefined) {
+        this.#throwIfEnded();
+        return undefined;
+      }
       buffer.set(view.bytes);
       view.release();
       return view.bytes.length;
@@ -586,14 +766,14 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
 
   /**
    * Hands every waiting message (up to `max`), oldest first, to `callback` as
-   * a view into the ring — no copy, and in `"spsc"` mode no allocation per
+   * a view into the ring — no copy, and in `"spsc"` topology no allocation per
    * message — then frees all their slots with one shared store. The fastest
    * way to drain many small messages.
    *
    * The view is valid only during its call: the same `Uint8Array` may show a
    * later message afterwards (copy it with `bytes.slice()` to keep it). If
    * `callback` throws, the messages handed over so far, that one included,
-   * are consumed and the error propagates. In `"spsc"` mode the slots are
+   * are consumed and the error propagates. In `"spsc"` topology the slots are
    * freed when the drain returns: if this process dies during a drain, the
    * next receiver gets that drain's messages again (as it gets an unreleased
    * view's message).
@@ -601,7 +781,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @returns how many messages were handed over; 0 when the ring is empty
    * @throws {Deno.errors.UnexpectedEof} when the stream has ended
    *
-   * @example
+   * @example Drain every waiting message
    * ```ts
    * import { Channel } from "@ipc/shm";
    * import { assertEquals } from "@std/assert";
@@ -690,9 +870,10 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    */
   receiveEachSync(
     callback: (bytes: Uint8Array) => void,
-    options: ChannelWaitSyncOptions & { max?: number } = {},
+    options?: ChannelWaitSyncOptions & { max?: number },
   ): number {
-    const max = options.max ?? Infinity;
+    if (options !== undefined) checkWait(options, "receiveEachSync", SYNC_EACH_KEYS);
+    const max = options?.max ?? Infinity;
     return this.tryReceiveEach(callback, max) ||
       this.#waitSync(
         () => this.tryReceiveEach(callback, max) || undefined,
@@ -712,9 +893,10 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    */
   async receiveEach(
     callback: (bytes: Uint8Array) => void,
-    options: ChannelWaitOptions & { max?: number } = {},
+    options?: ChannelWaitOptions & { max?: number },
   ): Promise<number> {
-    const max = options.max ?? Infinity;
+    if (options !== undefined) checkWait(options, "receiveEach", EACH_KEYS);
+    const max = options?.max ?? Infinity;
     return this.tryReceiveEach(callback, max) ||
       await this.#waitAsync(
         () => this.tryReceiveEach(callback, max) || undefined,
@@ -731,7 +913,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
    * @throws {Deno.errors.UnexpectedEof} when the stream has ended
    *
-   * @example
+   * @example Wait for a message, into your buffer
    * ```ts
    * import { Channel } from "@ipc/shm";
    * import { assertEquals, assertThrows } from "@std/assert";
@@ -744,7 +926,8 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * Channel.unlink(name);
    * ```
    */
-  receiveIntoSync(buffer: Uint8Array, options: ChannelWaitSyncOptions = {}): number {
+  receiveIntoSync(buffer: Uint8Array, options?: ChannelWaitSyncOptions): number {
+    if (options !== undefined) checkWait(options, "receiveIntoSync", SYNC_WAIT_KEYS);
     return this.tryReceiveInto(buffer) ??
       this.#waitSync(() => this.tryReceiveInto(buffer), this.#receivers, options);
   }
@@ -758,7 +941,8 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @throws {Deno.errors.UnexpectedEof} when the stream has ended
    * @throws `signal.reason` when aborted
    */
-  async receiveInto(buffer: Uint8Array, options: ChannelWaitOptions = {}): Promise<number> {
+  async receiveInto(buffer: Uint8Array, options?: ChannelWaitOptions): Promise<number> {
+    if (options !== undefined) checkWait(options, "receiveInto", WAIT_KEYS);
     return this.tryReceiveInto(buffer) ??
       await this.#waitAsync(() => this.tryReceiveInto(buffer), this.#receivers, options);
   }
@@ -805,6 +989,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   tryReceiveView(): MessageView | undefined {
     const view = this.#take();
     if (view === undefined) this.#throwIfEnded();
+    else if (this.#mpmc) this.#heldViews.add(view);
     return view;
   }
 
@@ -814,7 +999,8 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
    * @throws {Deno.errors.UnexpectedEof} when the stream has ended
    */
-  receiveSync(options: ChannelWaitSyncOptions = {}): Uint8Array {
+  receiveSync(options?: ChannelWaitSyncOptions): Uint8Array {
+    if (options !== undefined) checkWait(options, "receiveSync", SYNC_WAIT_KEYS);
     return this.tryReceive() ??
       this.#waitSync(() => this.tryReceive(), this.#receivers, options);
   }
@@ -826,15 +1012,22 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @throws {Deno.errors.UnexpectedEof} when the stream has ended
    * @throws `signal.reason` when aborted
    */
-  async receive(options: ChannelWaitOptions = {}): Promise<Uint8Array> {
-    const view = await this.receiveView(options);
-    const copy = copyOut(view.bytes);
-    view.release();
-    return copy;
+  async receive(options?: ChannelWaitOptions): Promise<Uint8Array> {
+    if (options !== undefined) checkWait(options, "receive", WAIT_KEYS);
+    // The copy is made inside the attempt: nothing can close the handle between taking and copying.
+    return this.tryReceive() ??
+      await this.#waitAsync(() => this.tryReceive(), this.#receivers, options);
   }
 
-  /** Zero-copy {@linkcode Channel.receive}: see {@linkcode Channel.tryReceiveView}. */
-  async receiveView(options: ChannelWaitOptions = {}): Promise<MessageView> {
+  /**
+   * Zero-copy {@linkcode Channel.receive}: see {@linkcode Channel.tryReceiveView}.
+   *
+   * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
+   * @throws {Deno.errors.UnexpectedEof} when the stream has ended
+   * @throws `signal.reason` when aborted
+   */
+  async receiveView(options?: ChannelWaitOptions): Promise<MessageView> {
+    if (options !== undefined) checkWait(options, "receiveView", WAIT_KEYS);
     return this.tryReceiveView() ??
       await this.#waitAsync(() => this.tryReceiveView(), this.#receivers, options);
   }
@@ -853,21 +1046,53 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
 
   /**
    * Ends this sender's stream: receivers get everything sent before, then
-   * the end (once every sender has ended or died). Idempotent.
+   * the end (once every sender has ended, closed or died). A handle that has
+   * not sent becomes a sender that sent nothing. Idempotent.
+   *
+   * @throws {Deno.errors.BadResource} once closed
    */
   end(): void {
     this.#ensureOpen();
     if (this.#senderEntry === -1) this.#registerSender();
-    if (Atomics.exchange(this.#i32, this.#senderEntry + 2, SENDER_ENDED) === SENDER_ACTIVE) {
-      Atomics.sub(this.#i32, H.ACTIVE, 1);
-    }
-    this.#wakeAll();
+    this.#finishSender();
+    this.#wakeAll(0);
   }
 
-  /** Releases this handle (not the channel, and not the stream: see `end()`); idempotent. */
+  /**
+   * Releases this handle (not the channel: see {@linkcode Channel.unlink});
+   * idempotent. If it has sent, its stream ends as with `end()`. Its pending
+   * waits reject with `Deno.errors.BadResource`, and in `"spsc"` topology its
+   * place as sender or receiver is free for another handle. In `"mpmc"`
+   * topology, views it has not released count as received.
+   *
+   * @example Closing ends a pending wait
+   * ```ts
+   * import { Channel, posix } from "@ipc/shm";
+   * import { assertRejects } from "@std/assert";
+   *
+   * const name = `/doc-chan-close-${Deno.pid}`;
+   * const rx = Channel.create(name, { capacity: 4, maxMessageSize: 8 });
+   * const pending = rx.receive();
+   * rx.close();
+   * await assertRejects(() => pending, Deno.errors.BadResource, "closed while waiting to receive");
+   * await posix.Semaphore.settled(); // its last bounded sleep (≤ 50 ms) has ended
+   * Channel.unlink(name);
+   * ```
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    const i = this.#i32;
+    // This handle's sleepers leave the shared counts now: once unmapped, their waits cannot.
+    const ownReceivers = this.#receivers.counted;
+    for (const side of [this.#senders, this.#receivers]) {
+      if (side.counted !== 0) Atomics.sub(i, side.waiting, side.counted);
+      side.counted = 0;
+    }
+    for (const view of this.#heldViews) view.release();
+    // A park of this handle still in flight may take one of the posts: post for it too.
+    if (this.#finishSender()) this.#wakeAll(ownReceivers);
+    this.#releaseReceiver();
     this.#data.close();
     this.#space.close();
     this.#shm.close();
@@ -931,7 +1156,9 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
             Atomics.load(i, e + 1) !== this.#token
           ) {
             throw new Deno.errors.Busy(
-              `This "spsc" channel already has a sender (pid ${other}); use mode "mpmc"`,
+              `Cannot send on channel "${this.#name}": it is "spsc" and already has a sender ` +
+                `(pid ${other}${other === pid ? ", this process" : ""}); ` +
+                `create it with topology "mpmc" for several senders`,
             );
           }
         }
@@ -977,7 +1204,11 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
 
   // ---- receiving ----
 
-  #take(): MessageView | undefined {
+  /**
+   * Takes the next message's slot. A message longer than `fits` is refused
+   * with a RangeError before it is taken, so it stays in the ring.
+   */
+  #take(fits = Infinity): SlotView | undefined {
     this.#ensureOpen();
     const i = this.#i32;
     if (!this.#mpmc) {
@@ -985,6 +1216,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       const pos = this.#head;
       const slot = this.#header(pos);
       if (!this.#isReady(slot, pos)) return undefined; // empty
+      if (i[slot + SLOT_LEN]! > fits) throw tooSmall(i[slot + SLOT_LEN]!, fits);
       this.#head = (pos + 1) | 0;
       return this.#view(slot, pos);
     }
@@ -994,13 +1226,19 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       const dif = (Atomics.load(i, slot + SLOT_SEQ) - ((pos + 1) | 0)) | 0;
       if (dif < 0) return undefined; // empty (or a sender is still writing pos)
       if (dif > 0) continue;
+      const len = i[slot + SLOT_LEN]!;
+      if (len > fits) {
+        // Only if the length read is still pos's: another receiver may have taken pos meanwhile.
+        if (Atomics.load(i, slot + SLOT_SEQ) === ((pos + 1) | 0)) throw tooSmall(len, fits);
+        continue;
+      }
       if (Atomics.compareExchange(i, H.HEAD, pos, (pos + 1) | 0) !== pos) continue;
       Atomics.store(i, slot + SLOT_OWNER, -pid);
       return this.#view(slot, pos);
     }
   }
 
-  #view(slot: number, pos: number): MessageView {
+  #view(slot: number, pos: number): SlotView {
     const i = this.#i32;
     const len = i[slot + SLOT_LEN]!;
     if (len === TOMBSTONE) {
@@ -1036,13 +1274,69 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   }
 
   static {
-    freeSlot = (ch, slot, pos) => ch.#free(slot, pos);
+    freeSlot = (ch, view, slot, pos) => {
+      if (ch.#heldViews.size !== 0) ch.#heldViews.delete(view);
+      ch.#free(slot, pos);
+    };
   }
 
   #claimReceiver(): void {
-    // One receiver at a time in spsc mode: it continues from the shared head.
+    // One receiver at a time in spsc: it continues from the shared head.
+    this.#takeReceiverPlace();
     this.#receiving = true;
     this.#head = this.#freed = Atomics.load(this.#i32, H.HEAD);
+  }
+
+  /**
+   * spsc: becomes the channel's one receiver, or throws Busy naming the live
+   * one. A dead holder's place is taken over; the compare-exchange on its pid
+   * decides between two that try at once.
+   */
+  #takeReceiverPlace(): void {
+    const i = this.#i32;
+    const giveUp = performance.now() + OPEN_WAIT_MS;
+    for (;;) {
+      const holder = Atomics.compareExchange(i, H.RECEIVER_TOKEN, 0, this.#token);
+      if (holder === 0) {
+        Atomics.store(i, H.RECEIVER_PID, pid);
+        return;
+      }
+      const other = Atomics.load(i, H.RECEIVER_PID);
+      if (other !== 0 && isAlive(other)) {
+        throw new Deno.errors.Busy(
+          `Cannot receive from channel "${this.#name}": it is "spsc" and already has a receiver ` +
+            `(pid ${other}${other === pid ? ", this process" : ""}); ` +
+            `create it with topology "mpmc" for several receivers`,
+        );
+      }
+      // pid 0: a claimer between its two stores, or a releaser between its two; wait for it.
+      if (other === 0 && performance.now() < giveUp) {
+        napSync();
+        continue;
+      }
+      if (Atomics.compareExchange(i, H.RECEIVER_PID, other, pid) === other) {
+        Atomics.store(i, H.RECEIVER_TOKEN, this.#token);
+        return;
+      }
+    }
+  }
+
+  /** spsc: frees the receiver's place, pid first (a claimer seeing pid 0 waits for the token). */
+  #releaseReceiver(): void {
+    if (this.#mpmc || !this.#receiving) return;
+    const i = this.#i32;
+    if (Atomics.load(i, H.RECEIVER_TOKEN) !== this.#token) return;
+    Atomics.store(i, H.RECEIVER_PID, 0);
+    Atomics.compareExchange(i, H.RECEIVER_TOKEN, this.#token, 0);
+  }
+
+  /** Marks this handle's sender entry ended; true if that ended an active sender. */
+  #finishSender(): boolean {
+    if (this.#senderEntry === -1) return false;
+    const i = this.#i32;
+    if (Atomics.exchange(i, this.#senderEntry + 2, SENDER_ENDED) !== SENDER_ACTIVE) return false;
+    Atomics.sub(i, H.ACTIVE, 1);
+    return true;
   }
 
   // ---- end of stream and faults ----
@@ -1140,6 +1434,18 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   #waitSync<T>(
     attempt: () => T | undefined,
     side: WaitSide,
+    options: ChannelWaitSyncOptions = {},
+  ): T {
+    try {
+      return this.#waitSyncLoop(attempt, side, options);
+    } catch (e) {
+      throw this.#closedWhileWaiting(side, e);
+    }
+  }
+
+  #waitSyncLoop<T>(
+    attempt: () => T | undefined,
+    side: WaitSide,
     options: ChannelWaitSyncOptions,
   ): T {
     const { timeout, spinMicros } = options;
@@ -1148,7 +1454,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     for (;;) {
       let got: T | undefined;
       if (this.#spin(() => (got = attempt()) !== undefined, spinMs)) return got!;
-      Atomics.add(this.#i32, side.waiting, 1);
+      this.#sleeping(side);
       try {
         const again = attempt();
         if (again !== undefined) return again;
@@ -1161,13 +1467,25 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
           side.afterSlice();
         }
       } finally {
-        Atomics.sub(this.#i32, side.waiting, 1);
+        this.#awake(side);
       }
     }
   }
 
   /** {@linkcode Channel.#waitSync} without blocking the event loop, with `signal`. */
   async #waitAsync<T>(
+    attempt: () => T | undefined,
+    side: WaitSide,
+    options: ChannelWaitOptions = {},
+  ): Promise<T> {
+    try {
+      return await this.#waitAsyncLoop(attempt, side, options);
+    } catch (e) {
+      throw this.#closedWhileWaiting(side, e);
+    }
+  }
+
+  async #waitAsyncLoop<T>(
     attempt: () => T | undefined,
     side: WaitSide,
     options: ChannelWaitOptions,
@@ -1179,7 +1497,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     for (;;) {
       let got: T | undefined;
       if (this.#spin(() => (got = attempt()) !== undefined, spinMs)) return got!;
-      Atomics.add(this.#i32, side.waiting, 1);
+      this.#sleeping(side);
       try {
         const again = attempt();
         if (again !== undefined) return again;
@@ -1196,9 +1514,31 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
           side.afterSlice();
         }
       } finally {
-        Atomics.sub(this.#i32, side.waiting, 1);
+        this.#awake(side);
       }
     }
+  }
+
+  /** Counts this wait as a sleeper, so the other side posts. */
+  #sleeping(side: WaitSide): void {
+    Atomics.add(this.#i32, side.waiting, 1);
+    side.counted++;
+  }
+
+  /** Uncounts it, unless close() already did (the mapping is gone then). */
+  #awake(side: WaitSide): void {
+    if (this.#closed) return;
+    Atomics.sub(this.#i32, side.waiting, 1);
+    side.counted--;
+  }
+
+  /** Whatever ended a wait of a handle closed meanwhile, the caller learns that. */
+  #closedWhileWaiting(side: WaitSide, e: unknown): unknown {
+    if (!this.#closed) return e;
+    return new Deno.errors.BadResource(
+      `Channel ${this.#name} was closed while waiting to ${side.verb}`,
+      { cause: e },
+    );
   }
 
   #spinOf(spinMicros: number | undefined, timeout: number | undefined): number {
@@ -1225,9 +1565,9 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     if (sem.value === 0) sem.post();
   }
 
-  #wakeAll(): void {
+  #wakeAll(extra: number): void {
     const i = this.#i32;
-    for (let n = Atomics.load(i, H.RECEIVERS_WAITING); n > 0; n--) this.#data.post();
+    for (let n = Atomics.load(i, H.RECEIVERS_WAITING) + extra; n > 0; n--) this.#data.post();
   }
 
   #check(bytes: Uint8Array): void {
@@ -1242,7 +1582,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
 
   #ensureOpen(): void {
     if (this.#closed) {
-      throw new Deno.errors.BadResource("Cannot use the channel: this handle is closed");
+      throw new Deno.errors.BadResource(`Cannot use channel ${this.#name}: this handle is closed`);
     }
   }
 }
@@ -1299,4 +1639,90 @@ function checkInt(v: unknown, what: string, min: number, max: number): void {
 
 function timedOut(what: string, timeout: number | undefined): Deno.errors.TimedOut {
   return new Deno.errors.TimedOut(`Timed out after ${timeout} ms waiting to ${what}`);
+}
+
+function checkTopology(topology: unknown): void {
+  if (topology !== "mpmc" && topology !== "spsc") {
+    throw new TypeError(`topology must be "mpmc" or "spsc", got ${JSON.stringify(topology)}`);
+  }
+}
+
+function powerOfTwo(n: number): number {
+  return 2 ** Math.ceil(Math.log2(n));
+}
+
+/**
+ * Checks a wait's options before anything is tried: `deno run` does not
+ * type-check, and a misspelled `timeoutMs` would otherwise wait forever.
+ */
+function checkWait(options: unknown, method: string, known: readonly string[]): void {
+  checkOptions(options, `Channel.${method}()`, known);
+  const { timeout, spinMicros, signal } = options as ChannelWaitOptions;
+  checkTimeout(timeout);
+  if (spinMicros !== undefined) checkSpin(spinMicros);
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError("signal must be an AbortSignal");
+  }
+}
+
+/** An option given to open() must be what the channel was created with. */
+function expectSame(name: string, what: string, expected: unknown, actual: unknown): void {
+  if (expected === undefined || expected === actual) return;
+  throw new TypeError(
+    `Channel "${name}" was created with ${what} ${JSON.stringify(actual)}, ` +
+      `not ${JSON.stringify(expected)} as this open() expects`,
+  );
+}
+
+/** The same error class and errno fields with a message that teaches. */
+function retitled<E extends Error>(e: E, message: string): E {
+  const Ctor = e.constructor as new (message: string, options?: ErrorOptions) => E;
+  return Object.assign(new Ctor(message, { cause: e }), e);
+}
+
+function notAChannel(name: string, why: string): Deno.errors.InvalidData {
+  return new Deno.errors.InvalidData(`Cannot open channel "${name}": it is not a Channel (${why})`);
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Opens `name` once its creator has finished the header: the object is
+ * empty between its shm_open and its posix_fallocate, and its header is
+ * being written until the magic word is stored last. A half-written header
+ * is never read.
+ */
+function openHeader(name: string): SharedMemory {
+  const giveUp = performance.now() + OPEN_WAIT_MS;
+  for (;;) {
+    let shm: SharedMemory;
+    try {
+      shm = SharedMemory.open(name);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      throw retitled(
+        e,
+        `Cannot open channel "${name}": it does not exist. ` +
+          `Create it with Channel.create("${name}", { capacity, maxMessageSize })`,
+      );
+    }
+    const size = shm.size;
+    const magic = size >= SLOTS_OFFSET ? Atomics.load(shm.view(Int32Array, 0, 1), 0) : 0;
+    if (magic === MAGIC) return shm;
+    shm.close();
+    if (size > 0 && size < SLOTS_OFFSET) throw notAChannel(name, `it is only ${size} bytes`);
+    if (magic !== 0) throw notAChannel(name, "its header is not a channel's");
+    if (performance.now() > giveUp) {
+      throw notAChannel(
+        name,
+        `its header is still blank after ${OPEN_WAIT_MS} ms; if its creator died, unlink it`,
+      );
+    }
+    napSync();
+  }
+}
+
+/** Sleeps this thread for about a millisecond (there is no sync sleep otherwise). */
+function napSync(): void {
+  Atomics.wait(sleeper, 0, 0, 1);
 }

@@ -1,8 +1,10 @@
 /**
  * A shared-memory channel: a bounded ring of variable-length messages
- * between processes, lock-free for one sender and one receiver.
+ * between processes. Every message reaches exactly one receiver, whatever
+ * the number of senders and receivers (topology `"mpmc"`, the default);
+ * topology `"spsc"` is the lock-free fast path for one of each.
  *
- * @example
+ * @example Send and receive
  * ```ts
  * import { Channel } from "@ipc/shm/channel";
  * import { assertEquals } from "@std/assert";

@@ -1,7 +1,7 @@
 /**
  * Seed 001's consumer, on a `Channel`: creates the channel, starts the
  * producer as a second process, and checks that every message arrives once,
- * whole, and in order, until the producer ends the stream.
+ * whole, and in order, until the producer's handle closes (ending its stream).
  *
  *     deno run --allow-ffi --allow-run --allow-read examples/channel_consumer.ts [count]
  *
@@ -12,7 +12,8 @@ import { Channel } from "../mod.ts";
 
 const count = Number(Deno.args[0] ?? 100_000);
 const name = `/example-channel-${Deno.pid}`;
-using channel = Channel.create(name, { capacity: 256, maxMessageSize: 64 });
+// One producer, one consumer: the "spsc" fast path (the default, "mpmc", admits any number).
+using channel = Channel.create(name, { capacity: 256, maxMessageSize: 64, topology: "spsc" });
 try {
   const producer = new Deno.Command(Deno.execPath(), {
     args: [

@@ -1,6 +1,6 @@
 /**
- * Seed 001's producer, on a `Channel`: sends N numbered messages, then ends
- * the stream.
+ * Seed 001's producer, on a `Channel`: sends N numbered messages; closing its
+ * handle (the end of the `using` scope) ends the stream.
  *
  *     deno run --allow-ffi examples/channel_producer.ts /orders 100000
  *
@@ -12,7 +12,8 @@ import { Channel } from "../mod.ts";
 const name = Deno.args[0] ?? "/orders";
 const count = Number(Deno.args[1] ?? 100_000);
 
-using channel = Channel.open(name);
+// Asserts what it was written for: open() throws TypeError if the channel differs.
+using channel = Channel.open(name, { topology: "spsc", maxMessageSize: 64 });
 const message = new Uint8Array(64);
 const view = new DataView(message.buffer);
 for (let i = 0; i < count; i++) {
@@ -20,5 +21,4 @@ for (let i = 0; i < count; i++) {
   message.fill(i & 0xff, 4);
   await channel.send(message, { timeout: 10_000 });
 }
-channel.end();
 console.log(`[producer pid ${Deno.pid}] sent ${count} messages`);
