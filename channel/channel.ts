@@ -1067,7 +1067,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    *
    * @example Closing ends a pending wait
    * ```ts
-   * import { Channel, posix } from "@ipc/shm";
+   * import { Channel, settled } from "@ipc/shm";
    * import { assertRejects } from "@std/assert";
    *
    * const name = `/doc-chan-close-${Deno.pid}`;
@@ -1075,7 +1075,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * const pending = rx.receive();
    * rx.close();
    * await assertRejects(() => pending, Deno.errors.BadResource, "closed while waiting to receive");
-   * await posix.Semaphore.settled(); // its last bounded sleep (≤ 50 ms) has ended
+   * await settled(); // its last bounded sleep (≤ 50 ms) has ended
    * Channel.unlink(name);
    * ```
    */

@@ -19,7 +19,7 @@ import {
   checkSpin,
   checkTimeout,
 } from "../memory/_validate.ts";
-import { DEFAULT_SPIN_US, parksSettled, type ParkTarget, spin, WaitQueue } from "./_park.ts";
+import { DEFAULT_SPIN_US, type ParkTarget, spin, WaitQueue } from "./_park.ts";
 
 /**
  * Bytes an in-memory semaphore occupies: the `sem_t` itself at its byte offset
@@ -423,26 +423,6 @@ export class Semaphore implements Disposable {
   }
 
   /**
-   * Resolves once this thread has no parked wait in flight. A wait that was
-   * aborted or timed out settles at once, but its bounded park on Deno's
-   * blocking-call pool ends up to 50 ms later; `deno test`'s op sanitizer
-   * counts it until then. Await this at the end of a test that abandons waits.
-   *
-   * @example
-   * ```ts
-   * import { posix } from "@ipc/shm";
-   * const name = `/doc-sem-settled-${Deno.pid}`;
-   * using sem = posix.Semaphore.create(name);
-   * await sem.wait({ timeout: 5 }).catch(() => {});
-   * await posix.Semaphore.settled();
-   * sem.unlink();
-   * ```
-   */
-  static settled(): Promise<void> {
-    return parksSettled();
-  }
-
-  /**
    * True when this handle's call created (named) or initialised (in-memory)
    * the semaphore; false when it opened or attached to one that was there.
    */
@@ -528,12 +508,13 @@ export class Semaphore implements Disposable {
    * ```ts
    * import { posix } from "@ipc/shm";
    * import { assertRejects, assertStrictEquals } from "@std/assert";
+   * import { settled } from "@ipc/shm";
    * const name = `/doc-sem-wait-${Deno.pid}`;
    * using sem = posix.Semaphore.create(name);
    * await assertRejects(() => sem.wait({ timeout: 10 }), Deno.errors.TimedOut);
    * const reason = new Error("stop");
    * assertStrictEquals(await assertRejects(() => sem.wait({ signal: AbortSignal.abort(reason) })), reason);
-   * await posix.Semaphore.settled();
+   * await settled(); // the abandoned waits' parks have ended
    * sem.unlink();
    * ```
    */

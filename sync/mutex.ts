@@ -471,7 +471,7 @@ export class Mutex implements Disposable {
    *
    * @example Abort a wait
    * ```ts
-   * import { posix, sync } from "@ipc/shm";
+   * import { settled, sync } from "@ipc/shm";
    * import { assertRejects } from "@std/assert";
    * const name = `/doc-mutex-lock-${Deno.pid}`;
    * using a = sync.Mutex.create(name);
@@ -481,7 +481,7 @@ export class Mutex implements Disposable {
    * held.release();
    * using _mine = await b.lock({ timeout: 1000 });
    * sync.Mutex.unlink(name);
-   * await posix.Semaphore.settled(); // the abandoned wait's park ends within 50 ms
+   * await settled(); // the abandoned wait's park ends within 50 ms
    * ```
    */
   lock(options: WaitOptions = NO_OPTIONS): Promise<MutexGuard> {

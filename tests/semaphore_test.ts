@@ -9,6 +9,7 @@ import {
 } from "@std/assert";
 import { SharedMemory } from "../posix/shared_memory.ts";
 import { SEM_SIZE, SEM_VALUE_MAX, Semaphore } from "../posix/semaphore.ts";
+import { settled } from "../posix/settled.ts";
 import {
   assertNoLeftovers,
   compileC,
@@ -365,7 +366,7 @@ for (const where of ["named", "in a mapping"] as const) {
       await assertRejects(() => b.acquire(), Deno.errors.BadResource);
       // A unit posted while the closed handle's park was still out is not lost.
       a.post();
-      await Semaphore.settled();
+      await settled();
       await a.wait({ timeout: 1000 });
     } finally {
       if (where === "named") Semaphore.unlink(named);
