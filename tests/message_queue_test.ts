@@ -1,0 +1,448 @@
+import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "@std/assert";
+import { MessageQueue } from "../posix/message_queue.ts";
+import { settled } from "../posix/settled.ts";
+import {
+  assertOk,
+  compileC,
+  hasCC,
+  runDeno,
+  runExe,
+  tempModule,
+  test,
+  uniqueName,
+} from "./_helpers.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const bytes = (s: string) => enc.encode(s);
+const text = (b: Uint8Array) => dec.decode(b);
+
+/** Every POSIX queue name this file creates; the last POSIX test checks none is left. */
+const names = new Set<string>();
+function qname(tag: string): string {
+  const n = uniqueName(`mq-${tag}`);
+  names.add(n);
+  return n;
+}
+function unlinkQuietly(name: string): void {
+  try {
+    MessageQueue.unlink(name);
+  } catch { /* already gone */ }
+}
+
+test("posix.MessageQueue: create/open/openOrCreate/unlink, real attributes, exact mode despite the umask, created", () => {
+  const name = qname("basic");
+  const old = Deno.umask(0o077);
+  try {
+    using a = MessageQueue.create(name, { maxMessages: 5, maxMessageSize: 100, mode: 0o666 });
+    assertEquals(a.mode, 0o666);
+    assertEquals(a.created, true);
+    assertEquals(a.attributes(), { maxMessages: 5, maxMessageSize: 100, messages: 0 });
+    using b = MessageQueue.open(name);
+    assertEquals([b.created, b.maxMessages, b.maxMessageSize, b.name], [false, 5, 100, name]);
+    using c = MessageQueue.openOrCreate(name, { maxMessages: 1 });
+    assertEquals([c.created, c.maxMessages], [false, 5]);
+    a.sendSync(bytes("x"));
+    assertEquals(b.messages, 1);
+    const dup = assertThrows(() => MessageQueue.create(name), Deno.errors.AlreadyExists);
+    assertMatch(dup.message, /MessageQueue\.unlink\(/);
+    assertEquals((dup as Error & { code: string }).code, "EEXIST");
+    b.unlink();
+    assertThrows(() => MessageQueue.open(name), Deno.errors.NotFound);
+    assertEquals(text(c.receiveSync({ timeout: 0 }).data), "x"); // open handles keep working
+    using d = MessageQueue.openOrCreate(name, { maxMessageSize: 7 });
+    assertEquals([d.created, d.maxMessageSize, d.mode], [true, 7, 0o600]);
+  } finally {
+    Deno.umask(old);
+    unlinkQuietly(name);
+  }
+});
+
+test("posix.MessageQueue: bad names, options, priorities and misspelled option names are TypeError/RangeError before any call", async () => {
+  const name = qname("args");
+  for (const bad of ["noslash", "/", "/a/b", "/\0"]) {
+    assertThrows(() => MessageQueue.create(bad), TypeError);
+  }
+  assertThrows(() => MessageQueue.create(`/${"x".repeat(256)}`), RangeError);
+  assertThrows(
+    () => MessageQueue.create(name, { maxMesages: 3 } as never),
+    TypeError,
+    "maxMessages",
+  );
+  assertThrows(() => MessageQueue.create(name, { maxMessages: 0 }), RangeError);
+  assertThrows(() => MessageQueue.create(name, { maxMessageSize: 1.5 }), RangeError);
+  assertThrows(() => MessageQueue.create(name, { mode: 0o1777 }), RangeError);
+  assertThrows(() => MessageQueue.open(name), Deno.errors.NotFound);
+  using q = MessageQueue.create(name, { maxMessages: 2, maxMessageSize: 8 });
+  try {
+    assertThrows(() => q.sendSync(bytes("x"), { priorty: 1 } as never), TypeError, "priority");
+    assertThrows(() => q.trySend(bytes("x"), { timeout: 1 } as never), TypeError);
+    assertThrows(() => q.receiveSync({ timout: 1 } as never), TypeError, "timeout");
+    assertThrows(() => q.receiveIntoSync(new Uint8Array(8), { signal: 1 } as never), TypeError);
+    for (const p of [-1, 32768, 1.5]) {
+      assertThrows(() => q.trySend(bytes("x"), { priority: p }), RangeError);
+    }
+    assertThrows(() => q.trySend("x" as never), TypeError);
+    assertThrows(() => q.sendSync(bytes("x"), { timeout: -1 }), RangeError);
+    await assertRejects(() => q.send(bytes("x"), { timeOut: 1 } as never), TypeError, "timeout");
+    await assertRejects(() => q.receive({ signl: null } as never), TypeError, "signal");
+    await assertRejects(
+      () => q.receiveInto(new Uint8Array(8), { timeout: "1" } as never),
+      TypeError,
+    );
+    assertEquals(q.messages, 0);
+  } finally {
+    q.unlink();
+  }
+});
+
+test("posix.MessageQueue: an oversized message is a RangeError naming maxMessageSize; a small receive buffer names EMSGSIZE", () => {
+  const name = qname("size");
+  using q = MessageQueue.create(name, { maxMessages: 2, maxMessageSize: 16 });
+  try {
+    const e = assertThrows(() => q.sendSync(new Uint8Array(17)), RangeError);
+    assertMatch(e.message, /maxMessageSize 16.*EMSGSIZE/);
+    assertThrows(() => q.trySend(new Uint8Array(17)), RangeError);
+    const r = assertThrows(() => q.tryReceiveInto(new Uint8Array(15)), RangeError);
+    assertMatch(r.message, /EMSGSIZE/);
+    q.sendSync(new Uint8Array(16).fill(3));
+    const buf = new Uint8Array(64);
+    assertEquals(q.receiveIntoSync(buf, { timeout: 0 }), { length: 16, priority: 0 });
+    assertEquals(buf.subarray(0, 16), new Uint8Array(16).fill(3));
+    q.sendSync(new Uint8Array(0)); // empty messages are messages
+    assertEquals(q.tryReceive()?.data.length, 0);
+    assertEquals(q.tryReceive(), null);
+    assertEquals(q.tryReceiveInto(buf), null);
+  } finally {
+    q.unlink();
+  }
+  const tooBig = assertThrows(
+    () => MessageQueue.create(qname("size"), { maxMessageSize: 1 << 20 }),
+    Error,
+  ) as Error & { code: string };
+  assertEquals(tooBig.code, "EINVAL");
+  assertMatch(tooBig.message, /msgsize_max/);
+  const tooMany = assertThrows(() => MessageQueue.create(qname("size"), { maxMessages: 100000 }));
+  assertMatch((tooMany as Error).message, /msg_max/);
+});
+
+test("posix.MessageQueue: the 10th default-size queue fails with EMFILE explained as the RLIMIT_MSGQUEUE budget (ulimit -q)", () => {
+  const made: MessageQueue[] = [];
+  let failure: (Error & { code?: string }) | undefined;
+  try {
+    for (let i = 0; i < 12 && failure === undefined; i++) {
+      try {
+        made.push(MessageQueue.create(qname("budget")));
+      } catch (e) {
+        failure = e as Error;
+      }
+    }
+    assert(failure !== undefined, "12 default-size queues fit: RLIMIT_MSGQUEUE is not 819200 here");
+    assertEquals(failure.code, "EMFILE");
+    assertMatch(failure.message, /RLIMIT_MSGQUEUE/);
+    assertMatch(failure.message, /ulimit -q/);
+    assertMatch(failure.message, /unlinked AND closed/);
+    assert(made.length >= 1 && made.length <= 10, `${made.length} queues fit`);
+  } finally {
+    for (const q of made) {
+      q.unlink();
+      q.close();
+    }
+  }
+  // The budget returns after unlink and close.
+  const again = MessageQueue.create(qname("budget"));
+  again.unlink();
+  again.close();
+});
+
+test("posix.MessageQueue: priorities arrive highest first and FIFO within one, from a Deno child", async () => {
+  const name = qname("prio");
+  using q = MessageQueue.create(name, { maxMessages: 10, maxMessageSize: 32 });
+  try {
+    const child = await tempModule(`
+      import { MessageQueue } from "@lib/posix/message_queue.ts";
+      using q = MessageQueue.open(Deno.args[0]);
+      const e = new TextEncoder();
+      for (const [s, p] of [["a", 1], ["b", 5], ["c", 1], ["d", 5], ["e", 0], ["f", 32767]]) {
+        await q.send(e.encode(s), { priority: p, timeout: 5000 });
+      }
+    `);
+    assertOk(await runDeno(child, [name]), "sender");
+    const got: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const m = await q.receive({ timeout: 1000 });
+      got.push(`${text(m.data)}${m.priority}`);
+    }
+    assertEquals(got, ["f32767", "b5", "d5", "a1", "c1", "e0"]);
+  } finally {
+    q.unlink();
+  }
+});
+
+test("posix.MessageQueue: Deno to Deno ping-pong across processes with async waits on both sides", async () => {
+  const ping = qname("ping");
+  const pong = qname("pong");
+  using a = MessageQueue.create(ping, { maxMessages: 2, maxMessageSize: 64 });
+  using b = MessageQueue.create(pong, { maxMessages: 2, maxMessageSize: 64 });
+  try {
+    const child = await tempModule(`
+      import { MessageQueue } from "@lib/posix/message_queue.ts";
+      using inq = MessageQueue.open(Deno.args[0]);
+      using out = MessageQueue.open(Deno.args[1]);
+      for (let i = 0; i < 200; i++) {
+        const m = await inq.receive({ timeout: 5000 });
+        await out.send(m.data, { priority: m.priority, timeout: 5000 });
+      }
+    `);
+    const run = runDeno(child, [ping, pong]);
+    for (let i = 0; i < 200; i++) {
+      await a.send(bytes(`n${i}`), { priority: i % 3, timeout: 5000 });
+      const m = await b.receive({ timeout: 5000 });
+      assertEquals([text(m.data), m.priority], [`n${i}`, i % 3]);
+    }
+    assertOk(await run, "echo child");
+  } finally {
+    a.unlink();
+    b.unlink();
+  }
+});
+
+test("posix.MessageQueue: full and empty queues time out (sync and async); timeout 0 tries once", async () => {
+  const name = qname("full");
+  using q = MessageQueue.create(name, { maxMessages: 1, maxMessageSize: 8 });
+  try {
+    assertThrows(() => q.receiveSync({ timeout: 0 }), Deno.errors.TimedOut);
+    let t = performance.now();
+    assertThrows(() => q.receiveSync({ timeout: 30 }), Deno.errors.TimedOut);
+    assert(performance.now() - t >= 29);
+    await assertRejects(() => q.receive({ timeout: 0 }), Deno.errors.TimedOut);
+    t = performance.now();
+    await assertRejects(() => q.receive({ timeout: 30 }), Deno.errors.TimedOut);
+    const waited = performance.now() - t;
+    assert(waited >= 29 && waited < 500, `${waited} ms`);
+    assertEquals(q.trySend(bytes("1")), true);
+    assertEquals(q.trySend(bytes("2")), false);
+    assertThrows(() => q.sendSync(bytes("2"), { timeout: 0 }), Deno.errors.TimedOut);
+    assertThrows(() => q.sendSync(bytes("2"), { timeout: 20 }), Deno.errors.TimedOut);
+    await assertRejects(() => q.send(bytes("2"), { timeout: 0 }), Deno.errors.TimedOut);
+    await assertRejects(() => q.send(bytes("2"), { timeout: 20 }), Deno.errors.TimedOut);
+    assertEquals(q.messages, 1); // nothing a timed-out send tried went in
+    // A waiting send goes in when room appears.
+    const pending = q.send(bytes("3"), { timeout: 2000 });
+    setTimeout(() => q.tryReceive(), 20);
+    await pending;
+    assertEquals(text(q.receiveSync({ timeout: 0 }).data), "3");
+  } finally {
+    q.unlink();
+  }
+});
+
+test("posix.MessageQueue: abandoned async receives (timeouts and aborts) take nothing: a sync receive then gets every message, in order", async () => {
+  const name = qname("lost");
+  using q = MessageQueue.create(name, { maxMessages: 10, maxMessageSize: 16 });
+  const N = 300;
+  try {
+    const child = await tempModule(`
+      import { MessageQueue } from "@lib/posix/message_queue.ts";
+      using q = MessageQueue.open(Deno.args[0]);
+      const nap = new Int32Array(new SharedArrayBuffer(4));
+      for (let i = 0; i < ${N}; i++) {
+        q.sendSync(new TextEncoder().encode(String(i)), { timeout: 10000 });
+        if (i % 7 === 0) Atomics.wait(nap, 0, 0, 1);
+      }
+    `);
+    const run = runDeno(child, [name]);
+    const got: number[] = [];
+    let abandoned = 0;
+    while (got.length < N) {
+      const ac = new AbortController();
+      const p = q.receive({ signal: ac.signal, timeout: 1 + (got.length % 3) });
+      if (got.length % 2 === 0) setTimeout(() => ac.abort(new Error("gave up")), 0);
+      try {
+        got.push(Number(text((await p).data)));
+      } catch (e) {
+        assert(e instanceof Deno.errors.TimedOut || (e as Error).message === "gave up", String(e));
+        abandoned++;
+        // Whatever the abandoned wait saw is still in the queue.
+        const m = q.tryReceive();
+        if (m !== null) got.push(Number(text(m.data)));
+      }
+    }
+    assertOk(await run, "sender");
+    assertEquals(got, Array.from({ length: N }, (_, i) => i));
+    assert(abandoned > 0, "no wait was abandoned: the test proved nothing");
+    assertEquals(q.tryReceive(), null);
+  } finally {
+    q.unlink();
+    await settled();
+  }
+});
+
+test("posix.MessageQueue: 100 concurrent async receives use one pool thread: Deno.readTextFile still completes, then all 100 get a message", async () => {
+  const qs: MessageQueue[] = [];
+  const file = await Deno.makeTempFile();
+  try {
+    for (let i = 0; i < 20; i++) {
+      qs.push(MessageQueue.create(qname("many"), { maxMessages: 5, maxMessageSize: 8 }));
+    }
+    const waits = qs.flatMap((q) => Array.from({ length: 5 }, () => q.receive({ timeout: 10000 })));
+    await Deno.writeTextFile(file, "still here");
+    const t = performance.now();
+    assertEquals(await Deno.readTextFile(file), "still here");
+    assert(performance.now() - t < 1000, "file I/O was starved");
+    qs.forEach((q, i) => {
+      for (let j = 0; j < 5; j++) q.sendSync(new Uint8Array([i, j]));
+    });
+    const got = await Promise.all(waits);
+    assertEquals(
+      got.map((m) => [...m.data]),
+      qs.flatMap((_, i) => [0, 1, 2, 3, 4].map((j) => [i, j])),
+    );
+  } finally {
+    for (const q of qs) {
+      q.unlink();
+      q.close();
+    }
+    await Deno.remove(file);
+  }
+});
+
+test("posix.MessageQueue: closing rejects pending waits with BadResource; afterwards every method throws it", async () => {
+  const name = qname("close");
+  const q = MessageQueue.create(name, { maxMessages: 1, maxMessageSize: 8 });
+  try {
+    const r = q.receive();
+    const r2 = q.receiveInto(new Uint8Array(8), { timeout: 10000 });
+    q.sendSync(bytes("x"));
+    assertEquals(text((await r).data), "x");
+    q.sendSync(bytes("y"));
+    const s = q.send(bytes("z"));
+    assertEquals((await r2).length, 1);
+    await s;
+    const s2 = q.send(bytes("w"));
+    q.close();
+    q.close();
+    assert(q.closed);
+    await assertRejects(() => s2, Deno.errors.BadResource);
+    assertThrows(() => q.tryReceive(), Deno.errors.BadResource);
+    assertThrows(() => q.trySend(bytes("x")), Deno.errors.BadResource);
+    assertThrows(() => q.sendSync(bytes("x")), Deno.errors.BadResource);
+    assertThrows(() => q.receiveSync(), Deno.errors.BadResource);
+    assertThrows(() => q.attributes(), Deno.errors.BadResource);
+    assertThrows(() => q.maxMessageSize, Deno.errors.BadResource);
+    await assertRejects(() => q.receive(), Deno.errors.BadResource);
+    await assertRejects(() => q.send(bytes("x")), Deno.errors.BadResource);
+    // What was sent before close is still there for others.
+    using other = MessageQueue.open(name);
+    assertEquals(text(other.receiveSync({ timeout: 0 }).data), "z");
+  } finally {
+    unlinkQuietly(name);
+  }
+});
+
+test("posix.MessageQueue: for await receives until the handle closes; a closed wait leaves the program free to exit", async () => {
+  const name = qname("iter");
+  using q = MessageQueue.create(name, { maxMessages: 4, maxMessageSize: 8 });
+  try {
+    setTimeout(() => {
+      for (const b of [1, 2, 3]) q.sendSync(new Uint8Array([b]));
+    }, 10);
+    const got: number[] = [];
+    for await (const m of q) {
+      got.push(m.data[0]!);
+      if (got.length === 3) break;
+    }
+    assertEquals(got, [1, 2, 3]);
+    const child = await tempModule(`
+      import { MessageQueue } from "@lib/posix/message_queue.ts";
+      const q = MessageQueue.open(Deno.args[0]);
+      const ac = new AbortController();
+      q.receive({ signal: ac.signal }).catch(() => {});
+      q.receive({ timeout: 20 }).catch(() => {});
+      setTimeout(() => ac.abort(), 5);
+      console.log("done");
+    `);
+    const t = performance.now();
+    const r = await runDeno(child, [name]);
+    assertOk(r, "child");
+    assert(performance.now() - t < 5000, "the child did not exit promptly");
+  } finally {
+    q.unlink();
+  }
+});
+
+test("posix.MessageQueue: racing openOrCreate in 6 processes: exactly one handle says created", async () => {
+  const name = qname("race");
+  try {
+    const child = await tempModule(`
+        import { MessageQueue } from "@lib/posix/message_queue.ts";
+        using q = MessageQueue.openOrCreate(Deno.args[0], { maxMessages: 2, maxMessageSize: 8 });
+        console.log(q.created);
+      `);
+    const rs = await Promise.all(Array.from({ length: 6 }, () => runDeno(child, [name])));
+    rs.forEach((r) => assertOk(r, "racer"));
+    assertEquals(rs.filter((r) => r.stdout.trim() === "true").length, 1);
+  } finally {
+    unlinkQuietly(name);
+  }
+});
+
+const C_MQ_PEER = `
+#include <fcntl.h>
+#include <mqueue.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+int main(int argc, char **argv) {
+  mqd_t in = mq_open(argv[1], O_RDONLY), out = mq_open(argv[2], O_WRONLY);
+  if (in == (mqd_t)-1 || out == (mqd_t)-1) { perror("mq_open"); return 2; }
+  struct mq_attr a; mq_getattr(in, &a);
+  char buf[8192]; unsigned prio;
+  struct timespec ts; clock_gettime(CLOCK_REALTIME, &ts); ts.tv_sec += 5;
+  for (int i = 0; i < 3; i++) {
+    ssize_t n = mq_timedreceive(in, buf, a.mq_msgsize, &prio, &ts);
+    if (n < 0) { perror("mq_timedreceive"); return 3; }
+    printf("%.*s %u\\n", (int)n, buf, prio);
+  }
+  const char *msgs[] = { "low", "high1", "high2" }; unsigned prios[] = { 2, 7, 7 };
+  for (int i = 0; i < 3; i++) {
+    if (mq_timedsend(out, msgs[i], strlen(msgs[i]), prios[i], &ts) < 0) { perror("mq_timedsend"); return 4; }
+  }
+  return 0;
+}`;
+
+Deno.test({
+  name:
+    "posix.MessageQueue: a C peer receives what Deno sent (priority order) and Deno receives what C sent",
+  ignore: !hasCC,
+  async fn() {
+    const toC = qname("c-in");
+    const fromC = qname("c-out");
+    using a = MessageQueue.create(toC, { maxMessages: 5, maxMessageSize: 64 });
+    using b = MessageQueue.create(fromC, { maxMessages: 5, maxMessageSize: 64 });
+    try {
+      const exe = await compileC(C_MQ_PEER, ["-lrt"]);
+      a.sendSync(bytes("one"), { priority: 1 });
+      await a.send(bytes("two"), { priority: 3 });
+      a.trySend(bytes("three"), { priority: 1 });
+      const r = await runExe(exe, [toC, fromC]);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(r.stdout, "two 3\none 1\nthree 1\n");
+      const got = [];
+      for (let i = 0; i < 3; i++) {
+        const m = await b.receive({ timeout: 1000 });
+        got.push([text(m.data), m.priority]);
+      }
+      assertEquals(got, [["high1", 7], ["high2", 7], ["low", 2]]);
+    } finally {
+      a.unlink();
+      b.unlink();
+    }
+  },
+});
+
+test("posix.MessageQueue: the tests leave no queue behind", () => {
+  for (const name of names) {
+    assertThrows(() => MessageQueue.open(name), Deno.errors.NotFound, undefined, name);
+  }
+});
