@@ -37,3 +37,13 @@ export {
   type SemaphoreSetInfo,
 } from "./list.ts";
 export type { IpcPerm } from "../ffi/sysv_layouts.ts";
+export {
+  type CreateMessageQueueOptions,
+  MessageQueue,
+  type MessageQueueReceiveOptions,
+  type MessageQueueReceiveSyncOptions,
+  type MessageQueueSendOptions,
+  type MessageQueueSendSyncOptions,
+  type MessageQueueStat,
+  type ReceivedMessage,
+} from "./message_queue.ts";

@@ -1,6 +1,10 @@
 import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "@std/assert";
-import { MessageQueue } from "../posix/message_queue.ts";
+import { MessageQueue, MQ_PRIO_MAX } from "../posix/message_queue.ts";
+import { MQ, MQ_ATTR_SIZE, POLLFD_SIZE } from "../ffi/mqueue.ts";
+import { MSG, MSQID_DS, MTYPE_SIZE } from "../ffi/sysv_msg.ts";
 import { settled } from "../posix/settled.ts";
+import { MessageQueue as SysvQueue } from "../sysv/message_queue.ts";
+import { ftok } from "../sysv/key.ts";
 import {
   assertOk,
   compileC,
@@ -445,4 +449,410 @@ test("posix.MessageQueue: the tests leave no queue behind", () => {
   for (const name of names) {
     assertThrows(() => MessageQueue.open(name), Deno.errors.NotFound, undefined, name);
   }
+});
+
+// ---------------------------------------------------------------- System V
+
+const sysvIds = new Set<number>();
+function track(q: SysvQueue): SysvQueue {
+  sysvIds.add(q.id);
+  return q;
+}
+function removeQuietly(q: SysvQueue): void {
+  try {
+    q.remove();
+  } catch { /* already gone */ }
+}
+let keyFile: string | undefined;
+async function freshKey(): Promise<number> {
+  keyFile ??= await Deno.makeTempFile({ prefix: "mq-key-" });
+  for (let proj = 1 + Math.floor(Math.random() * 200);; proj++) {
+    const key = ftok(keyFile, proj);
+    try {
+      SysvQueue.open(key);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return key;
+    }
+  }
+}
+
+test("sysv.MessageQueue: create/open/openOrCreate/private/fromId, created, stat, permissions, maxBytes, remove → NotFound", async () => {
+  const key = await freshKey();
+  const q = track(SysvQueue.create(key, { mode: 0o640, maxBytes: 4000 }));
+  try {
+    assertEquals(q.created, true);
+    const dup = assertThrows(() => SysvQueue.create(key), Deno.errors.AlreadyExists);
+    assertMatch(dup.message, /remove\(\)/);
+    assertEquals((dup as Error & { syscall: string }).syscall, "msgget");
+    const b = SysvQueue.open(key);
+    assertEquals([b.id, b.created, b.key], [q.id, false, key]);
+    assertEquals(SysvQueue.openOrCreate(key).created, false);
+    assertEquals(SysvQueue.fromId(q.id).key, key);
+    let st = q.stat();
+    assertEquals([st.key, st.mode & 0o777, st.maxBytes, st.messages, st.bytes], [
+      key,
+      0o640,
+      4000,
+      0,
+      0,
+    ]);
+    assertEquals([st.lastSend, st.lastReceive, st.lastSendPid], [null, null, 0]);
+    b.sendSync(bytes("hello"), { type: 4 });
+    st = q.stat();
+    assertEquals([st.messages, st.bytes, st.lastSendPid], [1, 5, Deno.pid]);
+    assert(st.lastSend !== null && Math.abs(st.lastSend.getTime() - Date.now()) < 5000);
+    assertEquals(q.receiveSync({ timeout: 0 }), { data: bytes("hello"), type: 4 });
+    assertEquals(q.stat().lastReceivePid, Deno.pid);
+    q.setPermissions({ mode: 0o600 });
+    assertEquals(q.stat().mode & 0o777, 0o600);
+    q.setMaxBytes(100);
+    assertEquals(q.stat().maxBytes, 100);
+    const over = assertThrows(() => q.setMaxBytes(1 << 30), Deno.errors.PermissionDenied);
+    assertMatch(over.message, /msgmnb/);
+    q.remove();
+    assertThrows(() => q.stat(), Deno.errors.NotFound);
+    assertThrows(() => q.trySend(bytes("x")), Deno.errors.NotFound);
+    assertThrows(() => q.tryReceive(), Deno.errors.NotFound);
+    assertThrows(() => SysvQueue.fromId(q.id), Deno.errors.NotFound);
+    assertThrows(() => SysvQueue.open(key), Deno.errors.NotFound);
+    const p = track(SysvQueue.private());
+    assertEquals([p.key, p.created, p.stat().maxBytes > 0], [0, true, true]);
+    p.remove();
+  } finally {
+    removeQuietly(q);
+  }
+});
+
+test("sysv.MessageQueue: receive by type — 0 any in order, > 0 that type, < 0 lowest ≤ |type|, except, truncate, and a too-long message", () => {
+  const q = track(SysvQueue.private());
+  try {
+    for (const [s, t] of [["a", 5], ["b", 2], ["c", 9], ["d", 2], ["e", 1]] as const) {
+      q.sendSync(bytes(s), { type: t });
+    }
+    const r = (o: Parameters<SysvQueue["receiveSync"]>[0]) => {
+      const m = q.receiveSync({ ...o, timeout: 0 });
+      return `${text(m.data)}${m.type}`;
+    };
+    assertEquals(r({ type: 2 }), "b2");
+    assertEquals(r({ type: -3 }), "e1"); // lowest type ≤ 3
+    assertEquals(r({ type: 5, except: true }), "c9"); // first whose type is not 5
+    assertEquals(r({ type: 0 }), "a5");
+    assertThrows(() => q.receiveSync({ type: 7, timeout: 0 }), Deno.errors.TimedOut);
+    assertEquals(q.tryReceive({ type: 7 }), null);
+    q.sendSync(bytes("0123456789"), { type: 3 });
+    assertThrows(() => q.tryReceive({ type: 3, maxSize: 4 }), RangeError, "E2BIG");
+    assertEquals(q.tryReceive({ type: 3, maxSize: 4, truncate: true })?.data, bytes("0123"));
+    assertEquals(r({}), "d2");
+    assertEquals(q.stat().messages, 0);
+    assertThrows(() => q.tryReceive({ type: 0, except: true }), RangeError);
+    assertThrows(() => q.tryReceive({ type: 1.5 }), RangeError);
+    assertThrows(() => q.trySend(bytes("x"), { type: 0 }), RangeError);
+    assertThrows(() => q.trySend(bytes("x"), { type: -1 }), RangeError);
+  } finally {
+    q.remove();
+  }
+});
+
+test("sysv.MessageQueue: a message that can never fit is a RangeError up front; misspelled option names are TypeError", async () => {
+  const q = track(SysvQueue.private({ maxBytes: 64 }));
+  try {
+    const e = assertThrows(() => q.sendSync(new Uint8Array(65)), RangeError);
+    assertMatch(e.message, /never fit.*64/);
+    await assertRejects(() => q.send(new Uint8Array(65)), RangeError, "never fit");
+    assertThrows(() => q.trySend(new Uint8Array(9000)), RangeError, "msgmax");
+    assertThrows(() => SysvQueue.private({ maxbytes: 10 } as never), TypeError, "maxBytes");
+    assertThrows(() => q.sendSync(bytes("x"), { typ: 1 } as never), TypeError, "type");
+    assertThrows(() => q.receiveSync({ exept: true } as never), TypeError, "except");
+    assertThrows(() => q.tryReceive({ timeout: 1 } as never), TypeError);
+    await assertRejects(() => q.receive({ truncat: true } as never), TypeError, "truncate");
+    await assertRejects(() => q.send(bytes("x"), { signl: 1 } as never), TypeError, "signal");
+    assertThrows(() => q.setPermissions({ mod: 1 } as never), TypeError, "mode");
+    assertEquals(q.stat().messages, 0);
+  } finally {
+    q.remove();
+  }
+});
+
+test("sysv.MessageQueue: full and empty queues time out (sync and async); timeout 0 tries once; a removed queue fails waiters with NotFound", async () => {
+  const q = track(SysvQueue.private({ maxBytes: 8 }));
+  try {
+    assertThrows(() => q.receiveSync({ timeout: 0 }), Deno.errors.TimedOut);
+    assertThrows(() => q.receiveSync({ timeout: 20 }), Deno.errors.TimedOut);
+    await assertRejects(() => q.receive({ timeout: 0 }), Deno.errors.TimedOut);
+    const t = performance.now();
+    await assertRejects(() => q.receive({ timeout: 30 }), Deno.errors.TimedOut);
+    assert(performance.now() - t >= 29);
+    assertEquals(q.trySend(new Uint8Array(8)), true);
+    assertEquals(q.trySend(new Uint8Array(1)), false);
+    assertThrows(() => q.sendSync(new Uint8Array(1), { timeout: 0 }), Deno.errors.TimedOut);
+    assertThrows(() => q.sendSync(new Uint8Array(1), { timeout: 20 }), Deno.errors.TimedOut);
+    await assertRejects(() => q.send(new Uint8Array(1), { timeout: 20 }), Deno.errors.TimedOut);
+    const ac = new AbortController();
+    const aborted = q.send(new Uint8Array(1), { signal: ac.signal });
+    setTimeout(() => ac.abort(new Error("stop")), 10);
+    await assertRejects(() => aborted, Error, "stop");
+    assertEquals(q.stat().messages, 1); // nothing a timed-out or aborted send tried went in
+    const waiting = q.send(new Uint8Array([5]), { type: 2, timeout: 5000 });
+    setTimeout(() => q.tryReceive(), 10);
+    await waiting;
+    assertEquals(q.receiveSync({ type: 2, timeout: 0 }).data, new Uint8Array([5]));
+    const r = q.receive({ timeout: 5000 });
+    setTimeout(() => q.remove(), 10);
+    await assertRejects(() => r, Deno.errors.NotFound);
+  } finally {
+    removeQuietly(q);
+  }
+});
+
+test("sysv.MessageQueue: abandoned async receives (timeouts and aborts) take nothing: every message arrives once, in order", async () => {
+  const q = track(SysvQueue.private());
+  const N = 300;
+  try {
+    const child = await tempModule(`
+      import { MessageQueue } from "@lib/sysv/message_queue.ts";
+      const q = MessageQueue.fromId(Number(Deno.args[0]));
+      const nap = new Int32Array(new SharedArrayBuffer(4));
+      for (let i = 0; i < ${N}; i++) {
+        q.sendSync(new TextEncoder().encode(String(i)), { timeout: 10000 });
+        if (i % 7 === 0) Atomics.wait(nap, 0, 0, 1);
+      }
+    `);
+    const run = runDeno(child, [String(q.id)]);
+    const got: number[] = [];
+    let abandoned = 0;
+    while (got.length < N) {
+      const ac = new AbortController();
+      const p = q.receive({ signal: ac.signal, timeout: 1 + (got.length % 3) });
+      if (got.length % 2 === 0) setTimeout(() => ac.abort(new Error("gave up")), 0);
+      try {
+        got.push(Number(text((await p).data)));
+      } catch (e) {
+        assert(e instanceof Deno.errors.TimedOut || (e as Error).message === "gave up", String(e));
+        abandoned++;
+        const m = q.tryReceive();
+        if (m !== null) got.push(Number(text(m.data)));
+      }
+    }
+    assertOk(await run, "sender");
+    assertEquals(got, Array.from({ length: N }, (_, i) => i));
+    assert(abandoned > 0, "no wait was abandoned: the test proved nothing");
+    assertEquals(q.tryReceive(), null);
+  } finally {
+    q.remove();
+  }
+});
+
+test("sysv.MessageQueue: Deno to Deno by key — typed request/reply with a child process; 100 concurrent async receives leave file I/O free", async () => {
+  const key = await freshKey();
+  const q = track(SysvQueue.create(key));
+  try {
+    const child = await tempModule(`
+      import { MessageQueue } from "@lib/sysv/message_queue.ts";
+      const q = MessageQueue.open(Number(Deno.args[0]));
+      for (let i = 0; i < 100; i++) {
+        const req = await q.receive({ type: 1, timeout: 5000 });
+        const n = Number(new TextDecoder().decode(req.data));
+        await q.send(new TextEncoder().encode(String(n * 2)), { type: 2, timeout: 5000 });
+      }
+    `);
+    const run = runDeno(child, [String(key)]);
+    for (let i = 0; i < 100; i++) {
+      await q.send(bytes(String(i)), { type: 1, timeout: 5000 });
+      const m = await q.receive({ type: 2, timeout: 5000 });
+      assertEquals([text(m.data), m.type], [String(i * 2), 2]);
+    }
+    assertOk(await run, "server child");
+    const waits = Array.from(
+      { length: 100 },
+      (_, i) => q.receive({ type: i + 10, timeout: 10000 }),
+    );
+    const file = await Deno.makeTempFile();
+    try {
+      await Deno.writeTextFile(file, "io");
+      assertEquals(await Deno.readTextFile(file), "io");
+    } finally {
+      await Deno.remove(file);
+    }
+    for (let i = 0; i < 100; i++) q.sendSync(new Uint8Array([i]), { type: i + 10 });
+    assertEquals(
+      (await Promise.all(waits)).map((m) => m.data[0]),
+      Array.from({ length: 100 }, (_, i) => i),
+    );
+  } finally {
+    q.remove();
+  }
+});
+
+const C_MSG_PEER = `
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/msg.h>
+struct m { long mtype; char text[256]; };
+int main(int argc, char **argv) {
+  int id = msgget((key_t)strtol(argv[1], 0, 0), 0);
+  if (id < 0) { perror("msgget"); return 2; }
+  struct m msg;
+  for (int i = 0; i < 3; i++) {
+    ssize_t n = msgrcv(id, &msg, sizeof msg.text, -10, 0);
+    if (n < 0) { perror("msgrcv"); return 3; }
+    printf("%ld %.*s\\n", msg.mtype, (int)n, msg.text);
+  }
+  const char *replies[] = { "seven", "eleven" }; long types[] = { 7, 11 };
+  for (int i = 0; i < 2; i++) {
+    msg.mtype = types[i]; strcpy(msg.text, replies[i]);
+    if (msgsnd(id, &msg, strlen(replies[i]), 0) < 0) { perror("msgsnd"); return 4; }
+  }
+  return 0;
+}`;
+
+Deno.test({
+  name:
+    "sysv.MessageQueue: a C peer receives by type what Deno sent, and Deno receives by type what C sent",
+  ignore: !hasCC,
+  async fn() {
+    const key = await freshKey();
+    const q = track(SysvQueue.create(key));
+    try {
+      const exe = await compileC(C_MSG_PEER);
+      q.sendSync(bytes("five"), { type: 5 });
+      await q.send(bytes("three"), { type: 3 });
+      q.trySend(bytes("nine"), { type: 9 });
+      q.trySend(bytes("big"), { type: 50 }); // not ≤ 10: C leaves it
+      const r = await runExe(exe, [String(key)]);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(r.stdout, "3 three\n5 five\n9 nine\n");
+      assertEquals(text((await q.receive({ type: 11, timeout: 1000 })).data), "eleven");
+      assertEquals(await q.receive({ timeout: 1000 }), { data: bytes("big"), type: 50 });
+      assertEquals(q.receiveSync({ timeout: 0 }), { data: bytes("seven"), type: 7 });
+    } finally {
+      q.remove();
+    }
+  },
+});
+
+async function pythonWithSysvIpc(): Promise<string | undefined> {
+  for (const py of ["/usr/bin/python3", "python3"]) {
+    try {
+      const out = await new Deno.Command(py, {
+        args: ["-c", "import sysv_ipc"],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      if (out.success) return py;
+    } catch { /* not installed */ }
+  }
+  return undefined;
+}
+const python = await pythonWithSysvIpc();
+
+Deno.test({
+  name:
+    "sysv.MessageQueue: Python sysv_ipc receives what Deno sent and replies with typed messages",
+  ignore: python === undefined,
+  async fn() {
+    const key = await freshKey();
+    const q = track(SysvQueue.create(key));
+    try {
+      q.sendSync(bytes("from deno"), { type: 3 });
+      const script = [
+        "import sys, sysv_ipc",
+        "q = sysv_ipc.MessageQueue(int(sys.argv[1]))",
+        "data, t = q.receive(type=3)",
+        "print(t, data.decode())",
+        "q.send(b'from python ' + data, type=8)",
+        "q.send(b'urgent', type=1)",
+      ].join("\n");
+      const out = await new Deno.Command(python!, {
+        args: ["-c", script, String(key)],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assertEquals(out.code, 0, text(out.stderr));
+      assertEquals(text(out.stdout), "3 from deno\n");
+      assertEquals(await q.receive({ type: -5, timeout: 1000 }), {
+        data: bytes("urgent"),
+        type: 1,
+      });
+      assertEquals(q.receiveSync({ timeout: 0 }), {
+        data: bytes("from python from deno"),
+        type: 8,
+      });
+    } finally {
+      q.remove();
+    }
+  },
+});
+
+test("sysv.MessageQueue: the tests leave ipcs -q as they found it", async () => {
+  for (const id of sysvIds) assertThrows(() => SysvQueue.fromId(id), Deno.errors.NotFound);
+  const out = text((await new Deno.Command("ipcs", { args: ["-q"] }).output()).stdout);
+  for (const id of sysvIds) {
+    assert(!new RegExp(`^0x[0-9a-f]+\\s+${id}\\s`, "m").test(out), `queue ${id} is in ipcs -q`);
+  }
+  if (keyFile !== undefined) await Deno.remove(keyFile);
+});
+
+const C_LAYOUT = `
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <mqueue.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/eventfd.h>
+#include <sys/msg.h>
+#include <unistd.h>
+#define K(n) printf("%s %ld\\n", #n, (long)(n))
+int main(void) {
+  K(sizeof(struct mq_attr)); K(offsetof(struct mq_attr, mq_maxmsg)); K(offsetof(struct mq_attr, mq_msgsize));
+  K(offsetof(struct mq_attr, mq_curmsgs)); K(sizeof(struct pollfd));
+  K(sizeof(struct msqid_ds)); K(offsetof(struct msqid_ds, msg_stime)); K(offsetof(struct msqid_ds, msg_rtime));
+  K(offsetof(struct msqid_ds, msg_ctime)); K(offsetof(struct msqid_ds, __msg_cbytes));
+  K(offsetof(struct msqid_ds, msg_qnum)); K(offsetof(struct msqid_ds, msg_qbytes));
+  K(offsetof(struct msqid_ds, msg_lspid)); K(offsetof(struct msqid_ds, msg_lrpid));
+  K(MSG_NOERROR); K(MSG_EXCEPT); K(O_NONBLOCK); K(POLLIN); K(POLLOUT); K(EFD_NONBLOCK); K(EFD_CLOEXEC);
+  K(sysconf(_SC_MQ_PRIO_MAX)); K(sizeof(long));
+  return 0;
+}`;
+
+Deno.test({
+  name: "mq_attr, pollfd, msqid_ds and the message queue constants match the C headers",
+  ignore: !hasCC,
+  async fn() {
+    const r = await runExe(await compileC(C_LAYOUT));
+    assertEquals(r.code, 0, r.stderr);
+    const c = new Map(
+      r.stdout.trim().split("\n").map((l) => {
+        const cut = l.lastIndexOf(" ");
+        return [l.slice(0, cut), Number(l.slice(cut + 1))] as const;
+      }),
+    );
+    const expect: [string, number][] = [
+      ["sizeof(struct mq_attr)", MQ_ATTR_SIZE],
+      ["offsetof(struct mq_attr, mq_maxmsg)", 8], // the offsets posix/message_queue.ts reads
+      ["offsetof(struct mq_attr, mq_msgsize)", 16],
+      ["offsetof(struct mq_attr, mq_curmsgs)", 24],
+      ["sizeof(struct pollfd)", POLLFD_SIZE],
+      ["sizeof(struct msqid_ds)", MSQID_DS.size],
+      ["offsetof(struct msqid_ds, msg_stime)", MSQID_DS.stime],
+      ["offsetof(struct msqid_ds, msg_rtime)", MSQID_DS.rtime],
+      ["offsetof(struct msqid_ds, msg_ctime)", MSQID_DS.ctime],
+      ["offsetof(struct msqid_ds, __msg_cbytes)", MSQID_DS.cbytes],
+      ["offsetof(struct msqid_ds, msg_qnum)", MSQID_DS.qnum],
+      ["offsetof(struct msqid_ds, msg_qbytes)", MSQID_DS.qbytes],
+      ["offsetof(struct msqid_ds, msg_lspid)", MSQID_DS.lspid],
+      ["offsetof(struct msqid_ds, msg_lrpid)", MSQID_DS.lrpid],
+      ["MSG_NOERROR", MSG.NOERROR],
+      ["MSG_EXCEPT", MSG.EXCEPT],
+      ["O_NONBLOCK", MQ.NONBLOCK],
+      ["POLLIN", MQ.POLLIN],
+      ["POLLOUT", MQ.POLLOUT],
+      ["EFD_NONBLOCK", MQ.EFD_NONBLOCK],
+      ["EFD_CLOEXEC", MQ.EFD_CLOEXEC],
+      ["sysconf(_SC_MQ_PRIO_MAX)", MQ_PRIO_MAX],
+      ["sizeof(long)", MTYPE_SIZE],
+    ];
+    for (const [name, value] of expect) assertEquals(value, c.get(name), name);
+  },
 });
