@@ -45,3 +45,8 @@ export {
   type ReceivedInto,
   type ReceivedMessage,
 } from "./message_queue.ts";
+export {
+  listMessageQueues,
+  type PosixMessageQueueInfo,
+  type PosixMessageQueueListing,
+} from "./list_message_queues.ts";

@@ -47,3 +47,4 @@ export {
   type MessageQueueStat,
   type ReceivedMessage,
 } from "./message_queue.ts";
+export { listMessageQueues, type MessageQueueInfo } from "./list_message_queues.ts";

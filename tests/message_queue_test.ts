@@ -5,6 +5,8 @@ import { MSG, MSQID_DS, MTYPE_SIZE } from "../ffi/sysv_msg.ts";
 import { settled } from "../posix/settled.ts";
 import { MessageQueue as SysvQueue } from "../sysv/message_queue.ts";
 import { ftok } from "../sysv/key.ts";
+import { listMessageQueues as listPosixQueues } from "../posix/list_message_queues.ts";
+import { listMessageQueues as listSysvQueues } from "../sysv/list_message_queues.ts";
 import {
   assertOk,
   compileC,
@@ -445,12 +447,6 @@ Deno.test({
   },
 });
 
-test("posix.MessageQueue: the tests leave no queue behind", () => {
-  for (const name of names) {
-    assertThrows(() => MessageQueue.open(name), Deno.errors.NotFound, undefined, name);
-  }
-});
-
 // ---------------------------------------------------------------- System V
 
 const sysvIds = new Set<number>();
@@ -784,15 +780,6 @@ Deno.test({
   },
 });
 
-test("sysv.MessageQueue: the tests leave ipcs -q as they found it", async () => {
-  for (const id of sysvIds) assertThrows(() => SysvQueue.fromId(id), Deno.errors.NotFound);
-  const out = text((await new Deno.Command("ipcs", { args: ["-q"] }).output()).stdout);
-  for (const id of sysvIds) {
-    assert(!new RegExp(`^0x[0-9a-f]+\\s+${id}\\s`, "m").test(out), `queue ${id} is in ipcs -q`);
-  }
-  if (keyFile !== undefined) await Deno.remove(keyFile);
-});
-
 const C_LAYOUT = `
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -855,4 +842,131 @@ Deno.test({
     ];
     for (const [name, value] of expect) assertEquals(value, c.get(name), name);
   },
+});
+
+test("posix.listMessageQueues(): without an mqueue filesystem mounted it says so (mounted: false and how to mount) instead of an empty list", () => {
+  const listing = listPosixQueues();
+  if (listing.mounted) {
+    assert(listing.mountPoint !== null);
+    return; // this machine has one; the namespace test below covers the listing
+  }
+  assertEquals([listing.mountPoint, listing.queues], [null, []]);
+  assertMatch(listing.hint ?? "", /mount -t mqueue none \/dev\/mqueue/);
+});
+
+async function canUnshareMount(): Promise<boolean> {
+  if (Deno.uid() !== 0) return false;
+  try {
+    const out = await new Deno.Command("unshare", {
+      args: ["-m", "sh", "-c", "d=$(mktemp -d) && mount -t mqueue none $d && umount $d; rmdir $d"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
+const unshareOk = await canUnshareMount();
+
+Deno.test({
+  name:
+    "posix.listMessageQueues(): in a private mount namespace with mqueue mounted, a child lists its queue with the message count",
+  ignore: !unshareOk,
+  async fn() {
+    const name = qname("listed");
+    const dir = await Deno.makeTempDir();
+    try {
+      const child = await tempModule(`
+        import { MessageQueue } from "@lib/posix/message_queue.ts";
+        import { listMessageQueues } from "@lib/posix/list_message_queues.ts";
+        using q = MessageQueue.create(Deno.args[0], { maxMessages: 4, maxMessageSize: 32, mode: 0o640 });
+        q.sendSync(new Uint8Array(5));
+        q.sendSync(new Uint8Array(7), { priority: 2 });
+        const l = listMessageQueues();
+        q.unlink();
+        console.log(JSON.stringify({ ...l, queues: l.queues.filter((i) => i.name === Deno.args[0]) }));
+      `);
+      const out = await new Deno.Command("unshare", {
+        args: [
+          "-m",
+          "sh",
+          "-c",
+          `mount -t mqueue none "$1" && exec "$2" run --quiet --allow-ffi "$3" "$4"`,
+          "sh",
+          dir,
+          Deno.execPath(),
+          child,
+          name,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assertEquals(out.code, 0, text(out.stderr));
+      const l = JSON.parse(text(out.stdout));
+      assertEquals(l.mounted, true);
+      assertEquals(l.mountPoint, dir);
+      assertEquals(l.queues, [{
+        name,
+        messages: 2,
+        maxMessages: 4,
+        maxMessageSize: 32,
+        bytes: 12,
+        mode: 0o640,
+        uid: Deno.uid(),
+        gid: Deno.gid(),
+      }]);
+    } finally {
+      unlinkQuietly(name);
+      await Deno.remove(dir);
+    }
+  },
+});
+
+test("sysv.listMessageQueues() agrees with ipcs -q on ids, keys, perms, bytes and message counts", async () => {
+  const q = track(SysvQueue.private({ mode: 0o604 }));
+  const key = await freshKey();
+  const k = track(SysvQueue.create(key));
+  try {
+    q.sendSync(new Uint8Array(10));
+    q.sendSync(new Uint8Array(3), { type: 9 });
+    k.sendSync(new Uint8Array(1));
+    const listed = new Map(listSysvQueues().map((i) => [i.id, i]));
+    assertEquals(
+      [listed.get(q.id)?.messages, listed.get(q.id)?.bytes, listed.get(q.id)?.mode],
+      [2, 13, 0o604],
+    );
+    assertEquals([listed.get(k.id)?.key, listed.get(k.id)?.messages], [key, 1]);
+    assertEquals(listed.get(q.id)?.lastSendPid, Deno.pid);
+    const out = text((await new Deno.Command("ipcs", { args: ["-q"] }).output()).stdout);
+    for (const line of out.split("\n")) {
+      const m = line.match(/^(0x[0-9a-f]+)\s+(\d+)\s+\S+\s+(\d+)\s+(\d+)\s+(\d+)/);
+      if (!m) continue;
+      const info = listed.get(Number(m[2]));
+      if (info === undefined) continue; // created after our snapshot
+      assertEquals(
+        [info.key >>> 0, info.mode, info.bytes, info.messages],
+        [Number(m[1]), parseInt(m[3]!, 8), Number(m[4]), Number(m[5])],
+        line,
+      );
+    }
+  } finally {
+    q.remove();
+    k.remove();
+  }
+});
+
+test("posix.MessageQueue: the tests leave no queue behind", () => {
+  for (const name of names) {
+    assertThrows(() => MessageQueue.open(name), Deno.errors.NotFound, undefined, name);
+  }
+});
+
+test("sysv.MessageQueue: the tests leave ipcs -q as they found it", async () => {
+  for (const id of sysvIds) assertThrows(() => SysvQueue.fromId(id), Deno.errors.NotFound);
+  const out = text((await new Deno.Command("ipcs", { args: ["-q"] }).output()).stdout);
+  for (const id of sysvIds) {
+    assert(!new RegExp(`^0x[0-9a-f]+\\s+${id}\\s`, "m").test(out), `queue ${id} is in ipcs -q`);
+  }
+  if (keyFile !== undefined) await Deno.remove(keyFile);
 });
