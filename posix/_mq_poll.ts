@@ -59,6 +59,9 @@ function wake(): void {
 const target: ParkTarget = {
   tryTake() {
     for (const w of watched) w.serve();
+    // Stop here, synchronously: the park queue then sees no waiter and does not
+    // start another poll that would only be cut short again.
+    stopIfIdle();
     return false; // the park's own waiter never "takes" anything
   },
   park(sliceMs) {
@@ -212,8 +215,7 @@ export class Waiters {
 
   #idleCheck(): void {
     if (this.#readers.length === 0 && this.#writers.length === 0 && watched.delete(this)) {
-      // Deferred: this may run inside the park queue's own callbacks.
-      queueMicrotask(stopIfIdle);
+      stopIfIdle();
     }
   }
 }

@@ -670,6 +670,8 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
     const dv = new DataView(pfd.buffer);
     dv.setInt32(0, this.#fd, true);
     dv.setInt16(4, events, true);
+    // No spin here: a blocked thread costs nothing, and under CPU load a
+    // spinning waiter takes the time slice its peer needs to answer (FACTS.md).
     for (;;) {
       const v = attempt();
       if (v !== undefined) return v;

@@ -956,6 +956,28 @@ test("sysv.listMessageQueues() agrees with ipcs -q on ids, keys, perms, bytes an
   }
 });
 
+async function runExample(file: string, args: string[]): Promise<string> {
+  const path = new URL(`../examples/${file}`, import.meta.url).pathname;
+  const r = await runDeno(path, args, { extraFlags: ["--allow-run", "--allow-read"] });
+  assertOk(r, file);
+  return r.stdout;
+}
+
+test("examples/mq_jobs.ts: workers take the most urgent jobs first and every job is done once", async () => {
+  const out = await runExample("mq_jobs.ts", ["30"]);
+  assertMatch(out, /30 of 30 jobs done once each/);
+  const first = out.match(/first five done: (.*)/)![1]!.split(", ").map((s) =>
+    Number(s.split(" ")[1])
+  );
+  assertEquals(first[0], 9, out); // the most urgent queued job ran first
+});
+
+test("examples/sysv_request_reply.ts: three clients share one queue and each gets only its own replies", async () => {
+  const out = await runExample("sysv_request_reply.ts", ["3"]);
+  assertEquals(out.match(/all mine and all right/g)?.length, 3, out);
+  assertMatch(out, /answered 60 requests; 0 left/);
+});
+
 test("posix.MessageQueue: the tests leave no queue behind", () => {
   for (const name of names) {
     assertThrows(() => MessageQueue.open(name), Deno.errors.NotFound, undefined, name);
