@@ -4,17 +4,19 @@
  * takes the most urgent job first and reports on a second queue. Stop jobs
  * (priority 0, sent last) tell the workers to finish.
  *
- *     deno run --allow-ffi --allow-run --allow-read examples/mq_jobs.ts [jobs]
+ *     deno run --allow-ffi --allow-run --allow-read examples/mq_jobs.ts [jobs] [workers]
+ *
+ * With one worker the reports arrive in the order the jobs were taken, so the
+ * first ones show the priorities at work (9, 8, 8, 7, …).
  *
  * @module
  */
 
 import { posix } from "../mod.ts";
 
-const [role, jobsName, doneName, countArg] = Deno.args;
+const [role, jobsName, doneName] = Deno.args;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const WORKERS = 2;
 const STOP = "stop";
 
 if (role === "worker") {
@@ -27,7 +29,8 @@ if (role === "worker") {
     await done.send(enc.encode(`${what} ${job.priority} ${Deno.pid}`), { timeout: 10_000 });
   }
 } else {
-  const count = Number(countArg ?? 30);
+  const count = Number(Deno.args[0] ?? 30);
+  const WORKERS = Number(Deno.args[1] ?? 2);
   const tag = `${Deno.pid}-${Math.random().toString(36).slice(2)}`;
   const jobsQueue = `/mq-jobs-${tag}`;
   const doneQueue = `/mq-done-${tag}`;

@@ -25,6 +25,8 @@ import { type ParkTarget, WaitQueue } from "./_park.ts";
 
 /** One pending send or receive: `run` tries it once on the JS thread. */
 interface Entry {
+  /** When it started waiting (performance.now()). */
+  since: number;
   /** Tries the operation; true when it completed (and settled its promise). */
   run(): boolean;
   /** Settles the operation with an error. */
@@ -65,6 +67,8 @@ const target: ParkTarget = {
     return false; // the park's own waiter never "takes" anything
   },
   park(sliceMs) {
+    let timeout = Math.ceil(sliceMs);
+    for (const w of watched) timeout = Math.min(timeout, w.retryInMs());
     const fds = [eventFd(), ...[...watched].map((w) => w.fd)];
     const events = [MQ.POLLIN, ...[...watched].map((w) => w.events)];
     const buf = new Uint8Array(fds.length * POLLFD_SIZE);
@@ -75,7 +79,7 @@ const target: ParkTarget = {
     });
     polled = new Set(fds);
     polling = true;
-    return libc().poll_nb(buf, BigInt(fds.length), Math.ceil(sliceMs)).then(() => {
+    return libc().poll_nb(buf, BigInt(fds.length), timeout).then(() => {
       polling = false;
       polled = new Set();
       libc().read(wakeFd, drainBytes, 8n);
@@ -114,15 +118,43 @@ export function closeQueueFd(fd: number): void {
   }
 }
 
-/** The FIFOs of async senders and receivers of one queue descriptor. */
+/**
+ * The async senders and receivers of one queue. With a descriptor they wait
+ * for its readiness; without one (`fd` -1, which poll() ignores: System V
+ * queues) the shared poll only times their retries, as a bounded sleep that
+ * the eventfd can cut short — a retry costs a pool round trip instead of a
+ * timer, which Deno fires no sooner than 1 ms.
+ */
 export class Waiters {
-  /** The queue descriptor. */
+  /** The queue descriptor, or -1. */
   readonly fd: number;
   #readers: Entry[] = [];
   #writers: Entry[] = [];
+  #readersInOrder: boolean;
 
-  constructor(fd: number) {
+  /**
+   * @param fd the descriptor to poll, or -1 to retry on a back-off schedule
+   * @param readersInOrder false when a later receive may complete before an
+   *   earlier one (System V receives by type)
+   */
+  constructor(fd: number, readersInOrder = true) {
     this.fd = fd;
+    this.#readersInOrder = readersInOrder;
+  }
+
+  /**
+   * How soon a queue without a descriptor wants its next retry: at once (one
+   * pool round trip) for its first 2 ms of waiting, then every 1 ms, then
+   * backing off to 20 ms.
+   */
+  retryInMs(): number {
+    if (this.fd >= 0) return Infinity;
+    let since = Infinity;
+    for (const e of this.#readers) since = Math.min(since, e.since);
+    for (const e of this.#writers) since = Math.min(since, e.since);
+    const waited = performance.now() - since;
+    if (!(waited >= 2)) return 0;
+    return waited < 20 ? 1 : Math.min(20, Math.ceil(waited / 10));
   }
 
   /** poll() events this queue waits for. */
@@ -162,6 +194,7 @@ export class Waiters {
       };
       const onAbort = () => leave(signal!.reason);
       const entry: Entry = {
+        since: performance.now(),
         run: () => {
           const v = attempt();
           if (v === undefined) return false;
@@ -189,7 +222,8 @@ export class Waiters {
 
   /** Runs queued operations in order while they complete. */
   serve(): void {
-    for (const list of [this.#readers, this.#writers]) {
+    if (!this.#readersInOrder) this.#serveAll(this.#readers);
+    for (const list of this.#readersInOrder ? [this.#readers, this.#writers] : [this.#writers]) {
       while (list.length > 0) {
         const e = list[0]!;
         let done: boolean;
@@ -205,6 +239,20 @@ export class Waiters {
       }
     }
     this.#idleCheck();
+  }
+
+  /** Tries every queued operation once, oldest first, keeping those that must wait. */
+  #serveAll(list: Entry[]): void {
+    for (const e of [...list]) {
+      let done: boolean;
+      try {
+        done = e.run();
+      } catch (err) {
+        done = true;
+        e.fail(err);
+      }
+      if (done) list.splice(list.indexOf(e), 1);
+    }
   }
 
   /** Rejects every queued operation (the handle closed). */

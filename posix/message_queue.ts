@@ -82,7 +82,8 @@ export interface MessageQueueAttributes {
 
 const MAX_NAME_BYTES = 255;
 const DEFAULT_SPIN_US = 20;
-const ADAPT_MAX_US = 400;
+// A miss costs a pool round trip: ~80 µs idle, measured 340 µs under load here.
+const ADAPT_MAX_US = 1000;
 const POLL_MAX_MS = 2 ** 31 - 1;
 
 const handles = new FinalizationRegistry<number>((fd) => {
@@ -135,6 +136,8 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
   #attr = new Uint8Array(MQ_ATTR_SIZE);
   #token = {};
   #spinUs = DEFAULT_SPIN_US;
+  #pollIn: Uint8Array<ArrayBuffer>;
+  #pollOut: Uint8Array<ArrayBuffer>;
 
   private constructor(name: string, fd: number, created: boolean) {
     this.#name = name;
@@ -146,6 +149,8 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
     this.#maxMessageSize = a.maxMessageSize;
     this.#scratch = new Uint8Array(a.maxMessageSize);
     this.#waiters = new Waiters(fd);
+    this.#pollIn = pollfd(fd, MQ.POLLIN);
+    this.#pollOut = pollfd(fd, MQ.POLLOUT);
   }
 
   /**
@@ -665,16 +670,17 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
     timeout: number | undefined,
     what: string,
   ): T {
+    const first = attempt();
+    if (first !== undefined) return first;
     const end = timeout === undefined ? Infinity : performance.now() + timeout;
-    const pfd = new Uint8Array(8);
-    const dv = new DataView(pfd.buffer);
-    dv.setInt32(0, this.#fd, true);
-    dv.setInt16(4, events, true);
+    const pfd = events === MQ.POLLIN ? this.#pollIn : this.#pollOut;
     // No spin here: a blocked thread costs nothing, and under CPU load a
     // spinning waiter takes the time slice its peer needs to answer (FACTS.md).
-    for (;;) {
-      const v = attempt();
-      if (v !== undefined) return v;
+    for (let tried = true;; tried = false) {
+      if (!tried) {
+        const v = attempt();
+        if (v !== undefined) return v;
+      }
       const left = end - performance.now();
       if (timeout === 0 || left <= 0) throw this.#timedOut(timeout, what);
       libc().poll(pfd, 1n, left === Infinity ? -1 : Math.min(POLL_MAX_MS, Math.ceil(left)));
@@ -740,6 +746,15 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
   #site(syscall: string) {
     return { action: "Message queue operation failed", object: this.#name, syscall };
   }
+}
+
+/** One `struct pollfd` for a blocking wait on this thread. */
+function pollfd(fd: number, events: number): Uint8Array<ArrayBuffer> {
+  const pfd = new Uint8Array(8);
+  const dv = new DataView(pfd.buffer);
+  dv.setInt32(0, fd, true);
+  dv.setInt16(4, events, true);
+  return pfd;
 }
 
 function createArgs(name: string, options: CreateMessageQueueOptions, what: string) {

@@ -13,6 +13,7 @@ import { MSG, MSQID_DS, MTYPE_SIZE } from "../ffi/sysv_msg.ts";
 import { decodeIpcPerm, encodeIpcPermSet, type IpcPerm, timeField } from "../ffi/sysv_layouts.ts";
 import { checkMode, checkOptions, checkTimeout } from "../memory/_validate.ts";
 import { checkId, checkKey, checkOwner, hexKey } from "./_args.ts";
+import { Waiters } from "../posix/_mq_poll.ts";
 
 /** Options for creating a queue. */
 export interface CreateMessageQueueOptions {
@@ -112,11 +113,13 @@ function kernelLimit(name: string): string {
  * {@linkcode MessageQueue.remove} (or reboot); there is nothing to close.
  *
  * There is no descriptor to wait on and no timed receive, so `send()` and
- * `receive()` try with `IPC_NOWAIT`, spin briefly, then retry with back-off
- * (1 ms growing to 20 ms): no kernel wait is ever left behind, so a wait that
- * times out or is aborted has taken (or sent) nothing, and the program can
- * exit at once. `sendSync()`/`receiveSync()` without a timeout block this
- * thread in the kernel. Needs `--allow-ffi`. See `man 7 sysvipc`.
+ * `receive()` try with `IPC_NOWAIT`, spin briefly, then retry with back-off:
+ * at once for 2 ms, then every 1 ms, growing to 20 ms, timed by the bounded
+ * poll that POSIX queue waits share (it counts for `settled()`). No kernel
+ * wait is ever left behind, so a wait that times out or is aborted has taken
+ * (or sent) nothing, and the program can exit at once. Receives of different
+ * types do not wait for each other. `sendSync()`/`receiveSync()` without a
+ * timeout block this thread in the kernel; with one they retry with naps. Needs `--allow-ffi`. See `man 7 sysvipc`.
  *
  * @example Typed request and reply on one queue
  * ```ts
@@ -144,6 +147,7 @@ export class MessageQueue {
   #recvBuf: Uint8Array<ArrayBuffer> | undefined;
   #qbytes: number;
   #spinUs = SPIN_US;
+  #waiters = new Waiters(-1, false);
 
   private constructor(id: number, key: number, created: boolean, qbytes: number) {
     this.#id = id;
@@ -407,8 +411,9 @@ export class MessageQueue {
     let len = this.#prepareSend(data, type);
     this.#sendOwner = token;
     await this.#backoff(
+      "write",
       () => {
-        // Another send may have refilled the shared send buffer while this one napped.
+        // Another send may have refilled the shared send buffer while this one waited.
         if (this.#sendOwner !== token) {
           len = this.#prepareSend(data, type);
           this.#sendOwner = token;
@@ -494,6 +499,7 @@ export class MessageQueue {
     checkSignal(options.signal);
     const r = this.#receiveArgs(options);
     return await this.#backoff(
+      "read",
       () => this.#tryReceive(r),
       options.timeout,
       options.signal,
@@ -691,8 +697,13 @@ export class MessageQueue {
     }
   }
 
-  /** Try, spin (adaptive, as posix/semaphore.ts), then retry with 1–20 ms back-off. */
+  /**
+   * Try, spin (adaptive, as posix/semaphore.ts), then queue for retries timed
+   * by the shared poll of posix/_mq_poll.ts (see `Waiters`): at once for 2 ms,
+   * then every 1 ms, backing off to 20 ms.
+   */
   async #backoff<T>(
+    kind: "read" | "write",
     attempt: () => T | undefined,
     timeout: number | undefined,
     signal: AbortSignal | undefined,
@@ -700,30 +711,33 @@ export class MessageQueue {
   ): Promise<T> {
     signal?.throwIfAborted();
     const t0 = performance.now();
-    const deadline = timeout === undefined ? Infinity : t0 + timeout;
-    let v = attempt();
-    if (v !== undefined) return v;
-    if (timeout === 0) throw this.#timedOut(0, what);
-    const spinEnd = t0 + this.#spinUs / 1000;
-    while (performance.now() < spinEnd) {
-      for (let i = 0; i < 8; i++) {
-        if ((v = attempt()) !== undefined) {
-          this.#adapt(t0);
-          return v;
+    // Sends from one handle keep their order; receives by type need not.
+    if (kind === "read" || !this.#waiters.busy("write")) {
+      let v = attempt();
+      if (v !== undefined) return v;
+      if (timeout === 0) throw this.#timedOut(0, what);
+      const spinEnd = t0 + this.#spinUs / 1000;
+      while (performance.now() < spinEnd) {
+        for (let i = 0; i < 8; i++) {
+          if ((v = attempt()) !== undefined) {
+            this.#adapt(t0);
+            return v;
+          }
         }
       }
+    } else if (timeout === 0) {
+      throw this.#timedOut(0, what);
     }
-    let nap = 1;
-    for (;;) {
-      const left = deadline - performance.now();
-      if (left <= 0) throw this.#timedOut(timeout, what);
-      await sleep(Math.min(nap, left), signal);
-      if ((v = attempt()) !== undefined) {
-        this.#adapt(t0);
-        return v;
-      }
-      nap = Math.min(20, nap * 1.5);
-    }
+    const deadline = timeout === undefined ? Infinity : t0 + timeout;
+    const v = await this.#waiters.wait(
+      kind,
+      attempt,
+      deadline,
+      () => this.#timedOut(timeout, what),
+      signal,
+    );
+    this.#adapt(t0);
+    return v;
   }
 
   #adapt(t0: number): void {
@@ -780,18 +794,4 @@ function checkMaxBytes(v: unknown): asserts v is number {
   if (!Number.isSafeInteger(v) || v < 1 || v > 2 ** 31 - 1) {
     throw new RangeError(`maxBytes must be a positive 32-bit integer, got ${v}`);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
