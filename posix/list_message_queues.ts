@@ -76,7 +76,7 @@ function unescapeMount(s: string): string {
  *   mounted (the usual state of containers): the queues cannot be seen, which
  *   is not the same as there being none
  *
- * @example
+ * @example List queues, or learn that none can be listed
  * ```ts
  * import { posix } from "@ipc/shm";
  * import { assert, assertEquals } from "@std/assert";

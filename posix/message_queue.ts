@@ -17,7 +17,20 @@ import { parksSettled } from "./_park.ts";
 import { closeQueueFd, Waiters } from "./_mq_poll.ts";
 import { explainOpenError, mqueueLimit } from "./_mq_errors.ts";
 
-/** Priorities run from 0 to `MQ_PRIO_MAX - 1` (`sysconf(_SC_MQ_PRIO_MAX)` on Linux). */
+/**
+ * Priorities run from 0 to `MQ_PRIO_MAX - 1` (`sysconf(_SC_MQ_PRIO_MAX)` on Linux).
+ *
+ * @example The highest priority there is
+ * ```ts
+ * import { posix } from "@ipc/shm";
+ * import { assertEquals, assertThrows } from "@std/assert";
+ * const name = `/doc-mq-prio-${Deno.pid}`;
+ * using q = posix.MessageQueue.create(name, { maxMessages: 1, maxMessageSize: 1 });
+ * assertEquals(q.trySend(new Uint8Array(1), { priority: posix.MQ_PRIO_MAX - 1 }), true);
+ * assertThrows(() => q.trySend(new Uint8Array(1), { priority: posix.MQ_PRIO_MAX }), RangeError);
+ * q.unlink();
+ * ```
+ */
 export const MQ_PRIO_MAX = 32768;
 
 /** Options for creating a queue. */
@@ -164,7 +177,7 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
    *   `ulimit -q`) and how to raise it
    * @throws {TypeError | RangeError} for a bad name, option or mode
    *
-   * @example
+   * @example Create with exact attributes and mode
    * ```ts
    * import { posix } from "@ipc/shm";
    * import { assert, assertEquals, assertThrows } from "@std/assert";
@@ -200,7 +213,7 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
    * @throws {Deno.errors.NotFound} when `name` does not exist
    * @throws {Deno.errors.PermissionDenied} when its mode refuses this user
    *
-   * @example
+   * @example A missing queue is NotFound
    * ```ts
    * import { posix } from "@ipc/shm";
    * import { assertThrows } from "@std/assert";
@@ -218,7 +231,7 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
    * callers exactly one gets a handle whose {@linkcode MessageQueue.created}
    * is true. An existing queue keeps its own attributes.
    *
-   * @example
+   * @example Exactly one opener creates it
    * ```ts
    * import { posix } from "@ipc/shm";
    * import { assertEquals } from "@std/assert";
@@ -243,7 +256,7 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
    *
    * @throws {Deno.errors.NotFound} when `name` does not exist
    *
-   * @example
+   * @example Unlink a name
    * ```ts
    * import { posix } from "@ipc/shm";
    * import { assertThrows } from "@std/assert";
@@ -267,7 +280,7 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
    * top-level `settled()`, which also covers queue waits). Await it at the end
    * of a test that abandons waits.
    *
-   * @example
+   * @example End a test that abandoned a wait
    * ```ts
    * import { posix } from "@ipc/shm";
    * const name = `/doc-mq-settled-${Deno.pid}`;
@@ -326,7 +339,7 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
   /**
    * The attributes the kernel reports now (`mq_getattr`).
    *
-   * @example
+   * @example Read the attributes
    * ```ts
    * import { posix } from "@ipc/shm";
    * import { assertEquals } from "@std/assert";
@@ -353,6 +366,19 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
    *
    * @returns false when the queue is full
    * @throws {RangeError} when `data` is longer than `maxMessageSize`
+   *
+   * @example Try without waiting
+   * ```ts
+   * import { posix } from "@ipc/shm";
+   * import { assertEquals } from "@std/assert";
+   * const name = `/doc-mq-try-${Deno.pid}`;
+   * using q = posix.MessageQueue.create(name, { maxMessages: 1, maxMessageSize: 4 });
+   * assertEquals(q.tryReceive(), null);
+   * assertEquals(q.trySend(new Uint8Array([1])), true);
+   * assertEquals(q.trySend(new Uint8Array([2])), false); // full
+   * assertEquals(q.tryReceive()?.data, new Uint8Array([1]));
+   * q.unlink();
+   * ```
    */
   trySend(data: Uint8Array, options: Pick<MessageQueueSendOptions, "priority"> = {}): boolean {
     checkOptions(options, "MessageQueue.trySend()", ["priority"]);
@@ -536,7 +562,7 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
    * Receives forever: `for await (const msg of queue)`. The loop ends when
    * the handle is closed.
    *
-   * @example
+   * @example Receive until closed with for await
    * ```ts
    * import { posix } from "@ipc/shm";
    * import { assertEquals } from "@std/assert";
@@ -571,6 +597,20 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
   /**
    * Closes this handle; idempotent. Pending async sends and receives reject
    * with `BadResource`; every later call throws it. The queue stays until unlinked.
+   *
+   * @example Close rejects a pending receive
+   * ```ts
+   * import { posix } from "@ipc/shm";
+   * import { assertRejects, assertThrows } from "@std/assert";
+   * const name = `/doc-mq-close-${Deno.pid}`;
+   * const q = posix.MessageQueue.create(name, { maxMessages: 1, maxMessageSize: 4 });
+   * const pending = q.receive();
+   * q.close();
+   * await assertRejects(() => pending, Deno.errors.BadResource);
+   * assertThrows(() => q.tryReceive(), Deno.errors.BadResource);
+   * await posix.MessageQueue.settled();
+   * posix.MessageQueue.unlink(name);
+   * ```
    */
   close(): void {
     if (this.#closed) return;

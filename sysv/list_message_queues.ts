@@ -45,7 +45,7 @@ const time = (s: string | undefined) =>
 /**
  * Every System V message queue on the system, with its message count.
  *
- * @example
+ * @example Count the messages in each queue
  * ```ts
  * import { sysv } from "@ipc/shm";
  * import { assertEquals } from "@std/assert";

@@ -163,7 +163,7 @@ export class MessageQueue {
    * @throws {Deno.errors.AlreadyExists} when `key` has a queue (the message says how to remove it)
    * @throws {Deno.errors.PermissionDenied} when `maxBytes` is over `msgmnb` without `CAP_SYS_RESOURCE`
    *
-   * @example
+   * @example Create by key
    * ```ts
    * import { sysv } from "@ipc/shm";
    * import { assert, assertThrows } from "@std/assert";
@@ -188,7 +188,7 @@ export class MessageQueue {
   /**
    * Creates a new queue with `IPC_PRIVATE`: share its {@linkcode MessageQueue.id}.
    *
-   * @example
+   * @example A private queue with a smaller capacity
    * ```ts
    * import { sysv } from "@ipc/shm";
    * import { assertEquals } from "@std/assert";
@@ -246,7 +246,7 @@ export class MessageQueue {
    *
    * @throws {Deno.errors.NotFound} when `key` has no queue
    *
-   * @example
+   * @example A missing key is NotFound
    * ```ts
    * import { sysv } from "@ipc/shm";
    * import { assertThrows } from "@std/assert";
@@ -277,7 +277,7 @@ export class MessageQueue {
    * Opens the queue for `key`, creating it if there is none. Of racing
    * callers exactly one gets a handle whose `created` is true.
    *
-   * @example
+   * @example Exactly one opener creates it
    * ```ts
    * import { sysv } from "@ipc/shm";
    * import { assertEquals } from "@std/assert";
@@ -302,7 +302,7 @@ export class MessageQueue {
    *
    * @throws {Deno.errors.NotFound} when no queue has that id (or it was removed)
    *
-   * @example
+   * @example Find a queue by id
    * ```ts
    * import { sysv } from "@ipc/shm";
    * import { assertEquals, assertThrows } from "@std/assert";
@@ -510,7 +510,7 @@ export class MessageQueue {
   /**
    * The decoded `msqid_ds` (`IPC_STAT`).
    *
-   * @example
+   * @example Inspect a queue with stat()
    * ```ts
    * import { sysv } from "@ipc/shm";
    * import { assertEquals } from "@std/assert";
@@ -562,6 +562,18 @@ export class MessageQueue {
    * Sets the capacity in bytes (`msg_qbytes` through `IPC_SET`).
    *
    * @throws {Deno.errors.PermissionDenied} above `/proc/sys/kernel/msgmnb` without `CAP_SYS_RESOURCE`
+   *
+   * @example Shrink a queue, then change its mode
+   * ```ts
+   * import { sysv } from "@ipc/shm";
+   * import { assertEquals } from "@std/assert";
+   * const q = sysv.MessageQueue.private();
+   * q.setMaxBytes(512);
+   * q.setPermissions({ mode: 0o640 });
+   * const st = q.stat();
+   * assertEquals([st.maxBytes, st.mode & 0o777], [512, 0o640]);
+   * q.remove();
+   * ```
    */
   setMaxBytes(bytes: number): void {
     checkMaxBytes(bytes);

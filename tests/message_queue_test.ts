@@ -978,6 +978,28 @@ test("examples/sysv_request_reply.ts: three clients share one queue and each get
   assertMatch(out, /answered 60 requests; 0 left/);
 });
 
+test("posix.MessageQueue: past /proc/sys/fs/mqueue/queues_max, ENOSPC says which limit and how to raise it", () => {
+  const made: MessageQueue[] = [];
+  let failure: (Error & { code?: string }) | undefined;
+  try {
+    for (let i = 0; i < 400 && failure === undefined; i++) {
+      try {
+        made.push(MessageQueue.create(qname("count"), { maxMessages: 1, maxMessageSize: 1 }));
+      } catch (e) {
+        failure = e as Error;
+      }
+    }
+    assert(failure !== undefined, "400 queues fit: queues_max is not 256 here");
+    assertEquals(failure.code, "ENOSPC", failure.message);
+    assertMatch(failure.message, /queues_max \(\d+\).*sysctl fs.mqueue.queues_max/);
+  } finally {
+    for (const q of made) {
+      q.unlink();
+      q.close();
+    }
+  }
+});
+
 test("posix.MessageQueue: the tests leave no queue behind", () => {
   for (const name of names) {
     assertThrows(() => MessageQueue.open(name), Deno.errors.NotFound, undefined, name);
