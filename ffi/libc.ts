@@ -13,6 +13,8 @@ import { semaphoreSymbols } from "./semaphore.ts";
 import { sysvShmSymbols } from "./sysv_shm.ts";
 import { sysvSemSymbols } from "./sysv_sem.ts";
 import { fsSymbols } from "./fs.ts";
+import { mqueueSymbols } from "./mqueue.ts";
+import { sysvMsgSymbols } from "./sysv_msg.ts";
 
 const symbols = {
   ...runtimeSymbols,
@@ -22,6 +24,8 @@ const symbols = {
   ...sysvShmSymbols,
   ...sysvSemSymbols,
   ...fsSymbols,
+  ...mqueueSymbols,
+  ...sysvMsgSymbols,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The merged symbol table type. */

@@ -33,3 +33,20 @@ export {
 } from "./semaphore.ts";
 export { listSharedMemory, type PosixObjectInfo } from "./list.ts";
 export { settled } from "./settled.ts";
+export {
+  type CreateMessageQueueOptions,
+  MessageQueue,
+  type MessageQueueAttributes,
+  type MessageQueueReceiveOptions,
+  type MessageQueueReceiveSyncOptions,
+  type MessageQueueSendOptions,
+  type MessageQueueSendSyncOptions,
+  MQ_PRIO_MAX,
+  type ReceivedInto,
+  type ReceivedMessage,
+} from "./message_queue.ts";
+export {
+  listMessageQueues,
+  type PosixMessageQueueInfo,
+  type PosixMessageQueueListing,
+} from "./list_message_queues.ts";

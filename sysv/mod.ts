@@ -37,3 +37,14 @@ export {
   type SemaphoreSetInfo,
 } from "./list.ts";
 export type { IpcPerm } from "../ffi/sysv_layouts.ts";
+export {
+  type CreateMessageQueueOptions,
+  MessageQueue,
+  type MessageQueueReceiveOptions,
+  type MessageQueueReceiveSyncOptions,
+  type MessageQueueSendOptions,
+  type MessageQueueSendSyncOptions,
+  type MessageQueueStat,
+  type ReceivedMessage,
+} from "./message_queue.ts";
+export { listMessageQueues, type MessageQueueInfo } from "./list_message_queues.ts";

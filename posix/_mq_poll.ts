@@ -1,0 +1,269 @@
+/**
+ * Async waits on POSIX message queues without ever taking a message on
+ * Deno's blocking pool.
+ *
+ * Why (measured, shared/FACTS.md): a `nonblocking` `mq_timedreceive` takes the
+ * message on the pool thread even after its waiter gave up, and that message
+ * is lost. So the pool only ever waits for readiness: one `poll()` over every
+ * queue this thread waits on (plus an `eventfd` to cut it short), and the
+ * message is sent or taken afterwards on the JS thread with the queue opened
+ * `O_NONBLOCK`. A waiter that times out or aborts has taken nothing.
+ *
+ * The poll is a park of `posix/_park.ts`: it counts against the same cap of
+ * parked calls per thread as semaphores and locks (when the cap is reached it
+ * degrades to a 1 ms try loop), lasts at most one 50 ms slice, and
+ * `settled()` knows about it. One park serves every queue of the thread, so
+ * 100 waiters cost one pool thread. When the last waiter leaves, the eventfd
+ * ends the poll at once, so a program whose waits were abandoned can exit.
+ *
+ * @module
+ */
+
+import { libc } from "../ffi/libc.ts";
+import { MQ, POLLFD_SIZE } from "../ffi/mqueue.ts";
+import { type ParkTarget, WaitQueue } from "./_park.ts";
+
+/** One pending send or receive: `run` tries it once on the JS thread. */
+interface Entry {
+  /** When it started waiting (performance.now()). */
+  since: number;
+  /** Tries the operation; true when it completed (and settled its promise). */
+  run(): boolean;
+  /** Settles the operation with an error. */
+  fail(e: unknown): void;
+}
+
+const ONE = new BigUint64Array([1n]);
+const ONE_BYTES = new Uint8Array(ONE.buffer);
+const drainBytes = new Uint8Array(8);
+
+let wakeFd = -1;
+const watched = new Set<Waiters>();
+/** fds inside the poll now in flight: closing one must wait until it returns. */
+let polled = new Set<number>();
+let polling = false;
+const closeAfterPoll: number[] = [];
+let stopper: AbortController | undefined;
+
+function eventFd(): number {
+  if (wakeFd === -1) {
+    const fd = libc().eventfd(0, MQ.EFD_NONBLOCK | MQ.EFD_CLOEXEC);
+    if (fd === -1) throw new Deno.errors.NotSupported("eventfd() failed: cannot park queue waits");
+    wakeFd = fd;
+  }
+  return wakeFd;
+}
+
+function wake(): void {
+  if (polling) libc().write(wakeFd, ONE_BYTES, 8n);
+}
+
+const target: ParkTarget = {
+  tryTake() {
+    for (const w of watched) w.serve();
+    // Stop here, synchronously: the park queue then sees no waiter and does not
+    // start another poll that would only be cut short again.
+    stopIfIdle();
+    return false; // the park's own waiter never "takes" anything
+  },
+  park(sliceMs) {
+    let timeout = Math.ceil(sliceMs);
+    for (const w of watched) timeout = Math.min(timeout, w.retryInMs());
+    const fds = [eventFd(), ...[...watched].map((w) => w.fd)];
+    const events = [MQ.POLLIN, ...[...watched].map((w) => w.events)];
+    const buf = new Uint8Array(fds.length * POLLFD_SIZE);
+    const dv = new DataView(buf.buffer);
+    fds.forEach((fd, i) => {
+      dv.setInt32(i * POLLFD_SIZE, fd, true);
+      dv.setInt16(i * POLLFD_SIZE + 4, events[i]!, true);
+    });
+    polled = new Set(fds);
+    polling = true;
+    return libc().poll_nb(buf, BigInt(fds.length), timeout).then(() => {
+      polling = false;
+      polled = new Set();
+      libc().read(wakeFd, drainBytes, 8n);
+      for (const fd of closeAfterPoll.splice(0)) libc().mq_close(fd);
+      return -1; // a pass over every watched queue follows (tryTake)
+    });
+  },
+  giveBack() {},
+};
+
+const queue = new WaitQueue(target);
+
+function start(): void {
+  if (stopper !== undefined) return;
+  stopper = new AbortController();
+  queue.wait(Infinity, () => new Error("unreachable"), stopper.signal).catch(() => {});
+}
+
+function stopIfIdle(): void {
+  if (watched.size !== 0 || stopper === undefined) return;
+  stopper.abort();
+  stopper = undefined;
+  wake();
+}
+
+/**
+ * Closes `fd` now, or as soon as the poll that watches it returns (the pool
+ * thread must never poll a descriptor number that was closed and reused).
+ */
+export function closeQueueFd(fd: number): void {
+  if (polling && polled.has(fd)) {
+    closeAfterPoll.push(fd);
+    wake();
+  } else {
+    libc().mq_close(fd);
+  }
+}
+
+/**
+ * The async senders and receivers of one queue. With a descriptor they wait
+ * for its readiness; without one (`fd` -1, which poll() ignores: System V
+ * queues) the shared poll only times their retries, as a bounded sleep that
+ * the eventfd can cut short — a retry costs a pool round trip instead of a
+ * timer, which Deno fires no sooner than 1 ms.
+ */
+export class Waiters {
+  /** The queue descriptor, or -1. */
+  readonly fd: number;
+  #readers: Entry[] = [];
+  #writers: Entry[] = [];
+  #readersInOrder: boolean;
+
+  /**
+   * @param fd the descriptor to poll, or -1 to retry on a back-off schedule
+   * @param readersInOrder false when a later receive may complete before an
+   *   earlier one (System V receives by type)
+   */
+  constructor(fd: number, readersInOrder = true) {
+    this.fd = fd;
+    this.#readersInOrder = readersInOrder;
+  }
+
+  /**
+   * How soon a queue without a descriptor wants its next retry: at once (one
+   * pool round trip) for its first 2 ms of waiting, then every 1 ms, then
+   * backing off to 20 ms.
+   */
+  retryInMs(): number {
+    if (this.fd >= 0) return Infinity;
+    let since = Infinity;
+    for (const e of this.#readers) since = Math.min(since, e.since);
+    for (const e of this.#writers) since = Math.min(since, e.since);
+    const waited = performance.now() - since;
+    if (!(waited >= 2)) return 0;
+    return waited < 20 ? 1 : Math.min(20, Math.ceil(waited / 10));
+  }
+
+  /** poll() events this queue waits for. */
+  get events(): number {
+    return (this.#readers.length ? MQ.POLLIN : 0) | (this.#writers.length ? MQ.POLLOUT : 0);
+  }
+
+  /** True when async operations of `kind` are queued (a new one must queue behind them). */
+  busy(kind: "read" | "write"): boolean {
+    return (kind === "read" ? this.#readers : this.#writers).length > 0;
+  }
+
+  /**
+   * Queues an operation until `attempt` returns a value (not `undefined`), the
+   * deadline passes, or `signal` aborts. `attempt` runs only on this thread.
+   */
+  wait<T>(
+    kind: "read" | "write",
+    attempt: () => T | undefined,
+    deadline: number,
+    timedOut: () => Error,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
+    const list = kind === "read" ? this.#readers : this.#writers;
+    return new Promise<T>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const cleanup = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const leave = (e: unknown) => {
+        const i = list.indexOf(entry);
+        if (i !== -1) list.splice(i, 1);
+        cleanup();
+        reject(e);
+        this.#idleCheck();
+      };
+      const onAbort = () => leave(signal!.reason);
+      const entry: Entry = {
+        since: performance.now(),
+        run: () => {
+          const v = attempt();
+          if (v === undefined) return false;
+          cleanup();
+          resolve(v);
+          return true;
+        },
+        fail: (e) => {
+          cleanup();
+          reject(e);
+        },
+      };
+      if (deadline !== Infinity) {
+        timer = setTimeout(() => leave(timedOut()), Math.max(0, deadline - performance.now()));
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const before = watched.has(this) ? this.events : 0;
+      list.push(entry);
+      watched.add(this);
+      start();
+      // A poll in flight watches the old set of fds and events: restart it.
+      if (this.events !== before) wake();
+    });
+  }
+
+  /** Runs queued operations in order while they complete. */
+  serve(): void {
+    if (!this.#readersInOrder) this.#serveAll(this.#readers);
+    for (const list of this.#readersInOrder ? [this.#readers, this.#writers] : [this.#writers]) {
+      while (list.length > 0) {
+        const e = list[0]!;
+        let done: boolean;
+        try {
+          done = e.run();
+        } catch (err) {
+          list.shift();
+          e.fail(err);
+          continue;
+        }
+        if (!done) break;
+        list.shift();
+      }
+    }
+    this.#idleCheck();
+  }
+
+  /** Tries every queued operation once, oldest first, keeping those that must wait. */
+  #serveAll(list: Entry[]): void {
+    for (const e of [...list]) {
+      let done: boolean;
+      try {
+        done = e.run();
+      } catch (err) {
+        done = true;
+        e.fail(err);
+      }
+      if (done) list.splice(list.indexOf(e), 1);
+    }
+  }
+
+  /** Rejects every queued operation (the handle closed). */
+  closeAll(error: unknown): void {
+    for (const e of [...this.#readers.splice(0), ...this.#writers.splice(0)]) e.fail(error);
+    this.#idleCheck();
+  }
+
+  #idleCheck(): void {
+    if (this.#readers.length === 0 && this.#writers.length === 0 && watched.delete(this)) {
+      stopIfIdle();
+    }
+  }
+}
