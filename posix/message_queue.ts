@@ -13,7 +13,6 @@ import { O } from "../ffi/constants.ts";
 import { MQ, MQ_ATTR_SIZE } from "../ffi/mqueue.ts";
 import { decodeStat, STAT_LAYOUT } from "../ffi/stat.ts";
 import { checkMode, checkName, checkOptions, checkTimeout } from "../memory/_validate.ts";
-import { parksSettled } from "./_park.ts";
 import { closeQueueFd, Waiters } from "./_mq_poll.ts";
 import { explainOpenError, mqueueLimit } from "./_mq_errors.ts";
 
@@ -275,25 +274,6 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
     });
   }
 
-  /**
-   * Resolves once this thread has no parked wait in flight (the same as the
-   * top-level `settled()`, which also covers queue waits). Await it at the end
-   * of a test that abandons waits.
-   *
-   * @example End a test that abandoned a wait
-   * ```ts
-   * import { posix } from "@ipc/shm";
-   * const name = `/doc-mq-settled-${Deno.pid}`;
-   * using q = posix.MessageQueue.create(name);
-   * await q.receive({ timeout: 5 }).catch(() => {});
-   * await posix.MessageQueue.settled();
-   * q.unlink();
-   * ```
-   */
-  static settled(): Promise<void> {
-    return parksSettled();
-  }
-
   /** The queue's name. */
   get name(): string {
     return this.#name;
@@ -414,13 +394,13 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
    *
    * @example A full queue times out
    * ```ts
-   * import { posix } from "@ipc/shm";
+   * import { posix, settled } from "@ipc/shm";
    * import { assertRejects } from "@std/assert";
    * const name = `/doc-mq-send-${Deno.pid}`;
    * using q = posix.MessageQueue.create(name, { maxMessages: 1, maxMessageSize: 8 });
    * await q.send(new Uint8Array([1]));
    * await assertRejects(() => q.send(new Uint8Array([2]), { timeout: 20 }), Deno.errors.TimedOut);
-   * await posix.MessageQueue.settled();
+   * await settled();
    * q.unlink();
    * ```
    */
@@ -470,7 +450,7 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
    *
    * @example An abort takes nothing
    * ```ts
-   * import { posix } from "@ipc/shm";
+   * import { posix, settled } from "@ipc/shm";
    * import { assertEquals, assertRejects } from "@std/assert";
    * const name = `/doc-mq-recv-${Deno.pid}`;
    * using q = posix.MessageQueue.create(name, { maxMessages: 2, maxMessageSize: 8 });
@@ -480,7 +460,7 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
    * await assertRejects(() => pending, Error, "no longer needed");
    * q.sendSync(new Uint8Array([7]));
    * assertEquals([...(await q.receive({ timeout: 1000 })).data], [7]);
-   * await posix.MessageQueue.settled();
+   * await settled();
    * q.unlink();
    * ```
    */
@@ -600,7 +580,7 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
    *
    * @example Close rejects a pending receive
    * ```ts
-   * import { posix } from "@ipc/shm";
+   * import { posix, settled } from "@ipc/shm";
    * import { assertRejects, assertThrows } from "@std/assert";
    * const name = `/doc-mq-close-${Deno.pid}`;
    * const q = posix.MessageQueue.create(name, { maxMessages: 1, maxMessageSize: 4 });
@@ -608,7 +588,7 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
    * q.close();
    * await assertRejects(() => pending, Deno.errors.BadResource);
    * assertThrows(() => q.tryReceive(), Deno.errors.BadResource);
-   * await posix.MessageQueue.settled();
+   * await settled();
    * posix.MessageQueue.unlink(name);
    * ```
    */

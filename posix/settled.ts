@@ -1,7 +1,7 @@
 /**
  * The one `settled()`: every wait in the library that can sleep (semaphores,
- * locks, Channel sends and receives) parks through the same bounded call on
- * Deno's blocking pool, so one counter knows when none is left.
+ * locks, Channel sends and receives, message queues) parks through the same
+ * bounded calls on Deno's blocking pool, so one counter knows when none is left.
  *
  * @module
  */
@@ -15,7 +15,7 @@ import { parksSettled } from "./_park.ts";
  * A wait that was aborted, timed out or closed settles at once, but the
  * bounded sleep it started on Deno's blocking-call pool ends up to 50 ms later.
  * `deno test`'s op sanitizer counts that call until then, so a test that
- * abandons a wait of a Mutex, RwLock, Semaphore or Channel should
+ * abandons a wait of a Mutex, RwLock, Semaphore, Channel or MessageQueue should
  * `await settled()` before it ends. Nothing else needs it.
  *
  * @returns a promise that resolves when no park is in flight
