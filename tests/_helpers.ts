@@ -8,6 +8,13 @@
 import { assertEquals } from "@std/assert";
 import { join } from "@std/path";
 
+/**
+ * How long a test waits for another process: a bound that catches a hang, not
+ * a speed check. Generous, so that a loaded or emulated (aarch64 under qemu)
+ * machine, where starting a child Deno takes seconds, still passes.
+ */
+export const PEER_TIMEOUT_MS = 60_000;
+
 let counter = 0;
 
 /** A name unique to this process and call: `/t-<tag>-<pid>-<n>-<random>`. */

@@ -13,7 +13,7 @@ import { SharedMemory } from "../posix/shared_memory.ts";
 import { Semaphore as PosixSemaphore } from "../posix/semaphore.ts";
 import { Mutex } from "../sync/mutex.ts";
 import { H, SLOT_OWNER, SLOTS_OFFSET, VERSION } from "../channel/_layout.ts";
-import { assertNoLeftovers, test, uniqueName } from "./_helpers.ts";
+import { assertNoLeftovers, PEER_TIMEOUT_MS, test, uniqueName } from "./_helpers.ts";
 
 const peer = fromFileUrl(new URL("./fixtures/channel_peer.ts", import.meta.url));
 const decoder = new TextDecoder();
@@ -119,17 +119,19 @@ test("Channel (spsc): a producer killed mid-stream leaves an in-order prefix, th
   using ch = Channel.create(name, { capacity: 64, maxMessageSize: 16, topology: "spsc" });
   try {
     const producer = spawn("produce", name, "7", "1000000", "slow");
-    const first = await ch.receive({ timeout: 10_000 });
-    assertEquals(new DataView(first.buffer, first.byteOffset).getUint32(4, true), 0);
-    await new Promise((r) => setTimeout(r, 50));
+    // Kill it mid-stream: after three messages have arrived, however slow the machine is.
+    for (let k = 0; k < 3; k++) {
+      const m = await ch.receive({ timeout: PEER_TIMEOUT_MS });
+      assertEquals(new DataView(m.buffer, m.byteOffset).getUint32(4, true), k);
+    }
     producer.kill("SIGKILL");
     await producer.output();
-    let expected = 1;
+    let expected = 3;
     let error: unknown;
     const t0 = performance.now();
     for (;;) {
       try {
-        const m = await ch.receive({ timeout: 5000 });
+        const m = await ch.receive({ timeout: PEER_TIMEOUT_MS });
         assertEquals(new DataView(m.buffer, m.byteOffset).getUint32(4, true), expected++);
       } catch (e) {
         error = e;
@@ -138,8 +140,8 @@ test("Channel (spsc): a producer killed mid-stream leaves an in-order prefix, th
     }
     assert(error instanceof Deno.errors.BrokenPipe, String(error));
     assertMatch((error as Error).message, /died without end\(\)/);
-    assert(performance.now() - t0 < 5000);
-    assert(expected > 2);
+    // A hang catcher, not a speed check: the death is noticed within a few 50 ms slices.
+    assert(performance.now() - t0 < PEER_TIMEOUT_MS / 2);
     // After reporting it once, the stream reads as ended.
     assertThrows(() => ch.tryReceive(), Deno.errors.UnexpectedEof);
   } finally {
@@ -352,7 +354,7 @@ test("Channel batches: trySendMany/tryReceiveMany keep order and exactly-once ac
       const all = Array.from({ length: 100000 }, (_, k) => new Uint8Array(new Uint32Array([k]).buffer));
       for (let sent = 0; sent < all.length;) {
         const n = ch.trySendMany(all.slice(sent, sent + 50));
-        if (n === 0) ch.sendSync(all[sent]!, { timeout: 10000 }), sent++;
+        if (n === 0) ch.sendSync(all[sent]!, { timeout: 60000 }), sent++;
         sent += n;
       }
       ch.end();
@@ -363,7 +365,7 @@ test("Channel batches: trySendMany/tryReceiveMany keep order and exactly-once ac
       let batch: Uint8Array[];
       try {
         batch = ch.tryReceiveMany(32);
-        if (batch.length === 0) batch = [await ch.receive({ timeout: 10000 })];
+        if (batch.length === 0) batch = [await ch.receive({ timeout: PEER_TIMEOUT_MS })];
       } catch (e) {
         if (e instanceof Deno.errors.UnexpectedEof) break;
         throw e;
@@ -501,14 +503,17 @@ test("Channel.receiveIntoSync and receiveInto time out on an empty ring, then wa
          ch.sendSync(new Uint8Array([1, 2, 3]));
          ch.sendSync(new Uint8Array([4]));`,
     );
-    assertEquals(ch.receiveIntoSync(buf, { timeout: 10000 }), 3);
+    assertEquals(ch.receiveIntoSync(buf, { timeout: PEER_TIMEOUT_MS }), 3);
     assertEquals([...buf.subarray(0, 3)], [1, 2, 3]);
-    assertEquals(await ch.receiveInto(buf, { timeout: 10000 }), 1);
+    assertEquals(await ch.receiveInto(buf, { timeout: PEER_TIMEOUT_MS }), 1);
     assertEquals(buf[0], 4);
     const out = await tx.output();
     assertEquals(out.code, 0, decoder.decode(out.stderr));
     // Its handle closed at the end of its using scope: a clean end, no end() needed.
-    await assertRejects(() => ch.receiveInto(buf, { timeout: 10000 }), Deno.errors.UnexpectedEof);
+    await assertRejects(
+      () => ch.receiveInto(buf, { timeout: PEER_TIMEOUT_MS }),
+      Deno.errors.UnexpectedEof,
+    );
     assertThrows(() => ch.receiveIntoSync(buf), Deno.errors.UnexpectedEof);
   } finally {
     Channel.unlink(name);
@@ -531,11 +536,9 @@ test("Channel spinMicros: bad values are RangeErrors; 0 sleeps at once and still
       `await new Promise((r) => setTimeout(r, 50));
          ch.sendSync(new Uint8Array([42]));`,
     );
-    const t0 = performance.now();
-    const got = ch.receiveSync({ timeout: 10000 });
+    // Asleep on the semaphore from the start (no spin), and still woken by the sender's post.
+    const got = ch.receiveSync({ timeout: PEER_TIMEOUT_MS });
     assertEquals(got[0], 42);
-    // Asleep on the semaphore, woken by the post: well before the 50 ms sleep slice ran out twice.
-    assert(performance.now() - t0 < 5000);
     const out = await tx.output();
     assertEquals(out.code, 0, decoder.decode(out.stderr));
   } finally {
