@@ -420,6 +420,12 @@ export class Attachment extends MappedRegion implements Disposable {
   static attach(segment: Segment, readOnly: boolean): Attachment {
     const size = segment.stat().size;
     const site = { action: "Cannot attach segment", object: `${segment.id}`, syscall: "shmat" };
+    // shm_segsz sizes every view: a value no shmget could have made is not mapped.
+    if (!Number.isSafeInteger(size) || size <= 0) {
+      throw new Deno.errors.InvalidData(
+        `${site.action} ${segment.id}: IPC_STAT reports a size of ${size} bytes`,
+      );
+    }
     const p = libc().shmat(segment.id, null, readOnly ? SHM.RDONLY : 0);
     if (p === null || Deno.UnsafePointer.value(p) === MAP_FAILED) {
       throw segmentError(errno(), segment.id, site.action, "shmat");

@@ -16,7 +16,7 @@ import {
   u8,
 } from "../memory/layout.ts";
 import { MAP, O, PROT, SC } from "../ffi/constants.ts";
-import { STAT_LAYOUT } from "../ffi/stat.ts";
+import { O_NONBLOCK, STAT_LAYOUT } from "../ffi/stat.ts";
 import { SEM_ALIGN, SEM_T_SIZE, SEM_VALUE_MAX } from "../posix/semaphore.ts";
 import { compileC, hasCC, runExe } from "./_helpers.ts";
 
@@ -66,7 +66,7 @@ int main(void) {
   F(mixed, g); F(mixed, recs); F(mixed, names); F(mixed, tail);
   S(small); F(small, y); F(small, z);
   S(wide); F(wide, r);
-  K(O_RDONLY); K(O_RDWR); K(O_CREAT); K(O_EXCL); K(O_NOFOLLOW); K(O_CLOEXEC);
+  K(O_RDONLY); K(O_RDWR); K(O_CREAT); K(O_EXCL); K(O_NOFOLLOW); K(O_CLOEXEC); K(O_NONBLOCK);
   K(PROT_NONE); K(PROT_READ); K(PROT_WRITE);
   K(MAP_SHARED); K(MAP_PRIVATE); K(MAP_FIXED); K(MAP_ANONYMOUS); K(MAP_NORESERVE); K(_SC_PAGESIZE);
   K(sizeof(sem_t)); K(_Alignof(sem_t)); K(SEM_VALUE_MAX);
@@ -119,6 +119,7 @@ Deno.test({
       ["O_EXCL", O.EXCL],
       ["O_NOFOLLOW", O.NOFOLLOW],
       ["O_CLOEXEC", O.CLOEXEC],
+      ["O_NONBLOCK", O_NONBLOCK],
       ["PROT_NONE", PROT.NONE],
       ["PROT_READ", PROT.READ],
       ["PROT_WRITE", PROT.WRITE],
