@@ -307,7 +307,8 @@ export class SharedMemory extends MappedRegion implements Disposable {
   static open(name: string, options: OpenSharedMemoryOptions = {}): SharedMemory {
     checkShmName(name);
     checkOptions(options, "SharedMemory.open()", ["readOnly"]);
-    const readOnly = options.readOnly ?? false;
+    // A default for undefined only: `readOnly: null` is refused, not read as false.
+    const { readOnly = false } = options;
     if (typeof readOnly !== "boolean") throw new TypeError("readOnly must be a boolean");
     const site = { action: OPEN, object: name, hints: nameHints(name) };
     const opened = openExisting(name, readOnly, false, site);
@@ -369,7 +370,7 @@ export class SharedMemory extends MappedRegion implements Disposable {
     checkOptions(options, "SharedMemory.openOrCreate()", ["size", "mode"]);
     if (options === undefined) throw new TypeError("openOrCreate() needs { size }");
     checkSize(options.size);
-    checkMode(options.mode ?? 0o600);
+    checkMode(options.mode === undefined ? 0o600 : options.mode);
     for (let attempt = 0;; attempt++) {
       try {
         return SharedMemory.create(name, options);

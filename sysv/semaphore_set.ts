@@ -573,7 +573,7 @@ export class SemaphoreSet implements Disposable {
     this.#ctl(IPC.STAT, 0, pointerArg(buf), "IPC_STAT");
     const dv = new DataView(buf.buffer);
     const now = decodeIpcPerm(dv);
-    const mode = change.mode ?? (now.mode & 0o777);
+    const { mode = now.mode & 0o777 } = change;
     checkMode(mode);
     encodeIpcPermSet(dv, {
       uid: change.uid === undefined ? now.uid : checkOwner(change.uid, "uid"),
@@ -618,6 +618,12 @@ export class SemaphoreSet implements Disposable {
       }
       checkOptions(o, `an operation of ${what}`, OP_KEYS);
       this.#index(o.index);
+      // Truthiness would read undo: "no" as SEM_UNDO: flags take booleans only.
+      for (const flag of ["undo", "noWait"] as const) {
+        if (o[flag] !== undefined && typeof o[flag] !== "boolean") {
+          throw new TypeError(`${flag} must be a boolean, got ${typeof o[flag]}`);
+        }
+      }
       if (typeof o.delta !== "number") {
         throw new TypeError(`delta must be a number, got ${typeof o.delta}`);
       }

@@ -344,6 +344,11 @@ Deno.test("SharedMemory refuses names beginning /sem. (glibc's named semaphores)
     assertThrows(call, TypeError, "named semaphores");
   }
   assertEquals(devShmEntries(name.slice(1)), [], "nothing created");
+  // null is not "absent": readOnly: null is refused, not read as false.
+  assertThrows(
+    () => SharedMemory.open(`/x${name.slice(5)}`, { readOnly: null as never }),
+    TypeError,
+  );
   using fine = SharedMemory.create(`/semaphore-${name.slice(5)}`, { size: 8 }); // "sem" alone is fine
   fine.unlink();
 });

@@ -127,6 +127,19 @@ test("options that are not objects, and signals that are not AbortSignals, are T
       TypeError,
       "signal",
     );
+    // null is not "absent": a default applies to undefined only.
+    assertThrows(() => Segment.private(64, { mode: null as never }), TypeError, "mode");
+    assertThrows(() => seg.attach({ readOnly: null as never }), TypeError, "readOnly");
+    assertThrows(() => seg.setPermissions({ mode: null as never }), TypeError, "mode");
+    assertThrows(() => set.setPermissions({ mode: null as never }), TypeError, "mode");
+    // Flags take booleans: undo: "no" must not mean SEM_UNDO.
+    for (const flag of ["undo", "noWait"]) {
+      assertThrows(
+        () => set.opSync([{ index: 0, delta: -1, [flag]: "no" as never }], { timeout: 0 }),
+        TypeError,
+        flag,
+      );
+    }
     assertEquals(set.getValue(0), 1, "no refused call applied anything");
   } finally {
     set.remove();
