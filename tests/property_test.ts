@@ -4,8 +4,18 @@
  * a counted failure here, not the end of the test run), and every outcome
  * must be a success that keeps the entry point's promise or a typed refusal.
  *
+ * Categories: POSIX names, sizes and modes, views, C strings, struct fields,
+ * closed handles, unknown options, System V segments and semaphore sets (op
+ * lists checked against the kernel's `semop` rules), struct layouts with
+ * hostile field names, and FIFO/directory/socket/symlink/empty entries under
+ * `/dev/shm`. C strings and `char` fields get NULs and lone surrogates, which
+ * they must refuse with TypeError (a C string cannot hold the one, UTF-8 has
+ * no form for the other), never store as something else.
+ *
  * The seed is printed; replay a failure with `PROPERTY_SEED=<seed>`. Scale the
- * run with `PROPERTY_RUNS` (a multiplier; `deno task soak` uses 20).
+ * run with `PROPERTY_RUNS` (a multiplier; `deno task soak` uses 20). Every
+ * System V object a child makes is reported the moment it exists, and must be
+ * gone at the end.
  *
  * @module
  */
@@ -364,7 +374,8 @@ Deno.test({
     const seconds = ((performance.now() - t0) / 1000).toFixed(1);
     console.log(`${cases.length} inputs in ${seconds} s, ${pids.length} children`);
     for (const [kind, counts] of Object.entries(tally)) {
-      console.log(`  ${kind.padEnd(8)} ${JSON.stringify(counts)}`);
+      const n = Object.values(counts).reduce((a, b) => a + b, 0);
+      console.log(`  ${kind.padEnd(8)} ${String(n).padStart(6)} ${JSON.stringify(counts)}`);
     }
     console.log(`  System V objects made: ${made.segment.size} segments, ${made.set.size} sets`);
     // Only this run's children: sibling runs share /dev/shm and the System V namespace.
