@@ -15,6 +15,27 @@ export function cString(s: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
+/**
+ * Refuses text a C string cannot hold as given: a NUL would end it early (the
+ * rest is lost on reading back), and a lone UTF-16 surrogate has no UTF-8
+ * form (the encoder would store U+FFFD instead). Refusing both keeps every
+ * write of text exact: what is read back is what was written. `what` names
+ * the call, as in `writeCString()`.
+ */
+export function checkCText(text: string, what: string): void {
+  const nul = text.indexOf("\0");
+  if (nul !== -1) {
+    throw new TypeError(
+      `${what} cannot store a NUL (at index ${nul}): a C string ends at its first NUL`,
+    );
+  }
+  if (!text.isWellFormed()) {
+    throw new TypeError(
+      `${what} cannot store a lone UTF-16 surrogate: it has no UTF-8 encoding`,
+    );
+  }
+}
+
 /** Reads the NUL-terminated string at `p`, or `""` for a null pointer. */
 export function readCString(p: Deno.PointerValue): string {
   if (p === null) return "";

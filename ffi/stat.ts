@@ -8,6 +8,34 @@
 import { libc } from "./libc.ts";
 import { type CallSite, check } from "./errno.ts";
 
+/**
+ * `O_NONBLOCK`, the same on x86_64 and aarch64 (checked against the C header
+ * by `tests/layout_test.ts`). Opening a FIFO without it blocks until a peer
+ * opens the other end: an object opened by name may be one.
+ */
+export const O_NONBLOCK = 0o4000;
+
+const KINDS: Readonly<Record<number, string>> = {
+  0o010000: "a FIFO",
+  0o020000: "a character device",
+  0o040000: "a directory",
+  0o060000: "a block device",
+  0o100000: "a regular file",
+  0o120000: "a symbolic link",
+  0o140000: "a socket",
+};
+
+/** What `st_mode` says a file is, for messages: `"a FIFO"`, `"a directory"`. */
+export function fileKind(mode: number): string {
+  const type = mode & 0o170000;
+  return KINDS[type] ?? `of unknown type 0o${type.toString(8)}`;
+}
+
+/** True when `st_mode` is a regular file's (`S_ISREG`). */
+export function isRegular(mode: number): boolean {
+  return (mode & 0o170000) === 0o100000;
+}
+
 interface StatLayout {
   size: number;
   mode: number;

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { decodeUtf8, encodeUtf8 } from "../ffi/cstring.ts";
+import { checkCText, decodeUtf8, encodeUtf8 } from "../ffi/cstring.ts";
 import { accessError, detachedError } from "./_detached.ts";
 
 /**
@@ -155,7 +155,8 @@ export const bool: Type<boolean> = scalar(
  * A fixed `char[length]` holding UTF-8 text. Reading stops at the first NUL (or
  * the end); writing stores the text and zero-fills the rest. Text that does not
  * fit (including its NUL when shorter than the field) throws `RangeError`,
- * so a write never silently truncates a name.
+ * so a write never silently truncates a name; text holding a NUL or a lone
+ * surrogate (which could not be read back as written) throws `TypeError`.
  *
  * @example A name field
  * ```ts
@@ -166,7 +167,9 @@ export const bool: Type<boolean> = scalar(
  * rec.name = "ada";
  * assertEquals(rec.name, "ada");
  * assertThrows(() => (rec.name = "much too long"), RangeError);
- * ``` *
+ * assertThrows(() => (rec.name = "a\0b"), TypeError);
+ * ```
+ *
  * @param length the array length in bytes (1 or more)
  */
 export function char(length: number): Type<string> {
@@ -182,6 +185,7 @@ export function char(length: number): Type<string> {
     },
     set(v: DataView, o: number, text: string): void {
       if (typeof text !== "string") throw new TypeError(`char[${length}] takes a string`);
+      checkCText(text, `char[${length}]`);
       const encoded = encodeUtf8(text);
       if (encoded.length > length) {
         throw new RangeError(
@@ -256,7 +260,8 @@ export type TypedArrayOf<T> = T extends Type<bigint> ? BigInt64Array | BigUint64
  * h.buckets[2] = 5;
  * assert(h.buckets instanceof Int32Array);
  * assertEquals(h.toJSON(), { buckets: [0, 0, 5, 0] });
- * ``` *
+ * ```
+ *
  * @param element the element type
  * @param length the element count (1 or more)
  */
@@ -358,6 +363,11 @@ export interface StructType<F extends Fields>
  * coerced value. An accessor kept past its mapping's `close()` or `resize()`
  * throws `Deno.errors.BadResource` naming the mapping.
  *
+ * A field may have any name but `toJSON` and `set` (the accessor's own
+ * methods): `view`, `offset`, `constructor` or `__proto__` (as a computed key)
+ * are fields like any other. `set()` and `toJSON()` walk the layout's fields
+ * and read only a value's own enumerable keys, never inherited ones.
+ *
  * @example The user record of the System V seed
  * ```ts
  * import { char, i32, struct } from "@ipc/shm";
@@ -380,42 +390,46 @@ export function struct<F extends Fields>(fields: F): StructType<F> {
   if (fields === null || typeof fields !== "object") {
     throw new TypeError("struct() takes an object of field types");
   }
-  const offsets = {} as Record<keyof F, number>;
   let size = 0;
   let align = 1;
   const entries = Object.entries(fields) as [keyof F & string, Type<unknown, unknown>][];
   if (entries.length === 0) throw new RangeError("A struct needs at least one field");
+  const placed: [string, number][] = [];
   for (const [name, type] of entries) {
     checkType(type, `Field "${name}"`);
     if (name === "toJSON" || name === "set") {
       throw new TypeError(`"${name}" is reserved for the accessor's own method; rename the field`);
     }
     size = alignUp(size, type.align);
-    offsets[name] = size;
+    placed.push([name, size]);
     size += type.size;
     align = Math.max(align, type.align);
   }
   size = alignUp(size, align);
+  // fromEntries defines own properties: `offsets[name] =` would set the
+  // prototype for a field named "__proto__" instead of recording its offset.
+  const offsets = Object.fromEntries(placed) as Record<keyof F, number>;
+  const layout = entries.map(([name, type], i) => [name, type, placed[i]![1]] as const);
 
-  // One prototype per struct type: accessors are cheap objects holding (view, offset).
+  // One prototype per struct type: accessors are cheap objects holding (view, offset)
+  // under symbols, so a field may be called anything ("view", "offset", "__proto__").
   const proto: Record<string, unknown> = {};
-  for (const [name, type] of entries) {
-    const off = offsets[name];
+  for (const [name, type, off] of layout) {
     Object.defineProperty(proto, name, {
       enumerable: true,
       // try/catch costs nothing until something throws (measured; see the commit).
       get(this: Live) {
         try {
-          return type.get(this.view, this.offset + off);
+          return type.get(this[VIEW], this[OFFSET] + off);
         } catch (e) {
-          throw accessError(this.view, e, () => `read field "${name}"`);
+          throw accessError(this[VIEW], e, () => `read field "${name}"`);
         }
       },
       set(this: Live, value: unknown) {
         try {
-          type.set(this.view, this.offset + off, value);
+          type.set(this[VIEW], this[OFFSET] + off, value);
         } catch (e) {
-          throw accessError(this.view, e, () => `write field "${name}"`);
+          throw accessError(this[VIEW], e, () => `write field "${name}"`);
         }
       },
     });
@@ -423,33 +437,31 @@ export function struct<F extends Fields>(fields: F): StructType<F> {
   Object.defineProperty(proto, "toJSON", {
     value(this: Live) {
       try {
-        return snapshot(this.view, this.offset);
+        return snapshot(this[VIEW], this[OFFSET]);
       } catch (e) {
-        throw accessError(this.view, e, () => "read the struct");
+        throw accessError(this[VIEW], e, () => "read the struct");
       }
     },
   });
   Object.defineProperty(proto, "set", {
     value(this: Live, values: Partial<StructValue<F>>) {
       try {
-        type.set(this.view, this.offset, values);
+        type.set(this[VIEW], this[OFFSET], values);
       } catch (e) {
-        throw accessError(this.view, e, () => "write the struct");
+        throw accessError(this[VIEW], e, () => "write the struct");
       }
     },
   });
 
   function snapshot(v: DataView, o: number): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    for (const [name, type] of entries) out[name] = plain(type.get(v, o + offsets[name]));
-    return out;
+    return Object.fromEntries(layout.map(([name, t, off]) => [name, plain(t.get(v, o + off))]));
   }
 
   const type: StructType<F> = {
     cName: `struct {${entries.map(([n, t]) => ` ${t.cName} ${n};`).join("")} }`,
     size,
     align,
-    fields: Object.freeze({ ...fields }),
+    fields: Object.freeze(Object.fromEntries(entries) as F),
     offsets: Object.freeze(offsets),
     at(view: DataView, offset = 0): StructAccessor<F> {
       if (!(view instanceof DataView)) throw new TypeError("at() takes a DataView");
@@ -471,23 +483,31 @@ export function struct<F extends Fields>(fields: F): StructType<F> {
       if (value === null || typeof value !== "object") {
         throw new TypeError(`${type.cName} takes an object`);
       }
-      for (const [name, t] of entries) {
-        if (name in value) t.set(v, o + offsets[name], (value as Record<string, unknown>)[name]);
+      // Own enumerable keys only: `"constructor" in {}` is true, and would
+      // store Object as the value of a field named "constructor".
+      for (const [name, t, off] of layout) {
+        if (isEnumerable.call(value, name)) {
+          t.set(v, o + off, (value as Record<string, unknown>)[name]);
+        }
       }
     },
   };
   function makeLive(view: DataView, offset: number): StructAccessor<F> {
     const live = Object.create(proto) as Live;
-    live.view = view;
-    live.offset = offset;
+    live[VIEW] = view;
+    live[OFFSET] = offset;
     return live as unknown as StructAccessor<F>;
   }
   return Object.freeze(type);
 }
 
+const VIEW = Symbol("view");
+const OFFSET = Symbol("offset");
+const isEnumerable = Object.prototype.propertyIsEnumerable;
+
 interface Live {
-  view: DataView;
-  offset: number;
+  [VIEW]: DataView;
+  [OFFSET]: number;
 }
 
 function plain(value: unknown): unknown {

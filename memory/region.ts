@@ -8,7 +8,7 @@
 
 import { libc } from "../ffi/libc.ts";
 import { MAP, PROT } from "../ffi/constants.ts";
-import { decodeUtf8, encodeUtf8 } from "../ffi/cstring.ts";
+import { checkCText, decodeUtf8, encodeUtf8 } from "../ffi/cstring.ts";
 import type { Fields, StructAccessor, StructType } from "./layout.ts";
 import { setOwner } from "./_detached.ts";
 
@@ -264,10 +264,13 @@ export abstract class MappedRegion {
    *
    * @returns the bytes written, including the NUL
    * @throws {RangeError} when the text and its NUL do not fit
+   * @throws {TypeError} when `text` holds a NUL or a lone surrogate (neither
+   *   could be read back as written)
    */
   writeCString(byteOffset: number, text: string, maxBytes?: number): number {
     this.#live("write a C string");
     if (typeof text !== "string") throw new TypeError("writeCString() takes a string");
+    checkCText(text, "writeCString()");
     const n = this.#range(byteOffset, maxBytes);
     const encoded = encodeUtf8(text);
     if (encoded.length + 1 > n) {

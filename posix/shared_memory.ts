@@ -5,10 +5,21 @@
  */
 
 import { libc } from "../ffi/libc.ts";
-import { check, checkCaptured, checkReturned, errno, errnoError, errnoView } from "../ffi/errno.ts";
+import {
+  check,
+  checkCaptured,
+  checkReturned,
+  Errno,
+  errno,
+  errnoCode,
+  errnoError,
+  errnoView,
+  typedError,
+} from "../ffi/errno.ts";
 import { cString } from "../ffi/cstring.ts";
 import { MAP, O, PROT } from "../ffi/constants.ts";
-import { fstat } from "../ffi/stat.ts";
+import { fileKind, fstat, isRegular, O_NONBLOCK } from "../ffi/stat.ts";
+import { statPath } from "../ffi/files.ts";
 import { MappedRegion } from "../memory/region.ts";
 import { checkMode, checkName, checkOptions, checkSize } from "../memory/_validate.ts";
 
@@ -52,6 +63,106 @@ function nameHints(name: string): { EEXIST: string; ENOENT: string } {
     ENOENT: `${name} does not exist; create it with SharedMemory.create() or ` +
       `SharedMemory.openOrCreate()`,
   };
+}
+
+/**
+ * Checks a POSIX shared memory name: {@linkcode checkName}, and not glibc's
+ * `sem.` prefix, under which `/dev/shm` holds named semaphores: a "shared
+ * memory object" made there is what `Semaphore.open()` would map as a
+ * `sem_t`, and opening a semaphore's file as memory would let writes corrupt it.
+ */
+function checkShmName(name: unknown): asserts name is string {
+  checkName(name, "Shared memory");
+  if (name.startsWith("/sem.")) {
+    throw new TypeError(
+      `Shared memory name "${name}" begins with "sem.", the prefix glibc keeps for named ` +
+        `semaphores (posix.Semaphore.open("/${
+          name.slice(5)
+        }") maps /dev/shm${name}); pick another name`,
+    );
+  }
+}
+
+/** Why an `shm_open` errno means "not shared memory" rather than a failed call. */
+const NOT_MEMORY: Readonly<Partial<Record<number, string>>> = {
+  [Errno.ELOOP]: "a symbolic link",
+  [Errno.EISDIR]: "a directory",
+  [Errno.ENXIO]: "a socket or a device with no driver",
+};
+
+/**
+ * Opens an existing object by name without blocking (a FIFO would block an
+ * `O_RDONLY` open until a writer came) or following a symbolic link, and
+ * checks with `fstat` that it is a regular file whose size can be mapped:
+ * `/dev/shm` is a directory anyone may put anything into.
+ *
+ * @param allowEmpty true for `openOrCreate()`, which grows an empty object
+ *   (a racing creator that has not reserved its memory yet)
+ * @returns the descriptor and size, or the errno of a failed `shm_open` (the
+ *   caller decides: `openOrCreate()` retries `ENOENT`)
+ */
+function openExisting(
+  name: string,
+  readOnly: boolean,
+  allowEmpty: boolean,
+  site: { action: string; object: string; hints?: Record<string, string> },
+): { fd: number; size: number } | { errno: number } {
+  const cell = errnoView();
+  const flags = (readOnly ? O.RDONLY : O.RDWR) | O.CLOEXEC | O.NOFOLLOW | O_NONBLOCK;
+  const fd = libc().shm_open(cString(name), flags, 0);
+  if (fd === -1) {
+    const e = cell[0]!;
+    // glibc turns EISDIR into EINVAL; our name checks rule out the other EINVALs.
+    const found = e === Errno.EINVAL ? statPath(`/dev/shm${name}`) : undefined;
+    const kind = found !== undefined ? fileKind(found.mode) : NOT_MEMORY[e];
+    if (kind === undefined) return { errno: e };
+    throw notMemory(e, `is ${kind}`, site, "shm_open");
+  }
+  try {
+    const st = fstat(fd, site);
+    if (!isRegular(st.mode)) {
+      const mode = `st_mode 0o${st.mode.toString(8).padStart(6, "0")}`;
+      throw notMemory(
+        undefined,
+        `is ${fileKind(st.mode)} (fstat: ${mode}), not a regular file`,
+        site,
+        "fstat",
+      );
+    }
+    if (!Number.isSafeInteger(st.size) || st.size < 0) {
+      throw notMemory(undefined, `has a size fstat reports as ${st.size} bytes`, site, "fstat");
+    }
+    if (st.size === 0 && !allowEmpty) {
+      throw notMemory(
+        undefined,
+        "is empty (fstat: 0 bytes): there is nothing to map; its creator may not have sized it yet " +
+          "(SharedMemory.openOrCreate() with a size grows it)",
+        site,
+        "fstat",
+      );
+    }
+    return { fd, size: st.size };
+  } catch (e) {
+    libc().close(fd);
+    throw e;
+  }
+}
+
+/** `Deno.errors.InvalidData` for a name that holds something other than mappable memory. */
+function notMemory(
+  errno: number | undefined,
+  what: string,
+  site: { action: string; object: string },
+  syscall: string,
+): Error {
+  const message = `${site.action} "${site.object}": /dev/shm${site.object} ${what}`;
+  if (errno !== undefined) {
+    return typedError(errno, `${message} (${syscall} failed with ${errnoCode(errno)})`, {
+      syscall,
+      object: site.object,
+    }, Deno.errors.InvalidData);
+  }
+  return Object.assign(new Deno.errors.InvalidData(message), { syscall, object: site.object });
 }
 
 /**
@@ -115,7 +226,8 @@ export class SharedMemory extends MappedRegion implements Disposable {
    * @throws {Deno.errors.AlreadyExists} when `name` exists (the message says how to
    *   open or remove it)
    * @throws {SystemError} `ENOSPC` when `/dev/shm` cannot hold `size` bytes
-   * @throws {TypeError | RangeError} for a bad name, size or mode, or an unknown option
+   * @throws {TypeError | RangeError} for a bad name, size or mode, or an unknown option;
+   *   a name beginning `/sem.` is TypeError (`/dev/shm/sem.X` is `posix.Semaphore` `/X`)
    *
    * @example Create, write, remove
    * ```ts
@@ -137,7 +249,7 @@ export class SharedMemory extends MappedRegion implements Disposable {
    * ```
    */
   static create(name: string, options: CreateSharedMemoryOptions): SharedMemory {
-    checkName(name, "Shared memory");
+    checkShmName(name);
     checkOptions(options, "SharedMemory.create()", ["size", "mode"]);
     if (options === undefined) throw new TypeError("create() needs { size }");
     const { size, mode = 0o600 } = options;
@@ -164,13 +276,18 @@ export class SharedMemory extends MappedRegion implements Disposable {
 
   /**
    * Opens an existing object and maps all of it; its size comes from `fstat`,
-   * so the mapping never reaches past the object.
+   * so the mapping never reaches past the object. The open never blocks and
+   * never follows a symbolic link, and only a non-empty regular file is
+   * mapped: `/dev/shm` may hold a FIFO, a directory or a socket by that name.
    *
    * @param name the object's name
    * @param options `readOnly` (see {@linkcode OpenSharedMemoryOptions})
    * @throws {Deno.errors.NotFound} when `name` does not exist (the message says how to create it)
    * @throws {Deno.errors.PermissionDenied} when its mode refuses this user
-   * @throws {TypeError} for a bad name or an unknown option (`readonly` for `readOnly`)
+   * @throws {Deno.errors.InvalidData} when `name` is not a regular file (a FIFO,
+   *   directory, socket, device or symbolic link) or is empty; the message says which
+   * @throws {TypeError} for a bad name, a name beginning `/sem.` (glibc's prefix for
+   *   named semaphores) or an unknown option (`readonly` for `readOnly`)
    *
    * @example Open what another handle created
    * ```ts
@@ -188,16 +305,16 @@ export class SharedMemory extends MappedRegion implements Disposable {
    * ```
    */
   static open(name: string, options: OpenSharedMemoryOptions = {}): SharedMemory {
-    checkName(name, "Shared memory");
+    checkShmName(name);
     checkOptions(options, "SharedMemory.open()", ["readOnly"]);
-    const readOnly = options.readOnly ?? false;
+    // A default for undefined only: `readOnly: null` is refused, not read as false.
+    const { readOnly = false } = options;
     if (typeof readOnly !== "boolean") throw new TypeError("readOnly must be a boolean");
     const site = { action: OPEN, object: name, hints: nameHints(name) };
-    const err = errnoView();
-    const opened = libc().shm_open(cString(name), (readOnly ? O.RDONLY : O.RDWR) | O.CLOEXEC, 0);
-    const fd = checkCaptured(opened, err[0]!, { ...site, syscall: "shm_open" });
+    const opened = openExisting(name, readOnly, false, site);
+    if ("errno" in opened) throw errnoError(opened.errno, { ...site, syscall: "shm_open" });
+    const { fd, size } = opened;
     try {
-      const { size } = fstat(fd, site);
       return SharedMemory.#mapNew(name, fd, size, readOnly, false, site);
     } catch (e) {
       libc().close(fd);
@@ -218,6 +335,8 @@ export class SharedMemory extends MappedRegion implements Disposable {
    *
    * @param name the object's name
    * @param options size and mode (mode applies only if this call creates it)
+   * @throws {Deno.errors.InvalidData} when `name` exists but is not a regular file
+   * @throws {TypeError} for a name beginning `/sem.` (see {@linkcode SharedMemory.create})
    *
    * @example Initialise only what you created; check what you found
    * ```ts
@@ -247,11 +366,11 @@ export class SharedMemory extends MappedRegion implements Disposable {
    * ```
    */
   static openOrCreate(name: string, options: CreateSharedMemoryOptions): SharedMemory {
-    checkName(name, "Shared memory");
+    checkShmName(name);
     checkOptions(options, "SharedMemory.openOrCreate()", ["size", "mode"]);
     if (options === undefined) throw new TypeError("openOrCreate() needs { size }");
     checkSize(options.size);
-    checkMode(options.mode ?? 0o600);
+    checkMode(options.mode === undefined ? 0o600 : options.mode);
     for (let attempt = 0;; attempt++) {
       try {
         return SharedMemory.create(name, options);
@@ -259,16 +378,15 @@ export class SharedMemory extends MappedRegion implements Disposable {
         if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
       }
       const site = { action: OPEN, object: name };
-      const cell = errnoView();
-      const fd = libc().shm_open(cString(name), O.RDWR | O.CLOEXEC, 0);
-      if (fd === -1) {
-        const err = cell[0]!;
+      const opened = openExisting(name, false, true, site);
+      if ("errno" in opened) {
         // Unlinked between our two calls: try creating again (bounded).
-        if (err === 2 && attempt < 8) continue;
-        throw errnoError(err, { ...site, syscall: "shm_open" });
+        if (opened.errno === Errno.ENOENT && attempt < 8) continue;
+        throw errnoError(opened.errno, { ...site, syscall: "shm_open" });
       }
+      const fd = opened.fd;
       try {
-        let { size } = fstat(fd, site);
+        let size = opened.size;
         if (size < options.size) {
           checkReturned(libc().posix_fallocate(fd, 0n, BigInt(options.size)), {
             ...site,

@@ -548,7 +548,7 @@ export class MessageQueue {
     this.#ctl(IPC.STAT, buf, "IPC_STAT");
     const dv = new DataView(buf.buffer);
     const now = decodeIpcPerm(dv);
-    const mode = change.mode ?? (now.mode & 0o777);
+    const { mode = now.mode & 0o777 } = change;
     checkMode(mode);
     encodeIpcPermSet(dv, {
       uid: change.uid === undefined ? now.uid : checkOwner(change.uid, "uid"),

@@ -264,7 +264,7 @@ export class Segment {
   static private(size: number, options: { mode?: number } = {}): Segment {
     checkSize(size);
     checkOptions(options, "Segment.private()", ["mode"]);
-    const mode = options.mode ?? 0o600;
+    const { mode = 0o600 } = options; // a default for undefined only: null is refused
     checkMode(mode);
     return Segment.#get(IPC.PRIVATE, size, IPC.CREAT | mode, "Cannot create segment", true);
   }
@@ -316,7 +316,7 @@ export class Segment {
    */
   attach(options: { readOnly?: boolean } = {}): Attachment {
     checkOptions(options, "Segment.attach()", ["readOnly"]);
-    const readOnly = options.readOnly ?? false;
+    const { readOnly = false } = options;
     if (typeof readOnly !== "boolean") throw new TypeError("readOnly must be a boolean");
     return Attachment.attach(this, readOnly);
   }
@@ -345,7 +345,7 @@ export class Segment {
     const dv = statInto(this.#id);
     if (dv === undefined) throw segmentError(errno(), this.#id, action, "shmctl");
     const now = decodeIpcPerm(dv);
-    const mode = change.mode ?? (now.mode & 0o777);
+    const { mode = now.mode & 0o777 } = change;
     checkMode(mode);
     encodeIpcPermSet(dv, {
       uid: change.uid === undefined ? now.uid : checkOwner(change.uid, "uid"),
@@ -420,6 +420,12 @@ export class Attachment extends MappedRegion implements Disposable {
   static attach(segment: Segment, readOnly: boolean): Attachment {
     const size = segment.stat().size;
     const site = { action: "Cannot attach segment", object: `${segment.id}`, syscall: "shmat" };
+    // shm_segsz sizes every view: a value no shmget could have made is not mapped.
+    if (!Number.isSafeInteger(size) || size <= 0) {
+      throw new Deno.errors.InvalidData(
+        `${site.action} ${segment.id}: IPC_STAT reports a size of ${size} bytes`,
+      );
+    }
     const p = libc().shmat(segment.id, null, readOnly ? SHM.RDONLY : 0);
     if (p === null || Deno.UnsafePointer.value(p) === MAP_FAILED) {
       throw segmentError(errno(), segment.id, site.action, "shmat");

@@ -38,7 +38,10 @@ export interface CreateSemaphoreSetOptions {
 
 /** Options for an operation. */
 export interface SemOpOptions {
-  /** Milliseconds. Absent: forever. `0`: try once. Positive: bounded, then `TimedOut`. */
+  /**
+   * Milliseconds. Absent (or `Infinity`, or 2⁵³ and more): forever. `0`: try once.
+   * Positive: bounded, then `TimedOut`.
+   */
   timeout?: number;
   /** (async only) Aborting rejects with `signal.reason`; the operation is then not applied. */
   signal?: AbortSignal;
@@ -57,6 +60,12 @@ export interface SemaphoreSetStat extends IpcPerm {
 }
 
 const INIT_WAIT_MS = 1000;
+
+/**
+ * Timeouts from here up wait without a deadline: 2⁵³ ms is 285,000 years, and
+ * beyond it `tv_sec` would not fit a timespec (semtimedop says EINVAL).
+ */
+const FOREVER_MS = 2 ** 53;
 
 /** `semctl(IPC_STAT)` into a fresh buffer; errno is left for the caller on failure. */
 function statInto(id: number): DataView<ArrayBuffer> | undefined {
@@ -209,7 +218,9 @@ export class SemaphoreSet implements Disposable {
     try {
       set.setAll(new Array(count).fill(value));
       // A net-zero semop sets sem_otime: openers wait for it (the classic init race).
-      set.opSync([{ index: 0, delta: 1 }, { index: 0, delta: -1 }], { timeout: 0 });
+      // The kernel checks each step against 0..SEMVMX, so at SEMVMX step down first.
+      const d = value === SEMVMX ? -1 : 1;
+      set.opSync([{ index: 0, delta: d }, { index: 0, delta: -d }], { timeout: 0 });
     } catch (e) {
       libc().semctl(id, 0, IPC.RMID, 0n);
       throw e;
@@ -321,6 +332,12 @@ export class SemaphoreSet implements Disposable {
     const nap = new Int32Array(new SharedArrayBuffer(4));
     for (;;) {
       const st = statSet(id, "Cannot open semaphore set");
+      // nsems sizes getAll()'s buffer: a kernel answer outside semget's range is not trusted.
+      if (!Number.isSafeInteger(st.count) || st.count < 1 || st.count > 65535) {
+        throw new Deno.errors.InvalidData(
+          `Cannot open semaphore set ${id}: IPC_STAT reports ${st.count} semaphores (expected 1–65535)`,
+        );
+      }
       if (st.otime !== null) return new SemaphoreSet(id, key, st.count, false);
       if (performance.now() > deadline) {
         throw new Deno.errors.TimedOut(
@@ -409,7 +426,9 @@ export class SemaphoreSet implements Disposable {
       if (!this.#tryOp(ops)) throw this.#timedOut(0);
       return;
     }
-    const deadline = timeout === undefined ? Infinity : performance.now() + timeout;
+    const deadline = timeout === undefined || timeout >= FOREVER_MS
+      ? Infinity
+      : performance.now() + timeout;
     const ts = new BigInt64Array(2);
     for (;;) {
       let r: number;
@@ -418,7 +437,7 @@ export class SemaphoreSet implements Disposable {
       } else {
         const left = Math.max(0, deadline - performance.now());
         ts[0] = BigInt(Math.floor(left / 1000));
-        ts[1] = BigInt(Math.floor((left % 1000) * 1e6));
+        ts[1] = BigInt(Math.min(999_999_999, Math.floor((left % 1000) * 1e6)));
         r = libc().semtimedop(this.#id, sops, BigInt(ops.length), new Uint8Array(ts.buffer));
       }
       if (r === 0) return;
@@ -447,7 +466,9 @@ export class SemaphoreSet implements Disposable {
       throw new TypeError("signal must be an AbortSignal");
     }
     signal?.throwIfAborted();
-    const deadline = timeout === undefined ? Infinity : performance.now() + timeout;
+    const deadline = timeout === undefined || timeout >= FOREVER_MS
+      ? Infinity
+      : performance.now() + timeout;
     const spinEnd = performance.now() + 0.02;
     do {
       if (this.#tryOp(ops)) return;
@@ -503,12 +524,22 @@ export class SemaphoreSet implements Disposable {
     return [...values];
   }
 
-  /** `SETALL`: sets every value at once. */
+  /**
+   * `SETALL`: sets every value at once.
+   *
+   * @param values exactly {@linkcode SemaphoreSet.count} integers, 0–32767
+   * @throws {TypeError} for a hole or a value that is not a number (never stored as 0)
+   * @throws {RangeError} for the wrong count or a value out of range
+   */
   setAll(values: readonly number[]): void {
-    if (!Array.isArray(values) || values.length !== this.#count) {
-      throw new RangeError(`setAll() takes exactly ${this.#count} values`);
+    if (!Array.isArray(values)) {
+      throw new TypeError(`setAll() takes an array of ${this.#count} values`);
     }
-    values.forEach(checkValue);
+    if (values.length !== this.#count) {
+      throw new RangeError(`setAll() takes exactly ${this.#count} values, got ${values.length}`);
+    }
+    // An index loop, not forEach: forEach skips holes, which would store 0.
+    for (let i = 0; i < values.length; i++) checkValue(values[i], `setAll() value ${i}`);
     const buf = Uint16Array.from(values);
     this.#ctl(SEM.SETALL, 0, pointerArg(new Uint8Array(buf.buffer)), "SETALL");
   }
@@ -542,7 +573,7 @@ export class SemaphoreSet implements Disposable {
     this.#ctl(IPC.STAT, 0, pointerArg(buf), "IPC_STAT");
     const dv = new DataView(buf.buffer);
     const now = decodeIpcPerm(dv);
-    const mode = change.mode ?? (now.mode & 0o777);
+    const { mode = now.mode & 0o777 } = change;
     checkMode(mode);
     encodeIpcPermSet(dv, {
       uid: change.uid === undefined ? now.uid : checkOwner(change.uid, "uid"),
@@ -587,6 +618,12 @@ export class SemaphoreSet implements Disposable {
       }
       checkOptions(o, `an operation of ${what}`, OP_KEYS);
       this.#index(o.index);
+      // Truthiness would read undo: "no" as SEM_UNDO: flags take booleans only.
+      for (const flag of ["undo", "noWait"] as const) {
+        if (o[flag] !== undefined && typeof o[flag] !== "boolean") {
+          throw new TypeError(`${flag} must be a boolean, got ${typeof o[flag]}`);
+        }
+      }
       if (typeof o.delta !== "number") {
         throw new TypeError(`delta must be a number, got ${typeof o.delta}`);
       }
@@ -654,9 +691,11 @@ function checkCount(count: unknown): asserts count is number {
   }
 }
 
-function checkValue(value: unknown): void {
-  if (typeof value !== "number") throw new TypeError(`value must be a number, got ${typeof value}`);
+function checkValue(value: unknown, what = "value"): void {
+  if (typeof value !== "number") {
+    throw new TypeError(`${what} must be a number, got ${typeof value}`);
+  }
   if (!Number.isInteger(value) || value < 0 || value > SEMVMX) {
-    throw new RangeError(`value must be an integer from 0 to ${SEMVMX}, got ${value}`);
+    throw new RangeError(`${what} must be an integer from 0 to ${SEMVMX}, got ${value}`);
   }
 }

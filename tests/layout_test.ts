@@ -16,7 +16,7 @@ import {
   u8,
 } from "../memory/layout.ts";
 import { MAP, O, PROT, SC } from "../ffi/constants.ts";
-import { STAT_LAYOUT } from "../ffi/stat.ts";
+import { O_NONBLOCK, STAT_LAYOUT } from "../ffi/stat.ts";
 import { SEM_ALIGN, SEM_T_SIZE, SEM_VALUE_MAX } from "../posix/semaphore.ts";
 import { compileC, hasCC, runExe } from "./_helpers.ts";
 
@@ -66,7 +66,7 @@ int main(void) {
   F(mixed, g); F(mixed, recs); F(mixed, names); F(mixed, tail);
   S(small); F(small, y); F(small, z);
   S(wide); F(wide, r);
-  K(O_RDONLY); K(O_RDWR); K(O_CREAT); K(O_EXCL); K(O_NOFOLLOW); K(O_CLOEXEC);
+  K(O_RDONLY); K(O_RDWR); K(O_CREAT); K(O_EXCL); K(O_NOFOLLOW); K(O_CLOEXEC); K(O_NONBLOCK);
   K(PROT_NONE); K(PROT_READ); K(PROT_WRITE);
   K(MAP_SHARED); K(MAP_PRIVATE); K(MAP_FIXED); K(MAP_ANONYMOUS); K(MAP_NORESERVE); K(_SC_PAGESIZE);
   K(sizeof(sem_t)); K(_Alignof(sem_t)); K(SEM_VALUE_MAX);
@@ -119,6 +119,7 @@ Deno.test({
       ["O_EXCL", O.EXCL],
       ["O_NOFOLLOW", O.NOFOLLOW],
       ["O_CLOEXEC", O.CLOEXEC],
+      ["O_NONBLOCK", O_NONBLOCK],
       ["PROT_NONE", PROT.NONE],
       ["PROT_READ", PROT.READ],
       ["PROT_WRITE", PROT.WRITE],
@@ -204,4 +205,70 @@ Deno.test("struct layout argument mistakes throw TypeError/RangeError", () => {
   assertThrows(() => s.at({} as never), TypeError);
   const names = struct({ n: array(char(3), 2) }).at(new DataView(new ArrayBuffer(6)));
   assertThrows(() => names.n.get(2), RangeError);
+});
+
+Deno.test("struct fields may be named view, offset, constructor, toString or __proto__", () => {
+  // Object literals would read "__proto__" as the prototype; a computed key is a field.
+  const Hostile = struct({
+    view: i32,
+    offset: i32,
+    constructor: u8,
+    toString: i64,
+    ["__proto__"]: u16,
+    hasOwnProperty: char(4),
+  });
+  assertEquals(Object.keys(Hostile.offsets), [
+    "view",
+    "offset",
+    "constructor",
+    "toString",
+    "__proto__",
+    "hasOwnProperty",
+  ]);
+  assertEquals(Hostile.offsets.__proto__, 24);
+  const h = Hostile.at(new DataView(new ArrayBuffer(Hostile.size)));
+  h.view = 1;
+  h.offset = 2;
+  h.constructor = 3;
+  h.toString = 4n;
+  h.__proto__ = 5;
+  h.hasOwnProperty = "abc";
+  const all: [string, unknown][] = [
+    ["view", 1],
+    ["offset", 2],
+    ["constructor", 3],
+    ["toString", 4n],
+    ["__proto__", 5],
+    ["hasOwnProperty", "abc"],
+  ];
+  assertEquals(Object.entries(h.toJSON()) as [string, unknown][], all);
+  assertEquals(Object.getPrototypeOf(h.toJSON()), Object.prototype);
+  // set({}) touches nothing: inherited names such as "constructor" are not fields' values.
+  h.set({});
+  assertEquals(h.constructor, 3);
+  assertEquals(h.toString, 4n);
+  h.set(JSON.parse('{"__proto__": 7, "view": 8}'));
+  assertEquals([h.__proto__, h.view, h.offset], [7, 8, 2]);
+});
+
+Deno.test("struct set() takes only own enumerable keys, never inherited or hidden ones", () => {
+  const S = struct({ a: i32, b: i32 });
+  const s = S.at(new DataView(new ArrayBuffer(S.size)));
+  s.set({ a: 1, b: 2 });
+  s.set(Object.create({ a: 9 }));
+  const hidden = Object.defineProperty({}, "b", { value: 9, enumerable: false });
+  s.set(hidden);
+  assertEquals(s.toJSON(), { a: 1, b: 2 });
+});
+
+Deno.test("char fields refuse a NUL or a lone surrogate with TypeError, and keep the old text", () => {
+  const S = struct({ name: char(8) });
+  const s = S.at(new DataView(new ArrayBuffer(S.size)));
+  s.name = "ada";
+  for (const bad of ["a\0b", "\0", "x\uD800", "\uDFFFy"]) {
+    assertThrows(() => (s.name = bad), TypeError, "char[8]");
+  }
+  assertEquals(s.name, "ada");
+  s.name = "\u{1F600}é"; // a well-formed pair is fine
+  assertEquals(s.name, "\u{1F600}é");
 });

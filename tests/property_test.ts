@@ -4,8 +4,18 @@
  * a counted failure here, not the end of the test run), and every outcome
  * must be a success that keeps the entry point's promise or a typed refusal.
  *
+ * Categories: POSIX names, sizes and modes, views, C strings, struct fields,
+ * closed handles, unknown options, System V segments and semaphore sets (op
+ * lists checked against the kernel's `semop` rules), struct layouts with
+ * hostile field names, and FIFO/directory/socket/symlink/empty entries under
+ * `/dev/shm`. C strings and `char` fields get NULs and lone surrogates, which
+ * they must refuse with TypeError (a C string cannot hold the one, UTF-8 has
+ * no form for the other), never store as something else.
+ *
  * The seed is printed; replay a failure with `PROPERTY_SEED=<seed>`. Scale the
- * run with `PROPERTY_RUNS` (a multiplier; `deno task soak` uses 20).
+ * run with `PROPERTY_RUNS` (a multiplier; `deno task soak` uses 20). Every
+ * System V object a child makes is reported the moment it exists, and must be
+ * gone at the end.
  *
  * @module
  */
@@ -13,12 +23,15 @@
 import fc from "fast-check";
 import { assertEquals } from "@std/assert";
 import { fromFileUrl } from "@std/path";
+import { Segment } from "../sysv/segment.ts";
+import { SemaphoreSet } from "../sysv/semaphore_set.ts";
+import { listSegments, listSemaphoreSets } from "../sysv/list.ts";
 import { devShmEntries } from "./_helpers.ts";
 
 const child = fromFileUrl(new URL("./fixtures/property_child.ts", import.meta.url));
 const seed = Number(Deno.env.get("PROPERTY_SEED") ?? Math.floor(Math.random() * 2 ** 31));
 const scale = Number(Deno.env.get("PROPERTY_RUNS") ?? 1);
-const BATCH = 250;
+const BATCH = 500;
 /** A batch that runs longer than this has hung. */
 const BATCH_TIMEOUT_MS = 30_000;
 
@@ -47,8 +60,59 @@ const anything = fc.oneof(
   fc.string({ maxLength: 4 }),
   fc.constantFrom(null, true, false, [], {}, "8", "0x10"),
 );
-// Valid Unicode only: lone surrogates are a known open defect (issue #14, item 15).
+// Valid Unicode for names (lone surrogates there are checkName's to refuse);
+// C strings and char fields also get NULs and lone surrogates, which they refuse.
 const text = fc.string({ unit: "grapheme", maxLength: 40 });
+const hostileText = fc.oneof(
+  { arbitrary: text, weight: 3 },
+  { arbitrary: fc.string({ unit: "binary", maxLength: 12 }), weight: 1 },
+  { arbitrary: fc.constantFrom("a\0b", "\0", "\uD800", "x\uDFFFy", "\uDBFF\0"), weight: 1 },
+);
+/** Sizes for System V segments: small, or refused before any memory is reserved. */
+const segSize = fc.oneof(
+  { arbitrary: fc.integer({ min: 1, max: 1 << 16 }), weight: 8 },
+  edgy.filter((n) => !(Number.isSafeInteger(n) && n > 1 << 20)),
+  anything,
+);
+const modeArb = fc.oneof({ arbitrary: fc.integer({ min: 0, max: 0o777 }), weight: 8 }, anything);
+/** Keys: the child remaps every valid key to one of its own, so only refusals keep theirs. */
+const keyArb = fc.oneof(fc.integer({ min: 1, max: 2 ** 31 - 1 }), edgy, anything);
+/** An operation the library must pass to the kernel (an index may still be past the set). */
+const validOp = fc.record({
+  index: fc.oneof({ arbitrary: fc.constant(0), weight: 3 }, fc.integer({ min: 0, max: 3 })),
+  delta: fc.oneof(
+    { arbitrary: fc.integer({ min: -3, max: 3 }), weight: 8 },
+    fc.constantFrom(32767, -32767),
+  ),
+  undo: fc.boolean(),
+  noWait: fc.boolean(),
+}, { requiredKeys: ["index", "delta"] });
+/** An operation with any field possibly wrong. */
+const hostileOp = fc.record({
+  index: fc.oneof(fc.integer({ min: 0, max: 3 }), anything),
+  delta: fc.oneof(fc.integer({ min: -3, max: 3 }), fc.constantFrom(32768, -32768, 1.5), anything),
+  undo: fc.oneof(fc.boolean(), anything),
+  noWait: fc.oneof(fc.boolean(), anything),
+  extra: anything,
+}, { requiredKeys: [] });
+/** Field names that collide with what an accessor or Object.prototype already has. */
+const fieldName = fc.oneof(
+  fc.constantFrom(
+    "view",
+    "offset",
+    "constructor",
+    "toString",
+    "__proto__",
+    "valueOf",
+    "hasOwnProperty",
+    "toJSON",
+    "set",
+    "length",
+    "0",
+    "",
+  ),
+  fc.string({ maxLength: 6 }),
+);
 
 const arbitraries: Record<string, fc.Arbitrary<Record<string, unknown>>> = {
   name: fc.record({
@@ -74,15 +138,104 @@ const arbitraries: Record<string, fc.Arbitrary<Record<string, unknown>>> = {
   }),
   cstring: fc.record({
     offset: offset(256),
-    // Embedded NUL is a known open defect (issue #14, item 13).
-    text: text.filter((s) => !s.includes("\0")),
+    text: hostileText,
     max: fc.option(offset(256), { nil: undefined }),
   }),
   struct: fc.record({
     offset: offset(128),
     id: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
     score: fc.double(),
-    name: fc.string({ unit: "grapheme-ascii", maxLength: 15 }).filter((s) => !s.includes("\0")),
+    name: fc.oneof(fc.string({ unit: "grapheme-ascii", maxLength: 15 }), hostileText),
+  }),
+  segment: fc.record({
+    call: fc.constantFrom("private", "create", "openOrCreate", "fromId"),
+    key: keyArb,
+    size: segSize,
+    mode: modeArb,
+    options: fc.oneof({ arbitrary: fc.constant("size+mode"), weight: 8 }, anything),
+    id: fc.oneof(fc.integer({ min: 0, max: 2 ** 31 - 1 }), anything),
+    attach: fc.oneof(
+      fc.constantFrom(undefined, {}, { readOnly: true }, { readOnly: false }),
+      fc.constantFrom({ readOnly: 1 }, { readonly: true }, "ro", null, 5),
+    ),
+  }),
+  semset: fc.record({
+    call: fc.constantFrom("private", "create"),
+    key: keyArb,
+    count: fc.oneof(
+      { arbitrary: fc.integer({ min: 1, max: 4 }), weight: 10 },
+      fc.constantFrom(0, -1, 1.5, 65535, 65536, 32001),
+      anything,
+    ),
+    value: fc.oneof(
+      { arbitrary: fc.integer({ min: 0, max: 4 }), weight: 8 },
+      fc.constantFrom(32766, 32767, 32768, -1, -32768, 0.5),
+      anything,
+    ),
+    mode: modeArb,
+    options: fc.oneof({ arbitrary: fc.constant("value+mode"), weight: 8 }, anything),
+    sparse: fc.boolean(),
+    async: fc.boolean(),
+    ops: fc.oneof(
+      { arbitrary: fc.array(validOp, { minLength: 1, maxLength: 4 }), weight: 8 },
+      { arbitrary: fc.array(hostileOp, { minLength: 1, maxLength: 3 }), weight: 2 },
+      fc.constantFrom([], null, "ops", [null], [5]),
+    ),
+    timeout: fc.oneof(
+      {
+        arbitrary: fc.constantFrom(
+          undefined,
+          0,
+          1,
+          2,
+          5,
+          1e22,
+          Infinity,
+          2 ** 53,
+          Number.MAX_VALUE,
+        ),
+        weight: 6,
+      },
+      fc.constantFrom(-1, NaN, "5", null, -Infinity),
+    ),
+  }),
+  layout: fc.integer({ min: 1, max: 5 }).chain((n) =>
+    fc.record({
+      names: fc.uniqueArray(fieldName, { minLength: n, maxLength: n }),
+      types: fc.array(
+        fc.constantFrom(
+          "i8",
+          "u8",
+          "i16",
+          "u16",
+          "i32",
+          "u32",
+          "i64",
+          "u64",
+          "f64",
+          "bool",
+          "char6",
+        ),
+        { minLength: n, maxLength: n },
+      ),
+      seeds: fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), {
+        minLength: n,
+        maxLength: n,
+      }),
+    })
+  ),
+  devshm: fc.record({
+    entry: fc.constantFrom(
+      "fifo",
+      "dir",
+      "empty",
+      "symlink",
+      "socket",
+      "file1",
+      "file64",
+      "file4096",
+    ),
+    call: fc.constantFrom("open", "readOnly", "openOrCreate"),
   }),
   closed: fc.record({
     call: fc.constantFrom(
@@ -109,13 +262,17 @@ const arbitraries: Record<string, fc.Arbitrary<Record<string, unknown>>> = {
 
 /** Inputs per kind in one ordinary run (the README's test command). */
 const COUNTS: Record<string, number> = {
-  name: 1500,
-  create: 1000,
-  view: 2500,
+  name: 1200,
+  create: 800,
+  view: 2000,
   cstring: 1500,
   struct: 1000,
-  closed: 800,
-  options: 1000,
+  closed: 600,
+  options: 800,
+  segment: 1000,
+  semset: 1500,
+  layout: 1500,
+  devshm: 400,
 };
 
 function encode(_key: string, value: unknown): unknown {
@@ -125,6 +282,8 @@ function encode(_key: string, value: unknown): unknown {
 }
 
 interface BatchResult {
+  pid: number;
+  made: { segment: number[]; set: number[] };
   outcomes: string[];
   code: number;
   signal: Deno.Signal | null;
@@ -150,9 +309,14 @@ async function runBatch(cases: Case[]): Promise<BatchResult> {
   }, BATCH_TIMEOUT_MS);
   const out = await proc.output();
   clearTimeout(timer);
-  const outcomes = new TextDecoder().decode(out.stdout).split("\n").filter((l) => l !== "")
-    .map((l) => (JSON.parse(l) as { outcome: string }).outcome);
+  const lines = new TextDecoder().decode(out.stdout).split("\n").filter((l) => l !== "")
+    .map((l) => JSON.parse(l) as { outcome?: string; made?: "segment" | "set"; id?: number });
+  const made = { segment: [] as number[], set: [] as number[] };
+  for (const l of lines) if (l.made !== undefined) made[l.made].push(l.id!);
+  const outcomes = lines.flatMap((l) => (l.outcome === undefined ? [] : [l.outcome]));
   return {
+    pid: proc.pid,
+    made,
     outcomes,
     code: out.code,
     signal: out.signal,
@@ -162,8 +326,9 @@ async function runBatch(cases: Case[]): Promise<BatchResult> {
 }
 
 Deno.test({
-  name: "hostile inputs to SharedMemory, views, C strings, structs, closed handles and options " +
-    "give a kept promise or a typed error: no crash, no hang, no engine error, no silent lie",
+  name: "hostile inputs to SharedMemory, views, C strings, structs, closed handles, options, " +
+    "System V segments and semaphore sets, struct layouts and /dev/shm entries give a kept " +
+    "promise or a typed error: no crash, no hang, no engine error, no silent lie",
   // The children run the cases; this process only generates them and waits.
   sanitizeOps: true,
   async fn() {
@@ -178,9 +343,15 @@ Deno.test({
     }
     const failures: string[] = [];
     const tally: Record<string, Record<string, number>> = {};
+    const pids: number[] = [];
+    const made = { segment: new Set<number>(), set: new Set<number>() };
+    const t0 = performance.now();
     for (let start = 0; start < cases.length; start += BATCH) {
       const batch = cases.slice(start, start + BATCH);
       const r = await runBatch(batch);
+      pids.push(r.pid);
+      r.made.segment.forEach((id) => made.segment.add(id));
+      r.made.set.forEach((id) => made.set.add(id));
       r.outcomes.forEach((outcome, i) => {
         const { kind, args } = batch[i]!;
         const counts = tally[kind] ??= {};
@@ -200,8 +371,23 @@ Deno.test({
         failures.push(`batch at ${start} exited ${r.code}: ${r.stderr}`);
       }
     }
-    console.log(`${cases.length} inputs`, JSON.stringify(tally));
+    const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+    console.log(`${cases.length} inputs in ${seconds} s, ${pids.length} children`);
+    for (const [kind, counts] of Object.entries(tally)) {
+      const n = Object.values(counts).reduce((a, b) => a + b, 0);
+      console.log(`  ${kind.padEnd(8)} ${String(n).padStart(6)} ${JSON.stringify(counts)}`);
+    }
+    console.log(`  System V objects made: ${made.segment.size} segments, ${made.set.size} sets`);
+    // Only this run's children: sibling runs share /dev/shm and the System V namespace.
+    const leftFiles = pids.flatMap((pid) => devShmEntries(`t-prop-${pid}-`));
+    const leftSegments = listSegments().filter((s) => made.segment.has(s.id)).map((s) => s.id);
+    const leftSets = listSemaphoreSets().filter((s) => made.set.has(s.id)).map((s) => s.id);
+    // A child that died mid-case cannot clean up: do it here, then report it.
+    for (const id of leftSegments) Segment.fromId(id).remove();
+    for (const id of leftSets) SemaphoreSet.fromId(id).remove();
+    for (const f of leftFiles) Deno.removeSync(`/dev/shm/${f}`, { recursive: true });
     assertEquals(failures, [], `seed ${seed}: ${failures.length} failures`);
-    assertEquals(devShmEntries("t-prop-"), [], "objects left behind in /dev/shm");
+    assertEquals(leftFiles, [], "objects left behind in /dev/shm");
+    assertEquals([leftSegments, leftSets], [[], []], "System V segments/sets left behind");
   },
 });

@@ -254,6 +254,105 @@ Deno.test("SharedMemory.close() is idempotent, refuses further use, and the obje
   assertThrows(() => SharedMemory.open(name), Deno.errors.NotFound);
 });
 
+/**
+ * Runs `SharedMemory.open(name, options)` in a child (killed after 10 s: an open
+ * that blocks on a FIFO must fail this test, not hang the run) and returns the
+ * error's class and message, or "ok <size>".
+ */
+async function openInChild(name: string, call: string): Promise<string> {
+  const script = await tempModule(`
+    import { SharedMemory } from "@lib/posix/shared_memory.ts";
+    try {
+      const shm = ${call.replace("$NAME", JSON.stringify(name))};
+      console.log("ok " + shm.size);
+      shm.close();
+    } catch (e) {
+      console.log(e.constructor.name + " " + e.message);
+    }`);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--allow-ffi", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  await Deno.remove(script);
+  if (out.signal !== null) return `killed by ${out.signal} (hung?)`;
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+Deno.test("SharedMemory.open() of a FIFO, directory, socket, symlink or empty file is InvalidData naming what it is, and never blocks", async () => {
+  const base = uniqueName("kind");
+  const path = (s: string) => `/dev/shm${base}${s}`;
+  const made: string[] = [];
+  try {
+    const fifo = await new Deno.Command("mkfifo", { args: [path("-fifo")] }).output();
+    assert(fifo.success, "mkfifo");
+    made.push("-fifo");
+    Deno.mkdirSync(path("-dir"));
+    made.push("-dir");
+    Deno.writeFileSync(path("-empty"), new Uint8Array(0));
+    made.push("-empty");
+    Deno.symlinkSync(path("-empty"), path("-link"));
+    made.push("-link");
+    const socket = Deno.listen({ transport: "unix", path: path("-sock") });
+    made.push("-sock");
+    try {
+      const cases: [string, string, RegExp][] = [
+        ["-fifo", "SharedMemory.open($NAME, { readOnly: true })", /^InvalidData .* is a FIFO/],
+        ["-fifo", "SharedMemory.open($NAME)", /^InvalidData .* is a FIFO/],
+        ["-fifo", "SharedMemory.openOrCreate($NAME, { size: 8 })", /^InvalidData .* is a FIFO/],
+        ["-dir", "SharedMemory.open($NAME, { readOnly: true })", /^InvalidData .* is a directory/],
+        ["-dir", "SharedMemory.open($NAME)", /^InvalidData .* is a directory/],
+        ["-sock", "SharedMemory.open($NAME, { readOnly: true })", /^InvalidData .* socket/],
+        ["-link", "SharedMemory.open($NAME)", /^InvalidData .* symbolic link/],
+        ["-empty", "SharedMemory.open($NAME)", /^InvalidData .* is empty/],
+        ["-empty", "SharedMemory.open($NAME, { readOnly: true })", /^InvalidData .* is empty/],
+      ];
+      for (const [suffix, call, expected] of cases) {
+        const got = await openInChild(`${base}${suffix}`, call);
+        assertMatch(got, expected, `${call} on ${suffix}`);
+        assertMatch(got, new RegExp(`"${base}${suffix}"`), "the message names the object");
+      }
+      // openOrCreate() grows an empty object: a creator may not have sized it yet.
+      assertEquals(
+        await openInChild(`${base}-empty`, "SharedMemory.openOrCreate($NAME, { size: 8 })"),
+        "ok 8",
+      );
+    } finally {
+      socket.close();
+    }
+  } finally {
+    for (const s of made) {
+      try {
+        Deno.removeSync(path(s));
+      } catch { /* the socket goes with its listener */ }
+    }
+  }
+});
+
+Deno.test("SharedMemory refuses names beginning /sem. (glibc's named semaphores) with TypeError", () => {
+  const name = `/sem.${uniqueName("semprefix").slice(1)}`;
+  for (
+    const call of [
+      () => SharedMemory.create(name, { size: 32 }),
+      () => SharedMemory.openOrCreate(name, { size: 32 }),
+      () => SharedMemory.open(name),
+    ]
+  ) {
+    assertThrows(call, TypeError, "named semaphores");
+  }
+  assertEquals(devShmEntries(name.slice(1)), [], "nothing created");
+  // null is not "absent": readOnly: null is refused, not read as false.
+  assertThrows(
+    () => SharedMemory.open(`/x${name.slice(5)}`, { readOnly: null as never }),
+    TypeError,
+  );
+  using fine = SharedMemory.create(`/semaphore-${name.slice(5)}`, { size: 8 }); // "sem" alone is fine
+  fine.unlink();
+});
+
 Deno.test("SharedMemory: the suite leaves /dev/shm as it found it", () => {
   assertNoLeftovers();
 });

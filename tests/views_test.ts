@@ -187,3 +187,15 @@ Deno.test("no sequence of public calls crashes: use after close, resize, and vie
     await Deno.remove(child);
   }
 });
+
+Deno.test(
+  "writeCString() refuses a NUL or a lone surrogate with TypeError instead of storing a shorter string",
+  withShm(64, (shm) => {
+    shm.writeCString(0, "keep");
+    assertThrows(() => shm.writeCString(0, "a\0b"), TypeError, "NUL");
+    assertThrows(() => shm.writeCString(0, "a\uD83D"), TypeError, "surrogate");
+    assertEquals(shm.readCString(0), "keep");
+    assertEquals(shm.writeCString(8, "\u{1F600}"), 5);
+    assertEquals(shm.readCString(8), "\u{1F600}");
+  }),
+);
