@@ -353,7 +353,7 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
    * import { assertEquals } from "@std/assert";
    * const name = `/doc-mq-try-${Deno.pid}`;
    * using q = posix.MessageQueue.create(name, { maxMessages: 1, maxMessageSize: 4 });
-   * assertEquals(q.tryReceive(), null);
+   * assertEquals(q.tryReceive(), undefined);
    * assertEquals(q.trySend(new Uint8Array([1])), true);
    * assertEquals(q.trySend(new Uint8Array([2])), false); // full
    * assertEquals(q.tryReceive()?.data, new Uint8Array([1]));
@@ -422,10 +422,10 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
   /**
    * Takes the highest-priority message if there is one now.
    *
-   * @returns the message, or null when the queue is empty
+   * @returns the message, or undefined when the queue is empty
    */
-  tryReceive(): ReceivedMessage | null {
-    return this.#tryReceiveCopy() ?? null;
+  tryReceive(): ReceivedMessage | undefined {
+    return this.#tryReceiveCopy();
   }
 
   /**
@@ -477,12 +477,12 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
    * Takes a message into `buffer` if there is one now (no copy).
    *
    * @param buffer at least `maxMessageSize` bytes (the kernel refuses smaller buffers)
-   * @returns its length and priority, or null when the queue is empty
+   * @returns its length and priority, or undefined when the queue is empty
    * @throws {RangeError} when `buffer` is smaller than `maxMessageSize`
    */
-  tryReceiveInto(buffer: Uint8Array): ReceivedInto | null {
+  tryReceiveInto(buffer: Uint8Array): ReceivedInto | undefined {
     this.#checkBuffer(buffer);
-    return this.#tryReceiveInto(buffer) ?? null;
+    return this.#tryReceiveInto(buffer);
   }
 
   /**

@@ -109,8 +109,9 @@ function kernelLimit(name: string): string {
 
 /**
  * A System V message queue: messages of up to `msgmax` bytes, each with a
- * positive type, received in order by type. It lives until
- * {@linkcode MessageQueue.remove} (or reboot); there is nothing to close.
+ * positive type, received in order by type. The queue lives until
+ * {@linkcode MessageQueue.remove} (or reboot); {@linkcode MessageQueue.close}
+ * (or `using`) ends only this handle and its pending waits.
  *
  * There is no descriptor to wait on and no timed receive, so `send()` and
  * `receive()` try with `IPC_NOWAIT`, spin briefly, then retry with back-off:
@@ -138,7 +139,7 @@ function kernelLimit(name: string): string {
  * }
  * ```
  */
-export class MessageQueue {
+export class MessageQueue implements Disposable {
   #id: number;
   #key: number;
   #created: boolean;
@@ -148,6 +149,7 @@ export class MessageQueue {
   #qbytes: number;
   #spinUs = SPIN_US;
   #waiters = new Waiters(-1, false);
+  #closed = false;
 
   private constructor(id: number, key: number, created: boolean, qbytes: number) {
     this.#id = id;
@@ -356,6 +358,7 @@ export class MessageQueue {
    * @throws {Deno.errors.NotFound} when the queue was removed
    */
   trySend(data: Uint8Array, options: Pick<MessageQueueSendOptions, "type"> = {}): boolean {
+    this.#ensureOpen("send to");
     checkOptions(options, "MessageQueue.trySend()", ["type"]);
     const len = this.#prepareSend(data, options.type);
     this.#sendOwner = undefined;
@@ -370,6 +373,7 @@ export class MessageQueue {
    * @throws {RangeError} when the message can never fit
    */
   sendSync(data: Uint8Array, options: MessageQueueSendSyncOptions = {}): void {
+    this.#ensureOpen("send to");
     checkOptions(options, "MessageQueue.sendSync()", ["type", "timeout"]);
     checkTimeout(options.timeout);
     const len = this.#prepareSend(data, options.type);
@@ -403,6 +407,7 @@ export class MessageQueue {
    * ```
    */
   async send(data: Uint8Array, options: MessageQueueSendOptions = {}): Promise<void> {
+    this.#ensureOpen("send to");
     checkOptions(options, "MessageQueue.send()", ["type", "timeout", "signal"]);
     const { type, timeout, signal } = options;
     checkTimeout(timeout);
@@ -429,14 +434,15 @@ export class MessageQueue {
   /**
    * Takes a matching message if there is one now (`msgrcv` with `IPC_NOWAIT`).
    *
-   * @returns the message, or null when none matches
+   * @returns the message, or undefined when none matches
    */
   tryReceive(
     options: Pick<MessageQueueReceiveOptions, "type" | "except" | "truncate" | "maxSize"> = {},
-  ): ReceivedMessage | null {
+  ): ReceivedMessage | undefined {
+    this.#ensureOpen("receive from");
     checkOptions(options, "MessageQueue.tryReceive()", ["type", "except", "truncate", "maxSize"]);
     const r = this.#receiveArgs(options);
-    return this.#tryReceive(r) ?? null;
+    return this.#tryReceive(r);
   }
 
   /**
@@ -447,6 +453,7 @@ export class MessageQueue {
    * @throws {Deno.errors.NotFound} when the queue is removed
    */
   receiveSync(options: MessageQueueReceiveSyncOptions = {}): ReceivedMessage {
+    this.#ensureOpen("receive from");
     checkOptions(options, "MessageQueue.receiveSync()", [
       "type",
       "except",
@@ -487,6 +494,7 @@ export class MessageQueue {
    * ```
    */
   async receive(options: MessageQueueReceiveOptions = {}): Promise<ReceivedMessage> {
+    this.#ensureOpen("receive from");
     checkOptions(options, "MessageQueue.receive()", [
       "type",
       "except",
@@ -522,6 +530,7 @@ export class MessageQueue {
    * ```
    */
   stat(): MessageQueueStat {
+    this.#ensureOpen("stat");
     const buf = new Uint8Array(MSQID_DS.size);
     this.#ctl(IPC.STAT, buf, "IPC_STAT");
     const dv = new DataView(buf.buffer);
@@ -543,6 +552,7 @@ export class MessageQueue {
 
   /** Changes owner and permissions (`IPC_SET`). */
   setPermissions(change: { mode?: number; uid?: number; gid?: number }): void {
+    this.#ensureOpen("change");
     checkOptions(change, "MessageQueue.setPermissions()", ["mode", "uid", "gid"]);
     const buf = new Uint8Array(MSQID_DS.size);
     this.#ctl(IPC.STAT, buf, "IPC_STAT");
@@ -576,6 +586,7 @@ export class MessageQueue {
    * ```
    */
   setMaxBytes(bytes: number): void {
+    this.#ensureOpen("change");
     checkMaxBytes(bytes);
     const buf = new Uint8Array(MSQID_DS.size);
     this.#ctl(IPC.STAT, buf, "IPC_STAT");
@@ -593,8 +604,45 @@ export class MessageQueue {
     this.#qbytes = bytes;
   }
 
+  /** True after {@linkcode MessageQueue.close}. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Ends this handle; idempotent. The queue stays for other processes (see
+   * {@linkcode MessageQueue.remove}). A pending async `send()` or `receive()`
+   * rejects with `Deno.errors.BadResource` at once, having sent or taken
+   * nothing, and every later call throws `BadResource`.
+   *
+   * @example Closing ends a pending wait
+   * ```ts
+   * import { sysv } from "@ipc/shm";
+   * import { assertRejects, assertThrows } from "@std/assert";
+   * const q = sysv.MessageQueue.private();
+   * const pending = q.receive(); // nobody will send
+   * q.close();
+   * await assertRejects(() => pending, Deno.errors.BadResource);
+   * assertThrows(() => q.tryReceive(), Deno.errors.BadResource);
+   * sysv.MessageQueue.fromId(q.id).remove();
+   * ```
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#waiters.closeAll(
+      new Deno.errors.BadResource(`${this.#describe()} was closed while waiting`),
+    );
+  }
+
+  /** Same as {@linkcode MessageQueue.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   /** Removes the queue at once (`IPC_RMID`): its messages are lost, waiters get `NotFound`. */
   remove(): void {
+    this.#ensureOpen("remove");
     this.#ctl(IPC.RMID, new Uint8Array(MSQID_DS.size), "IPC_RMID");
   }
 
@@ -750,6 +798,20 @@ export class MessageQueue {
     );
     this.#adapt(t0);
     return v;
+  }
+
+  #describe(): string {
+    return `System V message queue ${this.#id}${
+      this.#key === 0 ? "" : ` (key 0x${(this.#key >>> 0).toString(16)})`
+    }`;
+  }
+
+  #ensureOpen(what: string): void {
+    if (this.#closed) {
+      throw new Deno.errors.BadResource(
+        `Cannot ${what} ${this.#describe()}: this handle is closed`,
+      );
+    }
   }
 
   #adapt(t0: number): void {

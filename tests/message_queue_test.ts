@@ -117,8 +117,8 @@ test("posix.MessageQueue: an oversized message is a RangeError naming maxMessage
     assertEquals(buf.subarray(0, 16), new Uint8Array(16).fill(3));
     q.sendSync(new Uint8Array(0)); // empty messages are messages
     assertEquals(q.tryReceive()?.data.length, 0);
-    assertEquals(q.tryReceive(), null);
-    assertEquals(q.tryReceiveInto(buf), null);
+    assertEquals(q.tryReceive(), undefined);
+    assertEquals(q.tryReceiveInto(buf), undefined);
   } finally {
     q.unlink();
   }
@@ -271,13 +271,13 @@ test("posix.MessageQueue: abandoned async receives (timeouts and aborts) take no
         abandoned++;
         // Whatever the abandoned wait saw is still in the queue.
         const m = q.tryReceive();
-        if (m !== null) got.push(Number(text(m.data)));
+        if (m !== undefined) got.push(Number(text(m.data)));
       }
     }
     assertOk(await run, "sender");
     assertEquals(got, Array.from({ length: N }, (_, i) => i));
     assert(abandoned > 0, "no wait was abandoned: the test proved nothing");
-    assertEquals(q.tryReceive(), null);
+    assertEquals(q.tryReceive(), undefined);
   } finally {
     q.unlink();
     await settled();
@@ -534,7 +534,7 @@ test("sysv.MessageQueue: receive by type — 0 any in order, > 0 that type, < 0 
     assertEquals(r({ type: 5, except: true }), "c9"); // first whose type is not 5
     assertEquals(r({ type: 0 }), "a5");
     assertThrows(() => q.receiveSync({ type: 7, timeout: 0 }), Deno.errors.TimedOut);
-    assertEquals(q.tryReceive({ type: 7 }), null);
+    assertEquals(q.tryReceive({ type: 7 }), undefined);
     q.sendSync(bytes("0123456789"), { type: 3 });
     assertThrows(() => q.tryReceive({ type: 3, maxSize: 4 }), RangeError, "E2BIG");
     assertEquals(q.tryReceive({ type: 3, maxSize: 4, truncate: true })?.data, bytes("0123"));
@@ -626,13 +626,13 @@ test("sysv.MessageQueue: abandoned async receives (timeouts and aborts) take not
         assert(e instanceof Deno.errors.TimedOut || (e as Error).message === "gave up", String(e));
         abandoned++;
         const m = q.tryReceive();
-        if (m !== null) got.push(Number(text(m.data)));
+        if (m !== undefined) got.push(Number(text(m.data)));
       }
     }
     assertOk(await run, "sender");
     assertEquals(got, Array.from({ length: N }, (_, i) => i));
     assert(abandoned > 0, "no wait was abandoned: the test proved nothing");
-    assertEquals(q.tryReceive(), null);
+    assertEquals(q.tryReceive(), undefined);
   } finally {
     q.remove();
   }
@@ -1013,4 +1013,33 @@ test("sysv.MessageQueue: the tests leave ipcs -q as they found it", async () => 
     assert(!new RegExp(`^0x[0-9a-f]+\\s+${id}\\s`, "m").test(out), `queue ${id} is in ipcs -q`);
   }
   if (keyFile !== undefined) await Deno.remove(keyFile);
+});
+
+test("sysv.MessageQueue: close() rejects pending async waits with BadResource, sends nothing, and leaves the queue to others", async () => {
+  const q = track(SysvQueue.private({ maxBytes: 8 }));
+  const other = SysvQueue.fromId(q.id);
+  try {
+    {
+      using mine = SysvQueue.fromId(q.id);
+      q.sendSync(bytes("12345678"));
+      // The queue is full: this send must wait; the receive waits for a type nobody sends.
+      const send = mine.send(bytes("x"));
+      const receive = mine.receive({ type: 99 });
+      mine.close();
+      await assertRejects(() => send, Deno.errors.BadResource, "closed while waiting");
+      await assertRejects(() => receive, Deno.errors.BadResource, "closed while waiting");
+      assertEquals(mine.closed, true);
+      assertThrows(() => mine.trySend(bytes("y")), Deno.errors.BadResource);
+      assertThrows(() => mine.tryReceive(), Deno.errors.BadResource);
+      assertThrows(() => mine.stat(), Deno.errors.BadResource);
+      await assertRejects(() => mine.receive({ timeout: 10 }), Deno.errors.BadResource);
+    } // using: a second close is a no-op
+    // Nothing was sent by the abandoned send; the other handle still works.
+    assertEquals(other.stat().messages, 1);
+    assertEquals(text(other.receiveSync({ timeout: 0 }).data), "12345678");
+    assertEquals(other.tryReceive(), undefined);
+  } finally {
+    q.remove();
+    await settled();
+  }
 });
