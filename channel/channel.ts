@@ -194,6 +194,14 @@ const EACH_KEYS = [...WAIT_KEYS, "max"] as const;
  * counts as received when its slot is freed). A sender waiting on a full ring
  * whose receivers all died waits until its timeout.
  *
+ * **Corruption.** The mapping is writable by every process that can open it,
+ * so the channel trusts none of it: `open()` checks every header field and
+ * the object's size, and each message's length and position are checked as it
+ * is received. A word no process running this library could have written
+ * throws `Deno.errors.InvalidData` naming the channel and the field (a bad
+ * message's slot is freed, so the ring goes on) — never a hang, a crash, or
+ * another message's bytes.
+ *
  * Needs `--allow-ffi`. See `man 7 shm_overview` and `man 7 sem_overview`.
  *
  * @example Send and receive
@@ -367,7 +375,8 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @param name the channel's name
    * @param options spinMicros, and what the channel must be (see {@linkcode OpenChannelOptions})
    * @throws {Deno.errors.NotFound} when `name` does not exist
-   * @throws {Deno.errors.InvalidData} when it is not a channel, or of another layout version
+   * @throws {Deno.errors.InvalidData} when it is not a channel, is of another layout version, or
+   *   a header field is corrupt (the message names it)
    * @throws {TypeError} when `topology`, `capacity` or `maxMessageSize` contradict the channel
    *
    * @example Assert what you expect
@@ -519,6 +528,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    *
    * @returns false when the ring is full
    * @throws {RangeError} when `bytes` is larger than `maxMessageSize`
+   * @throws {TypeError} when `bytes` is not a Uint8Array, or its buffer is detached
    */
   trySend(bytes: Uint8Array): boolean {
     const n = this.#lengthOf(bytes);
@@ -620,6 +630,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @returns the message, or `undefined` when the ring is empty
    * @throws {Deno.errors.UnexpectedEof} when the stream has ended
    * @throws {Deno.errors.BrokenPipe} for a message whose sender died mid-send
+   * @throws {Deno.errors.InvalidData} for a message whose words another process overwrote
    */
   tryReceive(): Uint8Array | undefined {
     if (this.#receiving && this.#head === this.#freed && !this.#mpmc && !this.#closed) {
