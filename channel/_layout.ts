@@ -27,7 +27,9 @@
 import { SEM_T_SIZE } from "../posix/semaphore.ts";
 
 export const MAGIC = 0x4368616e; // "Chan"
-export const VERSION = 4; // 4: the spsc receiver's claim in the header; 3: slot headers apart from payloads
+// 5: every message carries its position (SLOT_POS); 4: the spsc receiver's claim in the
+// header; 3: slot headers apart from payloads
+export const VERSION = 5;
 
 // Int32 indices into the header.
 export const H = {
@@ -61,11 +63,24 @@ export const SLOTS_OFFSET = 1408; // the slot headers; 64-byte aligned
 export const SLOT_SEQ = 0;
 export const SLOT_LEN = 1;
 export const SLOT_OWNER = 2; // sender pid while writing; -receiver pid while reading; 0 otherwise
-export const SLOT_DEAD = 3; // for a tombstone: the pid of the sender that died
+// The position a message was written for, stored after its payload and before its seq:
+// a seq word forged or torn by another process cannot pass off a stale or half-written
+// payload, because the position beside it is then the previous lap's.
+export const SLOT_POS = 3;
+export const SLOT_DEAD = 3; // for a tombstone (SLOT_LEN = TOMBSTONE): the pid of the sender that died
 export const SLOT_HEADER = 16; // bytes per slot header
 
 /** A length meaning "the sender died before finishing this message". */
 export const TOMBSTONE = -1;
+
+/**
+ * Counts past these are impossible, so a word that holds one was written by
+ * something other than this library: Linux pids stop at 2^22
+ * (`PID_MAX_LIMIT`), and a million sleeping waits on one channel is no
+ * program's design.
+ */
+export const PID_MAX = 1 << 22;
+export const MAX_WAITERS = 1 << 20;
 
 /** Sender states in the senders table. */
 export const SENDER_ACTIVE = 1;

@@ -22,7 +22,9 @@ import {
   H,
   MAGIC,
   MAX_SENDERS,
+  MAX_WAITERS,
   payloadsOffset,
+  PID_MAX,
   SENDER_ACTIVE,
   SENDER_ENDED,
   SENDER_ENTRY,
@@ -30,6 +32,7 @@ import {
   SLOT_DEAD,
   SLOT_LEN,
   SLOT_OWNER,
+  SLOT_POS,
   SLOT_SEQ,
   slotBytes,
   SLOTS_OFFSET,
@@ -48,7 +51,9 @@ export interface OpenChannelOptions {
    * Microseconds a blocked send or receive polls the ring before it sleeps on
    * the channel's semaphore (default 200). Polling answers a peer that is
    * microseconds away without a wake-up that costs tens of µs; `0` sleeps at
-   * once and burns no CPU. Each wait may override it.
+   * once and burns no CPU. At most 10,000 (`MAX_SPIN_MICROS`: a longer spin
+   * only starves the peer it waits for); a wait never spins past its
+   * `timeout`. Each wait may override it.
    */
   spinMicros?: number;
   /** The topology the channel must have been created with. */
@@ -189,6 +194,14 @@ const EACH_KEYS = [...WAIT_KEYS, "max"] as const;
  * counts as received when its slot is freed). A sender waiting on a full ring
  * whose receivers all died waits until its timeout.
  *
+ * **Corruption.** The mapping is writable by every process that can open it,
+ * so the channel trusts none of it: `open()` checks every header field and
+ * the object's size, and each message's length and position are checked as it
+ * is received. A word no process running this library could have written
+ * throws `Deno.errors.InvalidData` naming the channel and the field (a bad
+ * message's slot is freed, so the ring goes on) — never a hang, a crash, or
+ * another message's bytes.
+ *
  * Needs `--allow-ffi`. See `man 7 shm_overview` and `man 7 sem_overview`.
  *
  * @example Send and receive
@@ -264,7 +277,10 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       counted: 0,
       sem: this.#space,
       verb: "send",
-      afterSlice: () => this.#freeSlotOfDeadReceiver(),
+      afterSlice: () => {
+        this.#checkPositions();
+        this.#freeSlotOfDeadReceiver();
+      },
     };
     this.#receivers = {
       waiting: H.RECEIVERS_WAITING,
@@ -272,6 +288,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       sem: this.#data,
       verb: "receive",
       afterSlice: () => {
+        this.#checkPositions();
         this.#dropSlotOfDeadSender();
         if (!this.#peek()) this.#throwIfEnded(true);
       },
@@ -304,7 +321,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    */
   static create(name: string, options: CreateChannelOptions): Channel {
     checkName(name, "Channel");
-    checkOptions(options, "Channel.create()", CREATE_KEYS);
+    checkChannelOptions(options, "Channel.create()", CREATE_KEYS);
     if (options === undefined) throw new TypeError("create() needs { capacity, maxMessageSize }");
     const {
       capacity,
@@ -358,7 +375,8 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @param name the channel's name
    * @param options spinMicros, and what the channel must be (see {@linkcode OpenChannelOptions})
    * @throws {Deno.errors.NotFound} when `name` does not exist
-   * @throws {Deno.errors.InvalidData} when it is not a channel, or of another layout version
+   * @throws {Deno.errors.InvalidData} when it is not a channel, is of another layout version, or
+   *   a header field is corrupt (the message names it)
    * @throws {TypeError} when `topology`, `capacity` or `maxMessageSize` contradict the channel
    *
    * @example Assert what you expect
@@ -378,7 +396,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    */
   static open(name: string, options: OpenChannelOptions = {}): Channel {
     checkName(name, "Channel");
-    checkOptions(options, "Channel.open()", OPEN_KEYS);
+    checkChannelOptions(options, "Channel.open()", OPEN_KEYS);
     const { spinMicros = DEFAULT_SPIN_US, topology, capacity, maxMessageSize } = options;
     checkSpin(spinMicros);
     if (topology !== undefined) checkTopology(topology);
@@ -386,25 +404,11 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     if (maxMessageSize !== undefined) checkInt(maxMessageSize, "maxMessageSize", 1, 64 << 20);
     const shm = openHeader(name);
     try {
-      const words = shm.view(Int32Array, 0, SLOTS_OFFSET >> 2);
-      const version = words[H.VERSION];
-      if (version !== VERSION) {
-        throw new Deno.errors.InvalidData(
-          `Cannot open channel "${name}": it is a version ${version} channel; this library speaks version ${VERSION}`,
-        );
-      }
-      const cap = words[H.CAPACITY]!;
-      const max = words[H.MAX_MESSAGE]!;
-      const kind = words[H.TOPOLOGY];
-      if (
-        !(cap >= 2 && cap <= 1 << 20 && (cap & (cap - 1)) === 0) ||
-        !(max >= 1 && max <= 64 << 20) || words[H.SLOT_BYTES] !== slotBytes(max) ||
-        (kind !== 0 && kind !== 1) || shm.size < channelBytes(cap, max)
-      ) {
-        throw new Deno.errors.InvalidData(
-          `Cannot open channel "${name}": its header is corrupt or does not fit its size`,
-        );
-      }
+      const { cap, max, kind } = checkHeader(
+        name,
+        shm.view(Int32Array, 0, SLOTS_OFFSET >> 2),
+        shm.size,
+      );
       const actual = kind === 1 ? "mpmc" : "spsc";
       expectSame(name, "topology", topology, actual);
       expectSame(name, "capacity", capacity === undefined ? undefined : powerOfTwo(capacity), cap);
@@ -441,7 +445,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    */
   static openOrCreate(name: string, options: CreateChannelOptions): Channel {
     checkName(name, "Channel");
-    checkOptions(options, "Channel.openOrCreate()", CREATE_KEYS);
+    checkChannelOptions(options, "Channel.openOrCreate()", CREATE_KEYS);
     if (options === undefined) {
       throw new TypeError("openOrCreate() needs { capacity, maxMessageSize }");
     }
@@ -524,11 +528,12 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    *
    * @returns false when the ring is full
    * @throws {RangeError} when `bytes` is larger than `maxMessageSize`
+   * @throws {TypeError} when `bytes` is not a Uint8Array, or its buffer is detached
    */
   trySend(bytes: Uint8Array): boolean {
-    this.#check(bytes);
+    const n = this.#lengthOf(bytes);
     if (this.#senderEntry === -1) this.#registerSender();
-    return this.#mpmc ? this.#sendMpmc(bytes) : this.#sendSpsc(bytes);
+    return this.#mpmc ? this.#sendMpmc(bytes, n) : this.#sendSpsc(bytes, n);
   }
 
   /**
@@ -555,29 +560,35 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   trySendMany(messages: readonly Uint8Array[]): number {
     this.#ensureOpen();
     if (!Array.isArray(messages)) throw new TypeError("trySendMany() takes an array of Uint8Array");
-    for (const m of messages) this.#check(m);
+    // Each element is read once, here: an array with getters could otherwise hand
+    // the checks one message and the copy another.
+    const count = messages.length;
+    const list: Uint8Array[] = new Array(count);
+    const lengths: number[] = new Array(count);
+    for (let k = 0; k < count; k++) lengths[k] = this.#lengthOf(list[k] = messages[k]!);
     if (this.#senderEntry === -1) this.#registerSender();
     if (this.#mpmc) {
       let n = 0;
-      while (n < messages.length && this.#sendMpmc(messages[n]!)) n++;
+      while (n < count && this.#sendMpmc(list[n]!, lengths[n]!)) n++;
       return n;
     }
     const i = this.#i32;
     const u8 = this.#u8;
     let pos = this.#tail;
     let room = this.#capacity - ((pos - this.#headCache) | 0);
-    if (room < messages.length) {
-      this.#headCache = Atomics.load(i, H.HEAD);
+    if (room < count) {
+      this.#headCache = this.#loadHead(pos);
       room = this.#capacity - ((pos - this.#headCache) | 0);
     }
-    const n = Math.min(room, messages.length);
+    const n = Math.min(room, count);
     if (n <= 0) return 0;
     // Payloads first, then the headers that publish them, together: a receiver
     // polling the next header does not fight the sender for it message by message.
     for (let k = 0, p = pos; k < n; k++, p = (p + 1) | 0) {
-      const m = messages[k]!;
-      i[this.#header(p) + SLOT_LEN] = m.length;
-      u8.set(m, this.#payload(p));
+      const slot = this.#header(p);
+      i[slot + SLOT_LEN] = lengths[k]!;
+      u8.set(list[k]!, this.#payload(p));
+      i[slot + SLOT_POS] = p;
     }
     for (let k = 0; k < n; k++) {
       const slot = this.#header(pos);
@@ -596,9 +607,9 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
    */
   sendSync(bytes: Uint8Array, options?: ChannelWaitSyncOptions): void {
-    if (options !== undefined) checkWait(options, "sendSync", SYNC_WAIT_KEYS);
+    const o = checkWait(options, "sendSync", SYNC_WAIT_KEYS);
     if (this.trySend(bytes)) return;
-    this.#waitSync(() => this.trySend(bytes) || undefined, this.#senders, options);
+    this.#waitSync(() => this.trySend(bytes) || undefined, this.#senders, o);
   }
 
   /**
@@ -608,9 +619,9 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @throws `signal.reason` when aborted
    */
   async send(bytes: Uint8Array, options?: ChannelWaitOptions): Promise<void> {
-    if (options !== undefined) checkWait(options, "send", WAIT_KEYS);
+    const o = checkWait(options, "send", WAIT_KEYS);
     if (this.trySend(bytes)) return;
-    await this.#waitAsync(() => this.trySend(bytes) || undefined, this.#senders, options);
+    await this.#waitAsync(() => this.trySend(bytes) || undefined, this.#senders, o);
   }
 
   /**
@@ -619,15 +630,18 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @returns the message, or `undefined` when the ring is empty
    * @throws {Deno.errors.UnexpectedEof} when the stream has ended
    * @throws {Deno.errors.BrokenPipe} for a message whose sender died mid-send
+   * @throws {Deno.errors.InvalidData} for a message whose words another process overwrote
    */
   tryReceive(): Uint8Array | undefined {
     if (this.#receiving && this.#head === this.#freed && !this.#mpmc && !this.#closed) {
       // The spsc fast path: copy straight out of the slot, no view in between.
       const slot = this.#nextSlotSpsc();
       if (slot < 0) return undefined;
-      const i = this.#i32;
-      const copy = copyWordsOut(i, this.#payload(this.#head) >> 2, i[slot + SLOT_LEN]!, this.#u8);
-      this.#consumedSpsc(this.#head);
+      const pos = this.#head;
+      const len = this.#lengthAt(slot, pos);
+      if (len < 0) throw this.#rejectSlot(slot, pos);
+      const copy = copyWordsOut(this.#i32, this.#payload(pos) >> 2, len, this.#u8);
+      this.#consumedSpsc(pos);
       return copy;
     }
     const view = this.#take();
@@ -647,7 +661,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @throws {Deno.errors.UnexpectedEof} when the stream has ended
    */
   tryReceiveMany(max = Infinity): Uint8Array[] {
-    if (typeof max !== "number" || !(max >= 1)) throw new RangeError(`max must be ≥ 1, got ${max}`);
+    checkMax(max);
     this.#ensureOpen();
     // mpmc claims slots one by one; with spsc views still out, slots must free in order.
     if (this.#mpmc) return this.#receiveOneByOne(max);
@@ -658,9 +672,15 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     const out: Uint8Array[] = [];
     while (out.length < max) {
       const slot = this.#header(pos);
-      if (!this.#isReady(slot, pos)) break;
+      const first = out.length === 0;
+      if (!this.#readySpsc(slot, pos, first)) break;
+      const len = this.#lengthAt(slot, pos);
+      if (len < 0) {
+        if (first) throw this.#rejectSlot(slot, pos);
+        break; // the next call reports it; these are good
+      }
       const start = this.#payload(pos);
-      out.push(copyOut(this.#u8.subarray(start, start + i[slot + SLOT_LEN]!)));
+      out.push(copyOut(this.#u8.subarray(start, start + len)));
       pos = (pos + 1) | 0;
     }
     if (out.length === 0) {
@@ -720,16 +740,20 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * ```
    */
   tryReceiveInto(buffer: Uint8Array): number | undefined {
-    if (!(buffer instanceof Uint8Array)) throw new TypeError("tryReceiveInto() takes a Uint8Array");
+    // The buffer's own length, not a subclass's `length` getter: the copy writes that many bytes.
+    const room = byteLengthOf(buffer, "tryReceiveInto()");
     this.#ensureOpen();
     if (this.#mpmc || this.#head !== this.#freed) {
-      const view = this.#take(buffer.length);
+      const view = this.#take(room);
       if (view === undefined) {
         this.#throwIfEnded();
         return undefined;
       }
-      buffer.set(view.bytes);
-      view.release();
+      try {
+        typedArraySet.call(buffer, view.bytes);
+      } finally {
+        view.release();
+      }
       return view.bytes.length;
     }
     if (!this.#receiving) this.#claimReceiver();
@@ -737,28 +761,27 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     if (slot < 0) return undefined;
     const i = this.#i32;
     const pos = this.#head;
-    const len = i[slot + SLOT_LEN]!;
-    if (len > buffer.length) throw tooSmall(len, buffer.length);
+    const len = this.#lengthAt(slot, pos);
+    if (len < 0) throw this.#rejectSlot(slot, pos);
+    if (len > room) throw tooSmall(len, room);
     const from = (this.#payload(pos)) >> 2;
-    if ((buffer.byteOffset & 3) === 0 && len <= 1024) {
+    const offset = byteOffsetOf(buffer);
+    if ((offset & 3) === 0 && len <= 1024) {
       // Word copy through a cached Int32Array over the caller's buffer: no allocation.
       let words = this.#intoWords;
+      const backing = bufferOf(buffer);
       if (
-        words === undefined || words.buffer !== buffer.buffer ||
-        words.byteOffset !== buffer.byteOffset
+        words === undefined || words.buffer !== backing || words.byteOffset !== offset ||
+        words.length !== room >> 2
       ) {
-        words = this.#intoWords = new Int32Array(
-          buffer.buffer,
-          buffer.byteOffset,
-          buffer.byteLength >> 2,
-        );
+        words = this.#intoWords = new Int32Array(backing, offset, room >> 2);
       }
       const n = len >> 2;
       for (let k = 0; k < n; k++) words[k] = i[from + k]!;
       const u8 = this.#u8;
       for (let k = n << 2; k < len; k++) buffer[k] = u8[(from << 2) + k]!;
     } else {
-      buffer.set(this.#u8.subarray(from << 2, (from << 2) + len));
+      typedArraySet.call(buffer, this.#u8.subarray(from << 2, (from << 2) + len));
     }
     this.#consumedSpsc(pos);
     return len;
@@ -797,7 +820,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    */
   tryReceiveEach(callback: (bytes: Uint8Array) => void, max = Infinity): number {
     if (typeof callback !== "function") throw new TypeError("tryReceiveEach() takes a function");
-    if (typeof max !== "number" || !(max >= 1)) throw new RangeError(`max must be ≥ 1, got ${max}`);
+    checkMax(max);
     this.#ensureOpen();
     if (this.#mpmc || (this.#receiving && this.#head !== this.#freed)) {
       // One view at a time: mpmc slots are claimed one by one, and with views
@@ -815,14 +838,18 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       return n;
     }
     if (!this.#receiving) this.#claimReceiver();
-    const i = this.#i32;
     const start = this.#head;
     let pos = start;
     try {
       while (((pos - start) | 0) < max) {
         const slot = this.#header(pos);
-        if (!this.#isReady(slot, pos)) break;
-        const len = i[slot + SLOT_LEN]!;
+        const first = pos === start;
+        if (!this.#readySpsc(slot, pos, first)) break;
+        const len = this.#lengthAt(slot, pos);
+        if (len < 0) {
+          if (first) throw this.#rejectSlot(slot, pos);
+          break; // the next call reports it; these are good
+        }
         const index = pos & this.#mask;
         let view = this.#slotViews[index];
         if (view === undefined || view.length !== len) {
@@ -872,13 +899,12 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     callback: (bytes: Uint8Array) => void,
     options?: ChannelWaitSyncOptions & { max?: number },
   ): number {
-    if (options !== undefined) checkWait(options, "receiveEachSync", SYNC_EACH_KEYS);
-    const max = options?.max ?? Infinity;
-    return this.tryReceiveEach(callback, max) ||
+    const o = checkWait(options, "receiveEachSync", SYNC_EACH_KEYS);
+    return this.tryReceiveEach(callback, o.max) ||
       this.#waitSync(
-        () => this.tryReceiveEach(callback, max) || undefined,
+        () => this.tryReceiveEach(callback, o.max) || undefined,
         this.#receivers,
-        options,
+        o,
       );
   }
 
@@ -895,13 +921,12 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     callback: (bytes: Uint8Array) => void,
     options?: ChannelWaitOptions & { max?: number },
   ): Promise<number> {
-    if (options !== undefined) checkWait(options, "receiveEach", EACH_KEYS);
-    const max = options?.max ?? Infinity;
-    return this.tryReceiveEach(callback, max) ||
+    const o = checkWait(options, "receiveEach", EACH_KEYS);
+    return this.tryReceiveEach(callback, o.max) ||
       await this.#waitAsync(
-        () => this.tryReceiveEach(callback, max) || undefined,
+        () => this.tryReceiveEach(callback, o.max) || undefined,
         this.#receivers,
-        options,
+        o,
       );
   }
 
@@ -927,9 +952,9 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * ```
    */
   receiveIntoSync(buffer: Uint8Array, options?: ChannelWaitSyncOptions): number {
-    if (options !== undefined) checkWait(options, "receiveIntoSync", SYNC_WAIT_KEYS);
+    const o = checkWait(options, "receiveIntoSync", SYNC_WAIT_KEYS);
     return this.tryReceiveInto(buffer) ??
-      this.#waitSync(() => this.tryReceiveInto(buffer), this.#receivers, options);
+      this.#waitSync(() => this.tryReceiveInto(buffer), this.#receivers, o);
   }
 
   /**
@@ -942,9 +967,9 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @throws `signal.reason` when aborted
    */
   async receiveInto(buffer: Uint8Array, options?: ChannelWaitOptions): Promise<number> {
-    if (options !== undefined) checkWait(options, "receiveInto", WAIT_KEYS);
+    const o = checkWait(options, "receiveInto", WAIT_KEYS);
     return this.tryReceiveInto(buffer) ??
-      await this.#waitAsync(() => this.tryReceiveInto(buffer), this.#receivers, options);
+      await this.#waitAsync(() => this.tryReceiveInto(buffer), this.#receivers, o);
   }
 
   /** Int32 index of the header of position `pos`'s slot. */
@@ -966,9 +991,48 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   #nextSlotSpsc(): number {
     const pos = this.#head;
     const slot = this.#header(pos);
-    if (this.#isReady(slot, pos)) return slot;
+    if (this.#readySpsc(slot, pos, true)) return slot;
     this.#throwIfEnded();
     return -1;
+  }
+
+  /**
+   * spsc receiver: is position `pos` published? Receivers never write seq in
+   * spsc, so an unpublished slot holds the previous lap's `pos − capacity + 1`
+   * (or, on the first lap, its own index): anything else is not the
+   * library's, and `strict` says so instead of waiting on it forever.
+   */
+  #readySpsc(slot: number, pos: number, strict: boolean): boolean {
+    const seq = Atomics.load(this.#i32, slot + SLOT_SEQ);
+    if (seq === ((pos + 1) | 0)) return true;
+    if (strict && seq !== pos && seq !== ((pos + 1 - this.#capacity) | 0)) {
+      throw this.#corrupt(`slot ${pos & this.#mask}'s seq`, seq, `position ${pos}`);
+    }
+    return false;
+  }
+
+  /**
+   * The length of the message published at `pos`, or -1 when its words are
+   * not what a sender writes: a length past maxMessageSize would copy other
+   * messages' bytes, and a position not `pos` means the seq word was forged
+   * or the payload is half-written. One compare each, on a line already read.
+   */
+  #lengthAt(slot: number, pos: number): number {
+    const i = this.#i32;
+    const len = i[slot + SLOT_LEN]!;
+    return len >= 0 && len <= this.#max && i[slot + SLOT_POS] === pos ? len : -1;
+  }
+
+  /** A slot whose message fails {@linkcode Channel.#lengthAt}: frees it (the ring goes on) and says why. */
+  #rejectSlot(slot: number, pos: number): Deno.errors.InvalidData {
+    const i = this.#i32;
+    const len = i[slot + SLOT_LEN]!;
+    const e = len >= 0 && len <= this.#max
+      ? this.#corrupt(`slot ${pos & this.#mask}'s position`, i[slot + SLOT_POS]!, `position ${pos}`)
+      : this.#corrupt(`slot ${pos & this.#mask}'s length`, len, `maxMessageSize ${this.#max}`);
+    if (!this.#mpmc && this.#head === pos) this.#head = (pos + 1) | 0;
+    this.#free(slot, pos);
+    return e;
   }
 
   /** spsc: position `pos` (the oldest taken) is consumed; give its slot back. */
@@ -1000,9 +1064,9 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @throws {Deno.errors.UnexpectedEof} when the stream has ended
    */
   receiveSync(options?: ChannelWaitSyncOptions): Uint8Array {
-    if (options !== undefined) checkWait(options, "receiveSync", SYNC_WAIT_KEYS);
+    const o = checkWait(options, "receiveSync", SYNC_WAIT_KEYS);
     return this.tryReceive() ??
-      this.#waitSync(() => this.tryReceive(), this.#receivers, options);
+      this.#waitSync(() => this.tryReceive(), this.#receivers, o);
   }
 
   /**
@@ -1013,10 +1077,10 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @throws `signal.reason` when aborted
    */
   async receive(options?: ChannelWaitOptions): Promise<Uint8Array> {
-    if (options !== undefined) checkWait(options, "receive", WAIT_KEYS);
+    const o = checkWait(options, "receive", WAIT_KEYS);
     // The copy is made inside the attempt: nothing can close the handle between taking and copying.
     return this.tryReceive() ??
-      await this.#waitAsync(() => this.tryReceive(), this.#receivers, options);
+      await this.#waitAsync(() => this.tryReceive(), this.#receivers, o);
   }
 
   /**
@@ -1027,9 +1091,9 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @throws `signal.reason` when aborted
    */
   async receiveView(options?: ChannelWaitOptions): Promise<MessageView> {
-    if (options !== undefined) checkWait(options, "receiveView", WAIT_KEYS);
+    const o = checkWait(options, "receiveView", WAIT_KEYS);
     return this.tryReceiveView() ??
-      await this.#waitAsync(() => this.tryReceiveView(), this.#receivers, options);
+      await this.#waitAsync(() => this.tryReceiveView(), this.#receivers, o);
   }
 
   /** Receives until the stream ends: `for await (const msg of channel)`. */
@@ -1091,7 +1155,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     }
     for (const view of this.#heldViews) view.release();
     // A park of this handle still in flight may take one of the posts: post for it too.
-    if (this.#finishSender()) this.#wakeAll(ownReceivers);
+    if (this.#finishSender()) this.#wakeAll(ownReceivers, false);
     this.#releaseReceiver();
     this.#data.close();
     this.#space.close();
@@ -1105,16 +1169,17 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
 
   // ---- sending ----
 
-  #sendSpsc(bytes: Uint8Array): boolean {
+  #sendSpsc(bytes: Uint8Array, n: number): boolean {
     const i = this.#i32;
     const pos = this.#tail;
     if (((pos - this.#headCache) | 0) >= this.#capacity) {
-      this.#headCache = Atomics.load(i, H.HEAD);
+      this.#headCache = this.#loadHead(pos);
       if (((pos - this.#headCache) | 0) >= this.#capacity) return false; // full
     }
     const slot = this.#header(pos);
-    i[slot + SLOT_LEN] = bytes.length;
+    i[slot + SLOT_LEN] = n;
     this.#u8.set(bytes, this.#payload(pos));
+    i[slot + SLOT_POS] = pos;
     const next = (pos + 1) | 0;
     this.#tail = next;
     Atomics.store(i, slot + SLOT_SEQ, next); // publishes the slot (a full barrier)
@@ -1123,18 +1188,31 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     return true;
   }
 
-  #sendMpmc(bytes: Uint8Array): boolean {
+  #sendMpmc(bytes: Uint8Array, n: number): boolean {
     const i = this.#i32;
     for (;;) {
       const pos = Atomics.load(i, H.TAIL);
       const slot = this.#header(pos);
-      const dif = (Atomics.load(i, slot + SLOT_SEQ) - pos) | 0;
-      if (dif < 0) return false; // full
-      if (dif > 0) continue; // another sender took pos
+      const seq = Atomics.load(i, slot + SLOT_SEQ);
+      const dif = (seq - pos) | 0;
+      if (dif < 0) {
+        // Full: the slot still holds (or is being emptied of) the previous lap, pos − capacity.
+        if (dif < -this.#capacity) throw this.#corrupt(`slot ${pos & this.#mask}'s seq`, seq);
+        return false;
+      }
+      if (dif > 0) {
+        // Another sender took pos, so TAIL has moved on; a TAIL that has not moved means the
+        // seq word is not the library's, and looping on it would never end.
+        if (Atomics.load(i, H.TAIL) === pos) {
+          throw this.#corrupt(`slot ${pos & this.#mask}'s seq`, seq);
+        }
+        continue;
+      }
       if (Atomics.compareExchange(i, H.TAIL, pos, (pos + 1) | 0) !== pos) continue;
       Atomics.store(i, slot + SLOT_OWNER, pid);
-      i[slot + SLOT_LEN] = bytes.length;
+      i[slot + SLOT_LEN] = n;
       this.#u8.set(bytes, this.#payload(pos));
+      i[slot + SLOT_POS] = pos;
       Atomics.store(i, slot + SLOT_SEQ, (pos + 1) | 0);
       if (Atomics.load(i, H.RECEIVERS_WAITING) !== 0) this.#wake(this.#data);
       return true;
@@ -1150,7 +1228,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
         const e = base + s * (SENDER_ENTRY >> 2);
         if (!this.#mpmc) {
           const state = Atomics.load(i, e + 2);
-          const other = Atomics.load(i, e);
+          const other = this.#pidAt(e, `sender ${s}'s pid`);
           if (
             state === SENDER_ACTIVE && other !== 0 && isAlive(other) &&
             Atomics.load(i, e + 1) !== this.#token
@@ -1179,7 +1257,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       // Full: free the entries of dead senders that ended (their end is recorded by being gone).
       for (let s = 0; s < MAX_SENDERS; s++) {
         const e = base + s * (SENDER_ENTRY >> 2);
-        const p = Atomics.load(i, e);
+        const p = this.#pidAt(e, `sender ${s}'s pid`);
         if (p !== 0 && Atomics.load(i, e + 2) === SENDER_ENDED && !isAlive(p)) {
           Atomics.store(i, e, 0);
         }
@@ -1194,8 +1272,8 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * slot, which must be skipped, not overwritten.
    */
   #firstFreePosition(): number {
-    const i = this.#i32;
-    let pos = Atomics.load(i, H.TAIL);
+    if (this.#mpmc) return 0; // mpmc senders take TAIL afresh each send
+    let pos = this.#spscTail();
     for (let k = 0; k < this.#capacity && this.#isReady(this.#header(pos), pos); k++) {
       pos = (pos + 1) | 0;
     }
@@ -1215,39 +1293,59 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       if (!this.#receiving) this.#claimReceiver();
       const pos = this.#head;
       const slot = this.#header(pos);
-      if (!this.#isReady(slot, pos)) return undefined; // empty
-      if (i[slot + SLOT_LEN]! > fits) throw tooSmall(i[slot + SLOT_LEN]!, fits);
+      if (!this.#readySpsc(slot, pos, true)) return undefined; // empty
+      const len = i[slot + SLOT_LEN]!;
+      if (len > fits && len <= this.#max) throw tooSmall(len, fits);
       this.#head = (pos + 1) | 0;
       return this.#view(slot, pos);
     }
+    const mask = this.#mask;
     for (;;) {
       const pos = Atomics.load(i, H.HEAD);
       const slot = this.#header(pos);
-      const dif = (Atomics.load(i, slot + SLOT_SEQ) - ((pos + 1) | 0)) | 0;
-      if (dif < 0) return undefined; // empty (or a sender is still writing pos)
-      if (dif > 0) continue;
+      const seq = Atomics.load(i, slot + SLOT_SEQ);
+      const dif = (seq - ((pos + 1) | 0)) | 0;
+      if (dif < 0) {
+        // Empty: pos is free or being written (seq = pos), or the previous lap's receiver still
+        // holds the slot (pos − capacity + 1). Anything lower is not the library's.
+        if (dif < -this.#capacity) throw this.#corrupt(`slot ${pos & mask}'s seq`, seq);
+        return undefined;
+      }
+      if (dif > 0) {
+        // Another receiver took pos and freed it, so HEAD has moved on; if it has not, the
+        // seq word is not the library's and looping on it would never end.
+        if (Atomics.load(i, H.HEAD) === pos) throw this.#corrupt(`slot ${pos & mask}'s seq`, seq);
+        continue;
+      }
       const len = i[slot + SLOT_LEN]!;
-      if (len > fits) {
+      if (len > fits && len <= this.#max) {
         // Only if the length read is still pos's: another receiver may have taken pos meanwhile.
         if (Atomics.load(i, slot + SLOT_SEQ) === ((pos + 1) | 0)) throw tooSmall(len, fits);
         continue;
       }
       if (Atomics.compareExchange(i, H.HEAD, pos, (pos + 1) | 0) !== pos) continue;
-      Atomics.store(i, slot + SLOT_OWNER, -pid);
+      // A published slot names its sender (a tombstone, the dead one); a free one names nobody.
+      const owner = Atomics.exchange(i, slot + SLOT_OWNER, -pid);
+      if (!(owner > 0 && owner <= PID_MAX)) {
+        this.#free(slot, pos);
+        throw this.#corrupt(`slot ${pos & mask}'s owner`, owner, `seq ${seq}`);
+      }
       return this.#view(slot, pos);
     }
   }
 
+  /** The taken slot's message as a view, or its slot freed and the reason thrown. */
   #view(slot: number, pos: number): SlotView {
     const i = this.#i32;
-    const len = i[slot + SLOT_LEN]!;
-    if (len === TOMBSTONE) {
+    if (this.#mpmc && i[slot + SLOT_LEN] === TOMBSTONE) {
       const dead = i[slot + SLOT_DEAD] ?? 0;
       this.#free(slot, pos);
       throw new Deno.errors.BrokenPipe(
         `A sender (pid ${Math.abs(dead)}) died while writing a message; it was dropped`,
       );
     }
+    const len = this.#lengthAt(slot, pos);
+    if (len < 0) throw this.#rejectSlot(slot, pos);
     const start = this.#payload(pos);
     return new SlotView(this.#u8.subarray(start, start + len), this, slot, pos);
   }
@@ -1282,9 +1380,40 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
 
   #claimReceiver(): void {
     // One receiver at a time in spsc: it continues from the shared head.
+    this.#spscTail(); // checks HEAD against it before trusting it
     this.#takeReceiverPlace();
     this.#receiving = true;
     this.#head = this.#freed = Atomics.load(this.#i32, H.HEAD);
+  }
+
+  /**
+   * spsc: TAIL, checked against HEAD. Its last sender stored TAIL just after
+   * publishing, so TAIL is at most one behind HEAD, and never a lap ahead.
+   */
+  #spscTail(): number {
+    const i = this.#i32;
+    const tail = Atomics.load(i, H.TAIL);
+    const head = Atomics.load(i, H.HEAD);
+    const d = (tail - head) | 0;
+    if (d < -1 || d > this.#capacity) throw this.#corrupt("tail", tail, `head ${head}`);
+    return tail;
+  }
+
+  /**
+   * mpmc, after a sleep slice ended empty-handed: are HEAD and TAIL possible?
+   * A HEAD pushed past TAIL (or TAIL more than a lap ahead) reads as an empty
+   * (or full) ring forever; this turns that into InvalidData within a slice.
+   */
+  #checkPositions(): void {
+    if (!this.#mpmc) return;
+    const i = this.#i32;
+    // TAIL on both sides of HEAD: each bound holds at the instant of its own reads.
+    const t1 = Atomics.load(i, H.TAIL);
+    const head = Atomics.load(i, H.HEAD);
+    const t2 = Atomics.load(i, H.TAIL);
+    if (((t1 - head) | 0) > this.#capacity || ((t2 - head) | 0) < 0) {
+      throw this.#corrupt("head", head, `tail ${t2}`);
+    }
   }
 
   /**
@@ -1301,7 +1430,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
         Atomics.store(i, H.RECEIVER_PID, pid);
         return;
       }
-      const other = Atomics.load(i, H.RECEIVER_PID);
+      const other = this.#pidAt(H.RECEIVER_PID, "receiver pid");
       if (other !== 0 && isAlive(other)) {
         throw new Deno.errors.Busy(
           `Cannot receive from channel "${this.#name}": it is "spsc" and already has a receiver ` +
@@ -1361,11 +1490,13 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     let died = 0;
     for (let s = 0; s < MAX_SENDERS; s++) {
       const e = base + s * (SENDER_ENTRY >> 2);
-      const p = Atomics.load(i, e);
+      const p = this.#pidAt(e, `sender ${s}'s pid`);
       if (p === 0) continue;
       any = true;
       const state = Atomics.load(i, e + 2);
       if (state === SENDER_ENDED) continue;
+      // 0 is a sender between claiming its entry and marking it active.
+      if (state !== SENDER_ACTIVE && state !== 0) throw this.#corrupt(`sender ${s}'s state`, state);
       if (p === pid || isAlive(p)) return; // a live sender may still send
       died = p;
     }
@@ -1398,7 +1529,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     if (Atomics.load(i, H.TAIL) === pos) return; // truly empty
     const slot = this.#header(pos);
     if (Atomics.load(i, slot + SLOT_SEQ) !== pos) return;
-    const owner = Atomics.load(i, slot + SLOT_OWNER);
+    const owner = this.#pidAt(slot + SLOT_OWNER, `slot ${pos & this.#mask}'s owner`, true);
     if (owner <= 0 || isAlive(owner)) return;
     // Publish a tombstone in its place, exactly once (the seq CAS decides).
     i[slot + SLOT_LEN] = TOMBSTONE;
@@ -1415,11 +1546,13 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     const pos = Atomics.load(i, H.TAIL);
     const slot = this.#header(pos);
     const seq = Atomics.load(i, slot + SLOT_SEQ);
-    const owner = Atomics.load(i, slot + SLOT_OWNER);
-    if (owner >= 0 || isAlive(-owner)) return;
-    // The dead receiver had taken position pos - capacity: free the slot for pos.
+    const owner = this.#pidAt(slot + SLOT_OWNER, `slot ${pos & this.#mask}'s owner`, true);
+    // Only a slot a receiver took and never freed: it still holds pos − capacity + 1.
+    if (owner >= 0 || seq !== ((pos + 1 - this.#capacity) | 0) || isAlive(-owner)) return;
+    // The dead receiver had taken position pos - capacity: free the slot for pos. The owner
+    // word goes first, so that it can never be cleared after a new sender wrote its pid there.
+    if (Atomics.compareExchange(i, slot + SLOT_OWNER, owner, 0) !== owner) return;
     if (Atomics.compareExchange(i, slot + SLOT_SEQ, seq, pos) === seq) {
-      Atomics.store(i, slot + SLOT_OWNER, 0);
       Atomics.add(i, H.DROPPED, 1);
     }
   }
@@ -1431,11 +1564,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * announce ourselves as a sleeper (so the other side posts), re-check, and
    * sleep for a slice; a slice that ends empty-handed looks for dead peers.
    */
-  #waitSync<T>(
-    attempt: () => T | undefined,
-    side: WaitSide,
-    options: ChannelWaitSyncOptions = {},
-  ): T {
+  #waitSync<T>(attempt: () => T | undefined, side: WaitSide, options: Wait): T {
     try {
       return this.#waitSyncLoop(attempt, side, options);
     } catch (e) {
@@ -1443,17 +1572,13 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     }
   }
 
-  #waitSyncLoop<T>(
-    attempt: () => T | undefined,
-    side: WaitSide,
-    options: ChannelWaitSyncOptions,
-  ): T {
+  #waitSyncLoop<T>(attempt: () => T | undefined, side: WaitSide, options: Wait): T {
     const { timeout, spinMicros } = options;
     const deadline = deadlineOf(timeout);
     const spinMs = this.#spinOf(spinMicros, timeout);
     for (;;) {
       let got: T | undefined;
-      if (this.#spin(() => (got = attempt()) !== undefined, spinMs)) return got!;
+      if (this.#spin(() => (got = attempt()) !== undefined, spinMs, deadline)) return got!;
       this.#sleeping(side);
       try {
         const again = attempt();
@@ -1473,11 +1598,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   }
 
   /** {@linkcode Channel.#waitSync} without blocking the event loop, with `signal`. */
-  async #waitAsync<T>(
-    attempt: () => T | undefined,
-    side: WaitSide,
-    options: ChannelWaitOptions = {},
-  ): Promise<T> {
+  async #waitAsync<T>(attempt: () => T | undefined, side: WaitSide, options: Wait): Promise<T> {
     try {
       return await this.#waitAsyncLoop(attempt, side, options);
     } catch (e) {
@@ -1488,7 +1609,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   async #waitAsyncLoop<T>(
     attempt: () => T | undefined,
     side: WaitSide,
-    options: ChannelWaitOptions,
+    options: Wait,
   ): Promise<T> {
     const { signal, timeout, spinMicros } = options;
     signal?.throwIfAborted();
@@ -1496,7 +1617,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     const spinMs = this.#spinOf(spinMicros, timeout);
     for (;;) {
       let got: T | undefined;
-      if (this.#spin(() => (got = attempt()) !== undefined, spinMs)) return got!;
+      if (this.#spin(() => (got = attempt()) !== undefined, spinMs, deadline)) return got!;
       this.#sleeping(side);
       try {
         const again = attempt();
@@ -1543,18 +1664,18 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
 
   #spinOf(spinMicros: number | undefined, timeout: number | undefined): number {
     if (spinMicros === undefined) return timeout === 0 ? 0 : this.#spinMs;
-    checkSpin(spinMicros);
     return spinMicros / 1000;
   }
 
-  #spin(attempt: () => boolean, spinMs: number): boolean {
+  #spin(attempt: () => boolean, spinMs: number, deadline: number): boolean {
     // A wake-up through the semaphore costs tens to hundreds of µs on these
     // VMs, so a waiter polls for up to spinMs first. The clock is read only
     // every 256 polls, and not before the first 256: it costs more than a
     // poll here (0.1–3 µs), and a peer that answers at once should not pay it.
     if (spinMs <= 0) return false;
     for (let k = 0; k < 256; k++) if (attempt()) return true;
-    const end = performance.now() + spinMs;
+    // Never past the wait's deadline: a spin is a cheaper sleep, not a longer wait.
+    const end = Math.min(performance.now() + spinMs, deadline);
     do {
       for (let k = 0; k < 256; k++) if (attempt()) return true;
     } while (performance.now() < end);
@@ -1565,19 +1686,53 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     if (sem.value === 0) sem.post();
   }
 
-  #wakeAll(extra: number): void {
-    const i = this.#i32;
-    for (let n = Atomics.load(i, H.RECEIVERS_WAITING) + extra; n > 0; n--) this.#data.post();
+  /**
+   * Posts once for every sleeping receiver. The count is another process's
+   * word too: one past MAX_WAITERS would post for minutes, so `end()` refuses
+   * it, and `close()` (which must release this handle whatever the mapping
+   * holds) posts only for its own waits.
+   */
+  #wakeAll(extra: number, strict = true): void {
+    const n = Atomics.load(this.#i32, H.RECEIVERS_WAITING);
+    let posts = extra;
+    if (n >= 0 && n <= MAX_WAITERS) posts += n;
+    else if (strict) throw this.#corrupt("receivers-waiting count", n);
+    for (; posts > 0; posts--) this.#data.post();
   }
 
-  #check(bytes: Uint8Array): void {
+  /** The real length of a message to send: checked whole before any slot is claimed. */
+  #lengthOf(bytes: Uint8Array): number {
     this.#ensureOpen();
-    if (!(bytes instanceof Uint8Array)) throw new TypeError("send() takes a Uint8Array");
-    if (bytes.length > this.#max) {
+    const n = byteLengthOf(bytes, "send()");
+    if (n > this.#max) {
       throw new RangeError(
-        `A ${bytes.length}-byte message exceeds this channel's maxMessageSize (${this.#max})`,
+        `A ${n}-byte message exceeds this channel's maxMessageSize (${this.#max})`,
       );
     }
+    return n;
+  }
+
+  /** spsc sender: HEAD, which must lie within one lap behind `tail`. */
+  #loadHead(tail: number): number {
+    const head = Atomics.load(this.#i32, H.HEAD);
+    const d = (tail - head) | 0;
+    if (d < 0 || d > this.#capacity) throw this.#corrupt("head", head, `tail ${tail}`);
+    return head;
+  }
+
+  /** A pid read from the mapping (negative for a receiver's slot claim when `signed`). */
+  #pidAt(index: number, field: string, signed = false): number {
+    const p = Atomics.load(this.#i32, index);
+    if (p <= PID_MAX && p >= (signed ? -PID_MAX : 0)) return p;
+    throw this.#corrupt(field, p);
+  }
+
+  /** A word no process running this library could have written: the channel is corrupt. */
+  #corrupt(field: string, value: number, beside = ""): Deno.errors.InvalidData {
+    return new Deno.errors.InvalidData(
+      `Channel "${this.#name}" is corrupt: its ${field} holds ${value}` +
+        `${beside === "" ? "" : ` (beside ${beside})`}, which this library never writes`,
+    );
   }
 
   #ensureOpen(): void {
@@ -1655,14 +1810,107 @@ function powerOfTwo(n: number): number {
  * Checks a wait's options before anything is tried: `deno run` does not
  * type-check, and a misspelled `timeoutMs` would otherwise wait forever.
  */
-function checkWait(options: unknown, method: string, known: readonly string[]): void {
-  checkOptions(options, `Channel.${method}()`, known);
-  const { timeout, spinMicros, signal } = options as ChannelWaitOptions;
+function checkWait(options: unknown, method: string, known: readonly string[]): Wait {
+  if (options === undefined) return NO_WAIT_OPTIONS;
+  const what = `Channel.${method}()`;
+  checkChannelOptions(options, what, known);
+  // Read once: a getter must not hand these checks one value and the wait another.
+  const { timeout, spinMicros, signal, max = Infinity } = options as ChannelWaitOptions & {
+    max?: number;
+  };
   checkTimeout(timeout);
   if (spinMicros !== undefined) checkSpin(spinMicros);
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError("signal must be an AbortSignal");
+  if (signal !== undefined) checkSignal(signal);
+  checkMax(max);
+  return { timeout, spinMicros, signal, max };
+}
+
+/** {@linkcode checkOptions}, and an array is not an options object either. */
+function checkChannelOptions(options: unknown, what: string, known: readonly string[]): void {
+  if (Array.isArray(options)) throw new TypeError(`${what} options must be an object`);
+  checkOptions(options, what, known);
+}
+
+/** A wait's options, checked and read once (see {@linkcode checkWait}). */
+interface Wait {
+  readonly timeout: number | undefined;
+  readonly spinMicros: number | undefined;
+  readonly signal: AbortSignal | undefined;
+  readonly max: number;
+}
+
+const NO_WAIT_OPTIONS: Wait = Object.freeze({
+  timeout: undefined,
+  spinMicros: undefined,
+  signal: undefined,
+  max: Infinity,
+});
+
+const abortedOf = Object.getOwnPropertyDescriptor(AbortSignal.prototype, "aborted")!.get!;
+
+/** A real AbortSignal: `instanceof` is fooled by `Object.create(AbortSignal.prototype)`. */
+function checkSignal(signal: unknown): void {
+  try {
+    abortedOf.call(signal);
+  } catch {
+    throw new TypeError(`signal must be an AbortSignal, got ${describe(signal)}`);
   }
+}
+
+/** A batch bound: a positive integer, or Infinity for "all there are". */
+function checkMax(max: unknown): void {
+  if (typeof max !== "number") throw new TypeError(`max must be a number, got ${typeof max}`);
+  if (!(max >= 1 && (Number.isInteger(max) || max === Infinity))) {
+    throw new RangeError(`max must be a positive integer or Infinity, got ${max}`);
+  }
+}
+
+function describe(v: unknown): string {
+  return v === null ? "null" : typeof v === "object" ? Object.prototype.toString.call(v) : typeof v;
+}
+
+// The engine's own accessors: a Uint8Array subclass may override `length`,
+// `byteLength`, `byteOffset`, `buffer` or `set`, and the copy must not believe it.
+const typedArrayProto = Object.getPrototypeOf(Uint8Array.prototype);
+const intrinsic = (key: PropertyKey) => Object.getOwnPropertyDescriptor(typedArrayProto, key)!.get!;
+const tagOf = intrinsic(Symbol.toStringTag) as (this: unknown) => string | undefined;
+const byteLengthGetter = intrinsic("byteLength") as (this: Uint8Array) => number;
+const byteOffsetGetter = intrinsic("byteOffset") as (this: Uint8Array) => number;
+const bufferGetter = intrinsic("buffer") as (this: Uint8Array) => ArrayBufferLike;
+const detachedOf = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "detached")?.get;
+const typedArraySet = typedArrayProto.set as (this: Uint8Array, source: ArrayLike<number>) => void;
+
+/**
+ * The real byte length of `bytes`, which must be a Uint8Array (a subclass is
+ * fine) whose buffer is not detached; a TypeError otherwise, before anything
+ * has been claimed or taken.
+ */
+function byteLengthOf(bytes: unknown, method: string): number {
+  if (tagOf.call(bytes) !== "Uint8Array") {
+    throw new TypeError(`${method} takes a Uint8Array, got ${describe(bytes)}`);
+  }
+  const n = byteLengthGetter.call(bytes as Uint8Array);
+  if (n === 0 && isDetached(bytes as Uint8Array)) {
+    throw new TypeError(`${method} was given a Uint8Array whose buffer is detached`);
+  }
+  return n;
+}
+
+function isDetached(bytes: Uint8Array): boolean {
+  const buffer = bufferGetter.call(bytes);
+  try {
+    return detachedOf?.call(buffer) === true;
+  } catch {
+    return false; // a SharedArrayBuffer: it cannot be detached
+  }
+}
+
+function byteOffsetOf(bytes: Uint8Array): number {
+  return byteOffsetGetter.call(bytes);
+}
+
+function bufferOf(bytes: Uint8Array): ArrayBufferLike {
+  return bufferGetter.call(bytes);
 }
 
 /** An option given to open() must be what the channel was created with. */
@@ -1678,6 +1926,70 @@ function expectSame(name: string, what: string, expected: unknown, actual: unkno
 function retitled<E extends Error>(e: E, message: string): E {
   const Ctor = e.constructor as new (message: string, options?: ErrorOptions) => E;
   return Object.assign(new Ctor(message, { cause: e }), e);
+}
+
+/**
+ * Checks every header word a handle trusts for its lifetime (they are cached,
+ * never re-read), and the words it reads on its first send or receive, before
+ * any slot is touched: another process can write anything here.
+ */
+function checkHeader(
+  name: string,
+  words: Int32Array,
+  size: number,
+): { cap: number; max: number; kind: number } {
+  const version = words[H.VERSION];
+  if (version !== VERSION) {
+    throw new Deno.errors.InvalidData(
+      `Cannot open channel "${name}": it is a version ${version} channel; this library speaks version ${VERSION}`,
+    );
+  }
+  const bad = (field: string, value: number | undefined, want: string) =>
+    new Deno.errors.InvalidData(
+      `Cannot open channel "${name}": its header is corrupt: ${field} is ${value}, ${want}`,
+    );
+  const kind = words[H.TOPOLOGY]!;
+  if (kind !== 0 && kind !== 1) throw bad("topology", kind, "not 0 (spsc) or 1 (mpmc)");
+  const cap = words[H.CAPACITY]!;
+  if (!(cap >= 2 && cap <= 1 << 20 && (cap & (cap - 1)) === 0)) {
+    throw bad("capacity", cap, "not a power of two from 2 to 2^20");
+  }
+  const max = words[H.MAX_MESSAGE]!;
+  if (!(max >= 1 && max <= 64 << 20)) throw bad("maxMessageSize", max, "not from 1 to 64 MiB");
+  if (words[H.SLOT_BYTES] !== slotBytes(max)) {
+    throw bad("slot bytes", words[H.SLOT_BYTES], `not ${slotBytes(max)} for maxMessageSize ${max}`);
+  }
+  const need = channelBytes(cap, max);
+  if (size < need) throw bad("capacity × slot bytes", need, `more than the object's ${size} bytes`);
+  // TAIL read on both sides of HEAD: at any instant 0 ≤ TAIL − HEAD ≤ capacity (spsc: TAIL may
+  // lag one behind, when its sender died between publishing and recording it).
+  const t1 = Atomics.load(words, H.TAIL);
+  const head = Atomics.load(words, H.HEAD);
+  const t2 = Atomics.load(words, H.TAIL);
+  if (((t1 - head) | 0) > cap || ((t2 - head) | 0) < (kind === 1 ? 0 : -1)) {
+    throw bad("head", head, `impossible with tail ${t2} and capacity ${cap}`);
+  }
+  const pidOk = (p: number) => p >= 0 && p <= PID_MAX;
+  const receiver = words[H.RECEIVER_PID]!;
+  if (!pidOk(receiver)) throw bad("receiver pid", receiver, "not a pid");
+  for (let s = 0; s < MAX_SENDERS; s++) {
+    const e = (SENDERS_OFFSET >> 2) + s * (SENDER_ENTRY >> 2);
+    if (!pidOk(words[e]!)) throw bad(`sender ${s}'s pid`, words[e], "not a pid");
+    const state = words[e + 2]!;
+    if (state !== 0 && state !== SENDER_ACTIVE && state !== SENDER_ENDED) {
+      throw bad(`sender ${s}'s state`, state, "not 0, 1 or 2");
+    }
+  }
+  for (
+    const [field, at] of [["receivers waiting", H.RECEIVERS_WAITING], [
+      "senders waiting",
+      H.SENDERS_WAITING,
+    ]] as const
+  ) {
+    const n = words[at]!;
+    if (!(n >= 0 && n <= MAX_WAITERS)) throw bad(field, n, `not from 0 to ${MAX_WAITERS}`);
+  }
+  return { cap, max, kind };
 }
 
 function notAChannel(name: string, why: string): Deno.errors.InvalidData {

@@ -132,9 +132,19 @@ export function checkTimeout(timeout: unknown): asserts timeout is number | unde
   }
 }
 
-/** A spin budget in microseconds: finite and not negative. */
+/**
+ * The largest spin budget, in microseconds (10 ms). Past a few hundred µs a
+ * spinning waiter only burns the time slice its peer needs to answer (see
+ * FACTS.md, "Under CPU load"), and a sync spin freezes the event loop: a
+ * budget in seconds is a mistake, not a tuning.
+ */
+export const MAX_SPIN_MICROS = 10_000;
+
+/** A spin budget in microseconds: a number from 0 to {@linkcode MAX_SPIN_MICROS}. */
 export function checkSpin(micros: unknown): asserts micros is number {
-  if (typeof micros !== "number" || !Number.isFinite(micros) || micros < 0) {
-    throw new RangeError(`spinMicros must be a finite number ≥ 0, got ${String(micros)}`);
+  if (typeof micros !== "number" || !(micros >= 0 && micros <= MAX_SPIN_MICROS)) {
+    throw new RangeError(
+      `spinMicros must be a number from 0 to ${MAX_SPIN_MICROS}, got ${String(micros)}`,
+    );
   }
 }
