@@ -9,12 +9,19 @@
 import { utf8Length } from "../ffi/cstring.ts";
 
 /**
- * Checks a POSIX IPC name: a leading `/`, then 1 to `maxBytes` bytes of UTF-8
- * with no further `/` and no NUL.
+ * Checks a POSIX IPC name: well-formed Unicode, a leading `/`, then 1 to
+ * `maxBytes` bytes of UTF-8 with no further `/` and no NUL.
  */
 export function checkName(name: unknown, what: string, maxBytes = 255): asserts name is string {
   if (typeof name !== "string") {
     throw new TypeError(`${what} name must be a string, got ${typeof name}`);
+  }
+  // A lone surrogate would be encoded as U+FFFD, so two different strings
+  // would name one object.
+  if (!name.isWellFormed()) {
+    throw new TypeError(
+      `${what} name ${JSON.stringify(name)} is not well-formed Unicode (it has a lone surrogate)`,
+    );
   }
   if (!name.startsWith("/")) {
     throw new TypeError(`${what} name "${name}" must start with "/"`);
@@ -132,9 +139,20 @@ export function checkTimeout(timeout: unknown): asserts timeout is number | unde
   }
 }
 
-/** A spin budget in microseconds: finite and not negative. */
+/**
+ * The longest spin a wait may ask for, in microseconds. A spin holds the event
+ * loop (or the thread) the whole time, so it is for catching a peer that
+ * answers within microseconds; anything longer should sleep.
+ */
+export const MAX_SPIN_MICROS = 10_000;
+
+/** A spin budget in microseconds: 0 to {@linkcode MAX_SPIN_MICROS}. */
 export function checkSpin(micros: unknown): asserts micros is number {
-  if (typeof micros !== "number" || !Number.isFinite(micros) || micros < 0) {
-    throw new RangeError(`spinMicros must be a finite number ≥ 0, got ${String(micros)}`);
+  if (
+    typeof micros !== "number" || Number.isNaN(micros) || micros < 0 || micros > MAX_SPIN_MICROS
+  ) {
+    throw new RangeError(
+      `spinMicros must be a number from 0 to ${MAX_SPIN_MICROS}, got ${String(micros)}`,
+    );
   }
 }

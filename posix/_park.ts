@@ -28,6 +28,8 @@
 export const SLICE_MS = 50;
 /** Most parked calls in flight at once from this thread. */
 export const MAX_PARKS = 8;
+/** The longest delay setTimeout honours (a signed 32-bit count of ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Default spin before parking, in microseconds. */
 export const DEFAULT_SPIN_US = 20;
 
@@ -35,7 +37,10 @@ export const DEFAULT_SPIN_US = 20;
 export interface ParkTarget {
   /** One sync `sem_trywait`; true when a unit was taken. Throws if closed. */
   tryTake(): boolean;
-  /** Starts one bounded park; resolves to sem_clockwait's return value. */
+  /**
+   * Starts one bounded park; resolves to 0 when the park itself took a unit,
+   * else (woken, or the slice ended) to -1, and the queue tries again.
+   */
   park(sliceMs: number): Promise<number>;
   /** Posts a unit back (a park took one nobody wanted any more). */
   giveBack(): void;
@@ -110,11 +115,19 @@ export class WaitQueue {
         },
       };
       if (deadline !== Infinity) {
-        timer = setTimeout(() => {
-          this.#remove(waiter);
-          waiter.cleanup();
-          reject(timeoutError());
-        }, Math.max(0, deadline - performance.now()));
+        // setTimeout fires at once for a delay past 2^31-1 ms: arm in steps.
+        const arm = () => {
+          const left = deadline - performance.now();
+          timer = setTimeout(
+            left > MAX_TIMER_MS ? arm : () => {
+              this.#remove(waiter);
+              waiter.cleanup();
+              reject(timeoutError());
+            },
+            Math.max(0, Math.min(left, MAX_TIMER_MS)),
+          );
+        };
+        arm();
       }
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#waiters.push(waiter);

@@ -9,11 +9,12 @@
 import { Errno, errnoError } from "../ffi/errno.ts";
 import { checkPlacement, type MappedRegion } from "../memory/region.ts";
 import { SharedMemory } from "../posix/shared_memory.ts";
-import { checkMode, checkOptions } from "../memory/_validate.ts";
+import { checkMode } from "../memory/_validate.ts";
 import { isAlive } from "../memory/_liveness.ts";
 import { place, type PlaceHow, placeWhere } from "../memory/_placement.ts";
 import { type CreateLockOptions, openNamed } from "./_named.ts";
 import {
+  checkFactoryOptions,
   checkWaitOptions,
   deadlineOf,
   type SyncWaitOptions,
@@ -261,7 +262,7 @@ export class Mutex implements Disposable {
     options: CreateLockOptions,
     what: string,
   ): Mutex {
-    checkOptions(options, what, ["mode"]);
+    checkFactoryOptions(options, what, ["mode"]);
     const mode = options.mode ?? 0o600;
     checkMode(mode);
     return openNamed(

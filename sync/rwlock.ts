@@ -7,12 +7,12 @@
 
 import type { MappedRegion } from "../memory/region.ts";
 import { SharedMemory } from "../posix/shared_memory.ts";
-import { checkMode, checkOptions } from "../memory/_validate.ts";
+import { checkMode } from "../memory/_validate.ts";
 import { isAlive } from "../memory/_liveness.ts";
 import type { PlaceHow } from "../memory/_placement.ts";
 import { type CreateLockOptions, openNamed } from "./_named.ts";
 import { ReleaseOnce } from "./_release_once.ts";
-import type { SyncWaitOptions, WaitOptions } from "./_options.ts";
+import { checkFactoryOptions, type SyncWaitOptions, type WaitOptions } from "./_options.ts";
 import {
   checkSlots,
   StateLock,
@@ -488,7 +488,7 @@ export class RwLock implements Disposable {
 }
 
 function args(options: CreateRwLockOptions, what: string, known: readonly string[]) {
-  checkOptions(options, what, known);
+  checkFactoryOptions(options, what, known);
   const mode = options.mode ?? 0o600;
   checkMode(mode);
   const maxHolders = options.maxHolders ?? 64;

@@ -7,11 +7,11 @@
 
 import type { MappedRegion } from "../memory/region.ts";
 import { SharedMemory } from "../posix/shared_memory.ts";
-import { checkMode, checkOptions } from "../memory/_validate.ts";
+import { checkMode } from "../memory/_validate.ts";
 import type { PlaceHow } from "../memory/_placement.ts";
 import { type CreateLockOptions, openNamed } from "./_named.ts";
 import { ReleaseOnce } from "./_release_once.ts";
-import type { SyncWaitOptions, WaitOptions } from "./_options.ts";
+import { checkFactoryOptions, type SyncWaitOptions, type WaitOptions } from "./_options.ts";
 import { checkSlots, StateLock, stateLockSize, type Taker, WORD_A, WORD_B } from "./_state_lock.ts";
 
 const MAGIC = 0x53656d61; // "Sema"
@@ -425,7 +425,7 @@ function createArgs(
   if (options === null || typeof options !== "object") {
     throw new TypeError(`${what} options must be an object with permits`);
   }
-  checkOptions(options, what, known);
+  checkFactoryOptions(options, what, known);
   const { permits, maxHolders = 64 } = options;
   const mode = ("mode" in options ? options.mode : undefined) ?? 0o600;
   checkMode(mode);
