@@ -95,8 +95,8 @@ export class Semaphore implements Disposable {
   #held = 0;
   #taker: Taker = {
     take: (s) => {
-      const available = s.cells[AVAILABLE]!;
-      if (available <= 0) return false;
+      const available = availableOf(s);
+      if (available === 0) return false;
       s.addMine(1);
       s.cells[AVAILABLE] = available - 1;
       return true;
@@ -123,7 +123,9 @@ export class Semaphore implements Disposable {
       {
         scrubbed: (s) => {
           // The table is the truth: what nobody alive holds is available.
-          s.cells[AVAILABLE] = s.cells[CAPACITY]! - s.total();
+          const free = capacityOf(s) - s.total();
+          if (free < 0) throw s.corrupt("holder table total", s.total());
+          s.cells[AVAILABLE] = free;
         },
       },
     );
@@ -313,13 +315,13 @@ export class Semaphore implements Disposable {
   /** Total permits. */
   get capacity(): number {
     this.#check();
-    return Atomics.load(this.#state.cells, CAPACITY);
+    return capacityOf(this.#state);
   }
 
   /** Permits free right now (a snapshot). */
   get available(): number {
     this.#check();
-    return Atomics.load(this.#state.cells, AVAILABLE);
+    return availableOf(this.#state);
   }
 
   /** True after {@linkcode Semaphore.close}. */
@@ -401,8 +403,10 @@ export class Semaphore implements Disposable {
     this.#held--;
     const s = this.#state;
     s.critical(() => {
+      const available = availableOf(s);
       s.addMine(-1);
-      s.cells[AVAILABLE] = s.cells[AVAILABLE]! + 1;
+      // Never above capacity: a peer that rewrote the count must not mint permits.
+      s.cells[AVAILABLE] = Math.min(available + 1, capacityOf(s));
       s.wake(false);
     });
   }
@@ -412,6 +416,18 @@ export class Semaphore implements Disposable {
       throw new Deno.errors.BadResource("Cannot use semaphore: it is closed");
     }
   }
+}
+
+function capacityOf(s: StateLock): number {
+  const v = Atomics.load(s.cells, CAPACITY);
+  if (v < 1) throw s.corrupt("capacity", v);
+  return v;
+}
+
+function availableOf(s: StateLock): number {
+  const v = Atomics.load(s.cells, AVAILABLE);
+  if (v < 0 || v > capacityOf(s)) throw s.corrupt("available count", v);
+  return v;
 }
 
 /** What attach passes: the table size is read from memory, nothing is initialised. */

@@ -16,12 +16,16 @@ import { test, uniqueName } from "./_helpers.ts";
 const child = fromFileUrl(new URL("./fixtures/hostile_sem_child.ts", import.meta.url));
 const root = new URL("../", import.meta.url).href;
 
-async function runCase(which: string): Promise<string[]> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "-A", child, root, which],
+async function runCase(which: string, ...extra: string[]): Promise<string[]> {
+  const proc = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "-A", child, root, which, ...extra],
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  // A hang is a failure we observe, not one we suffer.
+  const timer = setTimeout(() => proc.kill("SIGKILL"), 15_000);
+  const out = await proc.output();
+  clearTimeout(timer);
   const stdout = new TextDecoder().decode(out.stdout);
   const stderr = new TextDecoder().decode(out.stderr);
   assertEquals(out.signal, null, `${which}: killed by ${out.signal}\n${stderr}`);
@@ -182,4 +186,18 @@ test("#14.15 names that are not well-formed Unicode are refused (a lone surrogat
     assertThrows(() => sync.Mutex.create(bad), TypeError, "well-formed");
     assertThrows(() => SharedMemory.create(bad, { size: 8 }), TypeError, "well-formed");
   }
+});
+
+test("#14.6 a state lock whose internal mutex names a live process: tries return, timed waits time out", async () => {
+  const got = await runCase("state-lock-live-pid", String(Deno.pid));
+  assertEquals(got, [
+    "ok",
+    "ok",
+    "ok",
+    "TimedOut",
+    "TimedOut",
+    "TimedOut",
+    "TimedOut",
+    "TimedOut",
+  ]);
 });
