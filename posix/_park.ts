@@ -138,6 +138,10 @@ export class WaitQueue {
   /** Rejects every queued waiter (the handle closed). */
   closeAll(error: unknown): void {
     this.#closedWith = error;
+    this.#failAll(error);
+  }
+
+  #failAll(error: unknown): void {
     const ws = this.#waiters;
     this.#waiters = [];
     for (const w of ws) {
@@ -171,7 +175,9 @@ export class WaitQueue {
         w.resolve();
       }
     } catch (e) {
-      this.closeAll(e);
+      // A corrupt word fails the waiters there are; the handle stays usable,
+      // since the word may be repaired.
+      this.#failAll(e);
       return;
     }
     if (this.#waiters.length === 0 || this.#parking) return;
@@ -198,7 +204,7 @@ export class WaitQueue {
       park = this.#target.park(slice);
     } catch (e) {
       this.#parked();
-      this.closeAll(e);
+      this.#failAll(e);
       return;
     }
     park.then((ret) => {

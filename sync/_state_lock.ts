@@ -405,8 +405,13 @@ export class StateLock {
         } catch (e) {
           // close() already gave our place up, and the views may be gone.
           if (this.closed) throw this.closedWhileWaiting(verb);
-          if (e instanceof Deno.errors.TimedOut && deadline - performance.now() > 0) continue;
+          // An abort whose reason is a TimedOut must not pass for a slice that ended.
+          const aborted = signal?.aborted === true;
+          if (!aborted && e instanceof Deno.errors.TimedOut && deadline - performance.now() > 0) {
+            continue;
+          }
           this.#leave(taker, me);
+          if (aborted) throw signal!.reason;
           throw e instanceof Deno.errors.TimedOut ? timedOut(verb, options.timeout) : e;
         }
         if (this.closed) throw this.closedWhileWaiting(verb);

@@ -524,6 +524,8 @@ export class Mutex implements Disposable {
       } catch (e) {
         // close() rejected the park, or closed the mapping under it: say so, in our words.
         if (this.#closed || this.#word.length === 0) throw this.#closedWhileWaiting();
+        // An abort whose reason is a TimedOut must not pass for a slice that ended.
+        if (signal?.aborted) throw signal.reason;
         if (!(e instanceof Deno.errors.TimedOut)) throw e;
         const taken = this.#takeOverIfDead();
         if (taken !== undefined) return taken;

@@ -201,3 +201,7 @@ test("#14.6 a state lock whose internal mutex names a live process: tries return
     "TimedOut",
   ]);
 });
+
+test("an abort whose reason is a TimedOut ends Mutex and RwLock waits with that reason (found by the corruption suite)", async () => {
+  assertEquals(await runCase("abort-reason-timedout"), ["reason reason", "reason reason"]);
+});
