@@ -369,7 +369,10 @@ export class StateLock {
         if (remaining <= 0) throw timedOut(verb, options.timeout);
         this.parker.waitSync({ timeout: Math.min(SLICE_MS, remaining) });
       } catch (e) {
-        if (e instanceof Deno.errors.TimedOut && deadline - performance.now() > 0) continue;
+        // Out of time: one last try that also looks for dead holders, as a try would.
+        if (e instanceof Deno.errors.TimedOut && (deadline - performance.now() > 0 || !scrub)) {
+          continue;
+        }
         this.#leave(taker, me);
         throw e instanceof Deno.errors.TimedOut ? timedOut(verb, options.timeout) : e;
       }
@@ -407,9 +410,9 @@ export class StateLock {
           if (this.closed) throw this.closedWhileWaiting(verb);
           // An abort whose reason is a TimedOut must not pass for a slice that ended.
           const aborted = signal?.aborted === true;
-          if (!aborted && e instanceof Deno.errors.TimedOut && deadline - performance.now() > 0) {
-            continue;
-          }
+          // Out of time: one last try that also looks for dead holders, as a try would.
+          const more = deadline - performance.now() > 0 || !scrub;
+          if (!aborted && e instanceof Deno.errors.TimedOut && more) continue;
           this.#leave(taker, me);
           if (aborted) throw signal!.reason;
           throw e instanceof Deno.errors.TimedOut ? timedOut(verb, options.timeout) : e;
