@@ -2,24 +2,26 @@
  * Async waits on POSIX semaphores without blocking the event loop.
  *
  * Design (measured facts in shared/FACTS.md):
- * - A waiter first spins on `sem_trywait` (sync FFI, ~10 ns a try) for a few
+ * - A waiter first spins on a non-blocking take (a compare-exchange on the
+ *   sem_t's value word, as `sem_trywait` does) for a few
  *   microseconds: a peer that answers quickly is caught without any thread
  *   hand-off (a 3 µs round trip instead of ~80 µs).
  * - Then it joins its handle's FIFO queue. Each handle has at most ONE parked
- *   call in flight: a `nonblocking` `sem_clockwait` on Deno's blocking-call pool
- *   with an absolute CLOCK_MONOTONIC deadline at most `SLICE_MS` away. When it
- *   takes a unit, the unit goes to the first queued waiter (or is posted back if
- *   all of them left). 100 waits on one semaphore cost one pool thread.
+ *   call in flight: a `nonblocking` futex wait on Deno's blocking-call pool
+ *   with an absolute CLOCK_MONOTONIC deadline at most `SLICE_MS` away. The park
+ *   only sleeps; when it returns, the queue takes a unit for its first waiter
+ *   (so a park that outlives its waiters holds nothing). 100 waits on one
+ *   semaphore cost one pool thread.
  * - At most `MAX_PARKS` parks are in flight per thread (process or Worker), so
  *   Deno's file operations, which share the 32-thread pool, always have
- *   threads. Handles beyond the cap poll with `sem_trywait` every millisecond
+ *   threads. Handles beyond the cap poll with a non-blocking take every millisecond
  *   until a park slot frees.
  * - A pending FFI call cannot be cancelled: aborts and timeouts settle the
  *   waiter's promise at once, and the orphaned park ends by itself within one
  *   slice. A program whose waits were all abandoned therefore exits within
  *   `SLICE_MS`, and no thread stays blocked longer than that.
  * - errno from the pool thread is lost, so a park's -1 is only "no unit this
- *   slice"; the caller's deadline and a sync `sem_trywait` decide the rest.
+ *   slice"; the caller's deadline and a sync take decide the rest.
  *
  * @module
  */
@@ -35,7 +37,7 @@ export const DEFAULT_SPIN_US = 20;
 
 /** What the queue needs from a semaphore handle. */
 export interface ParkTarget {
-  /** One sync `sem_trywait`; true when a unit was taken. Throws if closed. */
+  /** One sync non-blocking take; true when a unit was taken. Throws if closed or corrupt. */
   tryTake(): boolean;
   /**
    * Starts one bounded park; resolves to 0 when the park itself took a unit,

@@ -77,7 +77,8 @@ export interface SemaphoreWaitOptions {
   /** Aborting rejects the wait with `signal.reason`. */
   signal?: AbortSignal;
   /**
-   * Microseconds to spin on `sem_trywait` before parking. Default: adaptive,
+   * Microseconds to spin on a non-blocking take before parking, at most
+   * `MAX_SPIN_MICROS` (10 000) and never longer than `timeout`. Default: adaptive,
    * from 20 µs up to 400 µs while recent waits were answered that fast.
    * Spinning catches a peer that answers quickly without a thread hand-off.
    */
@@ -88,7 +89,10 @@ export interface SemaphoreWaitOptions {
 export interface SemaphoreWaitSyncOptions {
   /** Milliseconds. Absent: forever. `0`: try once. Positive: bounded, then `TimedOut`. */
   timeout?: number;
-  /** Microseconds to spin before blocking. Default: adaptive, 20–400 µs (see `wait()`). */
+  /**
+   * Microseconds to spin before blocking, at most 10 000 and never longer than
+   * `timeout`. Default: adaptive, 20–400 µs (see `wait()`).
+   */
   spinMicros?: number;
 }
 
@@ -460,7 +464,11 @@ export class Semaphore implements Disposable {
     return this.#closed;
   }
 
-  /** The current value (`sem_getvalue`): a snapshot that may change at once. */
+  /**
+   * The current value (as `sem_getvalue`): a snapshot that may change at once.
+   *
+   * @throws {Deno.errors.InvalidData} when another process overwrote the sem_t
+   */
   get value(): number {
     const w = this.#sem_t();
     const v = Atomics.load(w, VALUE);
@@ -469,9 +477,11 @@ export class Semaphore implements Disposable {
   }
 
   /**
-   * Adds one (`sem_post`), waking a waiter if there is one.
+   * Adds one (as `sem_post`, binary compatible with C peers' `sem_post` and
+   * `sem_wait` on the same `sem_t`), waking a waiter if there is one.
    *
    * @throws {SystemError} `EOVERFLOW` past `SEM_VALUE_MAX`
+   * @throws {Deno.errors.InvalidData} when another process overwrote the sem_t
    */
   post(): void {
     const w = this.#sem_t();
@@ -492,7 +502,7 @@ export class Semaphore implements Disposable {
     if (Atomics.load(w, NWAITERS) !== 0) this.#futexWake(w);
   }
 
-  /** Takes one if the value is above 0 (`sem_trywait`); never waits. */
+  /** Takes one if the value is above 0 (as `sem_trywait`); never waits. */
   tryWait(): boolean {
     return this.#tryTake();
   }
@@ -516,7 +526,10 @@ export class Semaphore implements Disposable {
     const p = this.#pointer();
     const lib = libc();
     const err = errnoView();
-    const ts = new Uint8Array(16);
+    // One absolute deadline for every sleep (no timeout: none), re-armed only
+    // past MAX_SLEEP_MS, so a wake-up costs no clock read here.
+    let ts: Uint8Array<ArrayBuffer> | null = null;
+    let tsEnd = Infinity;
     // Counted as a sleeper the way glibc's sem_wait counts one, so that C
     // peers' sem_post (and ours) issue the futex wake.
     Atomics.add(w, NWAITERS, 1);
@@ -526,10 +539,16 @@ export class Semaphore implements Disposable {
           if (spinMicros === undefined) this.#adapt(t0);
           return;
         }
-        const left = end - performance.now();
-        if (left <= 0) throw timedOut(this, timeout);
+        if (end !== Infinity) {
+          const now = performance.now();
+          if (now >= end) throw timedOut(this, timeout);
+          if (ts === null || now >= tsEnd) {
+            const ms = Math.min(end - now, MAX_SLEEP_MS);
+            ts = deadlineIn(ms, ts ?? new Uint8Array(16));
+            tsEnd = now + ms;
+          }
+        }
         this.#checkShared(w);
-        deadlineIn(Math.min(left, MAX_SLEEP_MS), ts);
         // Sleeps only while the value word is still 0 (else EAGAIN at once).
         const r = lib.futex(SYS_FUTEX, p, FUTEX.WAIT_BITSET, 0, ts, null, FUTEX.BITSET_MATCH_ANY);
         const e = r === -1 ? err[0] : 0; // inline, before any call can disturb errno
