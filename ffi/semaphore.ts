@@ -2,6 +2,10 @@
  * `<semaphore.h>`: named and in-memory POSIX semaphores, plus the monotonic
  * clock their timed waits are measured against.
  *
+ * The library itself waits and wakes through `futex.ts` on the same `sem_t`
+ * words (so a corrupted one is an error, not glibc's abort()); the wait and
+ * post calls stay here for the layout tests and C-compatible tools.
+ *
  * `sem_open` is variadic in C; declaring its two optional arguments as fixed
  * parameters is safe on Linux x86_64 and aarch64 (the only ABIs `libc.ts` loads).
  *

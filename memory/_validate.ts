@@ -9,12 +9,19 @@
 import { utf8Length } from "../ffi/cstring.ts";
 
 /**
- * Checks a POSIX IPC name: a leading `/`, then 1 to `maxBytes` bytes of UTF-8
- * with no further `/` and no NUL.
+ * Checks a POSIX IPC name: well-formed Unicode, a leading `/`, then 1 to
+ * `maxBytes` bytes of UTF-8 with no further `/` and no NUL.
  */
 export function checkName(name: unknown, what: string, maxBytes = 255): asserts name is string {
   if (typeof name !== "string") {
     throw new TypeError(`${what} name must be a string, got ${typeof name}`);
+  }
+  // A lone surrogate would be encoded as U+FFFD, so two different strings
+  // would name one object.
+  if (!name.isWellFormed()) {
+    throw new TypeError(
+      `${what} name ${JSON.stringify(name)} is not well-formed Unicode (it has a lone surrogate)`,
+    );
   }
   if (!name.startsWith("/")) {
     throw new TypeError(`${what} name "${name}" must start with "/"`);

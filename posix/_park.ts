@@ -2,24 +2,26 @@
  * Async waits on POSIX semaphores without blocking the event loop.
  *
  * Design (measured facts in shared/FACTS.md):
- * - A waiter first spins on `sem_trywait` (sync FFI, ~10 ns a try) for a few
+ * - A waiter first spins on a non-blocking take (a compare-exchange on the
+ *   sem_t's value word, as `sem_trywait` does) for a few
  *   microseconds: a peer that answers quickly is caught without any thread
  *   hand-off (a 3 µs round trip instead of ~80 µs).
  * - Then it joins its handle's FIFO queue. Each handle has at most ONE parked
- *   call in flight: a `nonblocking` `sem_clockwait` on Deno's blocking-call pool
- *   with an absolute CLOCK_MONOTONIC deadline at most `SLICE_MS` away. When it
- *   takes a unit, the unit goes to the first queued waiter (or is posted back if
- *   all of them left). 100 waits on one semaphore cost one pool thread.
+ *   call in flight: a `nonblocking` futex wait on Deno's blocking-call pool
+ *   with an absolute CLOCK_MONOTONIC deadline at most `SLICE_MS` away. The park
+ *   only sleeps; when it returns, the queue takes a unit for its first waiter
+ *   (so a park that outlives its waiters holds nothing). 100 waits on one
+ *   semaphore cost one pool thread.
  * - At most `MAX_PARKS` parks are in flight per thread (process or Worker), so
  *   Deno's file operations, which share the 32-thread pool, always have
- *   threads. Handles beyond the cap poll with `sem_trywait` every millisecond
+ *   threads. Handles beyond the cap poll with a non-blocking take every millisecond
  *   until a park slot frees.
  * - A pending FFI call cannot be cancelled: aborts and timeouts settle the
  *   waiter's promise at once, and the orphaned park ends by itself within one
  *   slice. A program whose waits were all abandoned therefore exits within
  *   `SLICE_MS`, and no thread stays blocked longer than that.
  * - errno from the pool thread is lost, so a park's -1 is only "no unit this
- *   slice"; the caller's deadline and a sync `sem_trywait` decide the rest.
+ *   slice"; the caller's deadline and a sync take decide the rest.
  *
  * @module
  */
@@ -28,14 +30,19 @@
 export const SLICE_MS = 50;
 /** Most parked calls in flight at once from this thread. */
 export const MAX_PARKS = 8;
+/** The longest delay setTimeout honours (a signed 32-bit count of ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Default spin before parking, in microseconds. */
 export const DEFAULT_SPIN_US = 20;
 
 /** What the queue needs from a semaphore handle. */
 export interface ParkTarget {
-  /** One sync `sem_trywait`; true when a unit was taken. Throws if closed. */
+  /** One sync non-blocking take; true when a unit was taken. Throws if closed or corrupt. */
   tryTake(): boolean;
-  /** Starts one bounded park; resolves to sem_clockwait's return value. */
+  /**
+   * Starts one bounded park; resolves to 0 when the park itself took a unit,
+   * else (woken, or the slice ended) to -1, and the queue tries again.
+   */
   park(sliceMs: number): Promise<number>;
   /** Posts a unit back (a park took one nobody wanted any more). */
   giveBack(): void;
@@ -110,11 +117,19 @@ export class WaitQueue {
         },
       };
       if (deadline !== Infinity) {
-        timer = setTimeout(() => {
-          this.#remove(waiter);
-          waiter.cleanup();
-          reject(timeoutError());
-        }, Math.max(0, deadline - performance.now()));
+        // setTimeout fires at once for a delay past 2^31-1 ms: arm in steps.
+        const arm = () => {
+          const left = deadline - performance.now();
+          timer = setTimeout(
+            left > MAX_TIMER_MS ? arm : () => {
+              this.#remove(waiter);
+              waiter.cleanup();
+              reject(timeoutError());
+            },
+            Math.max(0, Math.min(left, MAX_TIMER_MS)),
+          );
+        };
+        arm();
       }
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#waiters.push(waiter);
@@ -125,6 +140,10 @@ export class WaitQueue {
   /** Rejects every queued waiter (the handle closed). */
   closeAll(error: unknown): void {
     this.#closedWith = error;
+    this.#failAll(error);
+  }
+
+  #failAll(error: unknown): void {
     const ws = this.#waiters;
     this.#waiters = [];
     for (const w of ws) {
@@ -158,7 +177,9 @@ export class WaitQueue {
         w.resolve();
       }
     } catch (e) {
-      this.closeAll(e);
+      // A corrupt word fails the waiters there are; the handle stays usable,
+      // since the word may be repaired.
+      this.#failAll(e);
       return;
     }
     if (this.#waiters.length === 0 || this.#parking) return;
@@ -185,7 +206,7 @@ export class WaitQueue {
       park = this.#target.park(slice);
     } catch (e) {
       this.#parked();
-      this.closeAll(e);
+      this.#failAll(e);
       return;
     }
     park.then((ret) => {

@@ -8,8 +8,10 @@
 import { libc } from "../ffi/libc.ts";
 import { check, createOrOpen, Errno, errno, errnoError, errnoView } from "../ffi/errno.ts";
 import { cString } from "../ffi/cstring.ts";
-import { O } from "../ffi/constants.ts";
-import { CLOCK_MONOTONIC, deadlineIn } from "../ffi/timespec.ts";
+import { MAP, O, PROT, S } from "../ffi/constants.ts";
+import { deadlineIn } from "../ffi/timespec.ts";
+import { FUTEX, SYS_FUTEX } from "../ffi/futex.ts";
+import { fstat } from "../ffi/stat.ts";
 import { checkPlacement, type MappedRegion, pinRegion } from "../memory/region.ts";
 import { place, type PlaceHow, placeWhere, unplace } from "../memory/_placement.ts";
 import {
@@ -40,6 +42,23 @@ export const SEM_T_SIZE = 32;
 /** Int32 index of the placement word after the sem_t. */
 const MARKER = SEM_T_SIZE / 4;
 const PSEM_MAGIC = 0x5053656d; // "PSem"
+
+// glibc's sem_t on LP64 (nptl/semaphoreP.h, `struct new_sem` with 64-bit
+// atomics): `uint64_t data` (the value in its low 32 bits, the number of
+// sleeping waiters in its high 32), then `int private`. Int32 indices, little-endian:
+const VALUE = 0;
+const NWAITERS = 1;
+const PRIVATE = 2;
+/**
+ * `private` of a process-shared sem_t (glibc's FUTEX_SHARED, the flag its futex
+ * calls XOR into `FUTEX_PRIVATE_FLAG`); 0 marks a process-private one. Any
+ * other value makes glibc issue an invalid futex op and abort().
+ */
+const SHARED = FUTEX.PRIVATE_FLAG;
+/** Longest one futex sleep of a sync wait; longer waits re-arm (Infinity, 1e22 ms). */
+const MAX_SLEEP_MS = 86_400_000;
+/** CAS retries before a try reports "not now": contention, never a shared counter, bounds them. */
+const CAS_TRIES = 64;
 /** The largest value a POSIX semaphore can hold (`SEM_VALUE_MAX`). */
 export const SEM_VALUE_MAX = 2147483647;
 
@@ -58,7 +77,8 @@ export interface SemaphoreWaitOptions {
   /** Aborting rejects the wait with `signal.reason`. */
   signal?: AbortSignal;
   /**
-   * Microseconds to spin on `sem_trywait` before parking. Default: adaptive,
+   * Microseconds to spin on a non-blocking take before parking, at most
+   * `MAX_SPIN_MICROS` (10 000) and never longer than `timeout`. Default: adaptive,
    * from 20 µs up to 400 µs while recent waits were answered that fast.
    * Spinning catches a peer that answers quickly without a thread hand-off.
    */
@@ -69,7 +89,10 @@ export interface SemaphoreWaitOptions {
 export interface SemaphoreWaitSyncOptions {
   /** Milliseconds. Absent: forever. `0`: try once. Positive: bounded, then `TimedOut`. */
   timeout?: number;
-  /** Microseconds to spin before blocking. Default: adaptive, 20–400 µs (see `wait()`). */
+  /**
+   * Microseconds to spin before blocking, at most 10 000 and never longer than
+   * `timeout`. Default: adaptive, 20–400 µs (see `wait()`).
+   */
   spinMicros?: number;
 }
 
@@ -92,10 +115,21 @@ export function semaphoreAtRaw(
   return rawAt(region, byteOffset, value);
 }
 
-const handles = new FinalizationRegistry<Deno.PointerObject>((p) => {
+interface NamedMapping {
+  pointer: Deno.PointerObject;
+  /** True when sem_open mapped it (create); false for open()'s own mapping. */
+  bySemOpen: boolean;
+}
+
+function unmapNamed(m: NamedMapping): void {
+  if (m.bySemOpen) libc().sem_close(m.pointer);
+  else libc().munmap(m.pointer, BigInt(SEM_T_SIZE));
+}
+
+const handles = new FinalizationRegistry<NamedMapping>((m) => {
   // Safety net for a forgotten close() of a named semaphore: it only unmaps
   // the sem_t of a handle nobody can reach any more.
-  libc().sem_close(p);
+  unmapNamed(m);
 });
 
 /**
@@ -125,7 +159,9 @@ const handles = new FinalizationRegistry<Deno.PointerObject>((p) => {
  */
 export class Semaphore implements Disposable {
   #name: string | undefined;
-  #named: Deno.PointerObject | null = null;
+  #named: NamedMapping | null = null;
+  /** The sem_t's words: re-derived from the region when it was remapped. */
+  #words: Int32Array = new Int32Array(0);
   #region: MappedRegion | undefined;
   #offset = 0;
   #base: Deno.PointerObject | null = null;
@@ -135,7 +171,6 @@ export class Semaphore implements Disposable {
   #queue: WaitQueue;
   #parkTarget: ParkTarget;
   #token = {};
-  #getValueBuf = new Int32Array(1);
   #spinUs = DEFAULT_SPIN_US;
   #created: boolean;
   /** The placement word of an in-memory semaphore; undefined for named and raw ones. */
@@ -152,16 +187,19 @@ export class Semaphore implements Disposable {
   }
 
   private constructor(
-    named: { name: string; pointer: Deno.PointerObject } | undefined,
+    named: { name: string; mapping: NamedMapping } | undefined,
     region: { region: MappedRegion; byteOffset: number } | undefined,
     created: boolean,
   ) {
     this.#created = created;
     if (named) {
       this.#name = named.name;
-      this.#named = named.pointer;
-      this.#sem = named.pointer;
-      handles.register(this, named.pointer, this.#token);
+      this.#named = named.mapping;
+      this.#sem = named.mapping.pointer;
+      this.#words = new Int32Array(
+        Deno.UnsafePointerView.getArrayBuffer(named.mapping.pointer, SEM_T_SIZE),
+      );
+      handles.register(this, named.mapping, this.#token);
     } else {
       this.#region = region!.region;
       this.#offset = region!.byteOffset;
@@ -210,9 +248,9 @@ export class Semaphore implements Disposable {
       }
       throw error;
     }
-    const sem = new Semaphore({ name, pointer: p }, undefined, true);
+    const sem = new Semaphore({ name, mapping: { pointer: p, bySemOpen: true } }, undefined, true);
     // sem_open applies the umask; the mode asked for is the mode others get.
-    if (libc().chmod(cString(`/dev/shm/sem.${name.slice(1)}`), mode) === -1) {
+    if (libc().chmod(cString(semPath(name)), mode) === -1) {
       const e = errnoError(errno(), {
         action: "Cannot create semaphore",
         object: name,
@@ -240,22 +278,8 @@ export class Semaphore implements Disposable {
    */
   static open(name: string): Semaphore {
     checkName(name, "Semaphore", MAX_NAME_BYTES);
-    const err = errnoView();
-    const p = libc().sem_open(cString(name), 0, 0, 0);
-    const e = err[0]!;
-    if (p === null) {
-      const error = errnoError(e, {
-        action: "Cannot open semaphore",
-        object: name,
-        syscall: "sem_open",
-      });
-      if (error instanceof Deno.errors.NotFound) {
-        error.message +=
-          "; create it with posix.Semaphore.create() or posix.Semaphore.openOrCreate()";
-      }
-      throw error;
-    }
-    return new Semaphore({ name, pointer: p }, undefined, false);
+    const pointer = mapExisting(name);
+    return new Semaphore({ name, mapping: { pointer, bySemOpen: false } }, undefined, false);
   }
 
   /**
@@ -440,25 +464,45 @@ export class Semaphore implements Disposable {
     return this.#closed;
   }
 
-  /** The current value (`sem_getvalue`): a snapshot that may change at once. */
+  /**
+   * The current value (as `sem_getvalue`): a snapshot that may change at once.
+   *
+   * @throws {Deno.errors.InvalidData} when another process overwrote the sem_t
+   */
   get value(): number {
-    check(
-      libc().sem_getvalue(this.#pointer(), new Uint8Array(this.#getValueBuf.buffer)),
-      this.#site("sem_getvalue"),
-    );
-    return this.#getValueBuf[0]!;
+    const w = this.#sem_t();
+    const v = Atomics.load(w, VALUE);
+    if (v < 0) throw this.#corrupt("value", v);
+    return v;
   }
 
   /**
-   * Adds one (`sem_post`), waking a waiter if there is one.
+   * Adds one (as `sem_post`, binary compatible with C peers' `sem_post` and
+   * `sem_wait` on the same `sem_t`), waking a waiter if there is one.
    *
    * @throws {SystemError} `EOVERFLOW` past `SEM_VALUE_MAX`
+   * @throws {Deno.errors.InvalidData} when another process overwrote the sem_t
    */
   post(): void {
-    check(libc().sem_post(this.#pointer()), this.#site("sem_post"));
+    const w = this.#sem_t();
+    // Checked even when no wake follows: a C peer's next sem_post would abort on it.
+    this.#checkShared(w);
+    for (let i = 0;; i++) {
+      const v = Atomics.load(w, VALUE);
+      if (v < 0) throw this.#corrupt("value", v);
+      if (v === SEM_VALUE_MAX) throw errnoError(Errno.EOVERFLOW, this.#site("sem_post"));
+      if (Atomics.compareExchange(w, VALUE, v, v + 1) === v) break;
+      // Only other posters and takers move the word; a peer rewriting it
+      // endlessly could keep this from finishing, so give up at some point.
+      if (i >= CAS_TRIES * 16) {
+        throw new Deno.errors.Busy(`${this.#describe()}: sem_post lost ${i} races in a row`);
+      }
+    }
+    // As glibc's sem_post: a sleeper counted in nwaiters needs a futex wake.
+    if (Atomics.load(w, NWAITERS) !== 0) this.#futexWake(w);
   }
 
-  /** Takes one if the value is above 0 (`sem_trywait`); never waits. */
+  /** Takes one if the value is above 0 (as `sem_trywait`); never waits. */
   tryWait(): boolean {
     return this.#tryTake();
   }
@@ -475,26 +519,45 @@ export class Semaphore implements Disposable {
     checkTimeout(timeout);
     if (spinMicros !== undefined) checkSpin(spinMicros);
     const t0 = performance.now();
-    if (spin(this.#target(), timeout === 0 ? 0 : spinMicros ?? this.#spinUs)) return;
+    const end = timeout === undefined ? Infinity : t0 + timeout;
+    if (spin(this.#target(), spinBudget(timeout, spinMicros ?? this.#spinUs))) return;
     if (timeout === 0) throw timedOut(this, 0);
-    const ts = timeout === undefined ? undefined : deadlineIn(timeout);
+    const w = this.#sem_t();
+    const p = this.#pointer();
     const lib = libc();
     const err = errnoView();
-    const end = timeout === undefined ? Infinity : performance.now() + timeout;
-    for (;;) {
-      const p = this.#pointer();
-      const r = ts === undefined ? lib.sem_wait(p) : lib.sem_clockwait(p, CLOCK_MONOTONIC, ts);
-      const e = r === 0 ? 0 : err[0]; // inline, before any call can disturb errno
-      if (r === 0) {
-        if (spinMicros === undefined) this.#adapt(t0);
-        return;
+    // One absolute deadline for every sleep (no timeout: none), re-armed only
+    // past MAX_SLEEP_MS, so a wake-up costs no clock read here.
+    let ts: Uint8Array<ArrayBuffer> | null = null;
+    let tsEnd = Infinity;
+    // Counted as a sleeper the way glibc's sem_wait counts one, so that C
+    // peers' sem_post (and ours) issue the futex wake.
+    Atomics.add(w, NWAITERS, 1);
+    try {
+      for (;;) {
+        if (this.#tryTake()) {
+          if (spinMicros === undefined) this.#adapt(t0);
+          return;
+        }
+        if (end !== Infinity) {
+          const now = performance.now();
+          if (now >= end) throw timedOut(this, timeout);
+          if (ts === null || now >= tsEnd) {
+            const ms = Math.min(end - now, MAX_SLEEP_MS);
+            ts = deadlineIn(ms, ts ?? new Uint8Array(16));
+            tsEnd = now + ms;
+          }
+        }
+        this.#checkShared(w);
+        // Sleeps only while the value word is still 0 (else EAGAIN at once).
+        const r = lib.futex(SYS_FUTEX, p, FUTEX.WAIT_BITSET, 0, ts, null, FUTEX.BITSET_MATCH_ANY);
+        const e = r === -1 ? err[0] : 0; // inline, before any call can disturb errno
+        if (r === -1 && e !== Errno.EAGAIN && e !== Errno.EINTR && e !== Errno.ETIMEDOUT) {
+          throw errnoError(e!, this.#site("futex(FUTEX_WAIT_BITSET)"));
+        }
       }
-      if (e === Errno.EINTR) continue;
-      if (e === Errno.ETIMEDOUT || performance.now() >= end) throw timedOut(this, timeout);
-      if (e === Errno.EINVAL) {
-        throw errnoError(e, this.#site(ts === undefined ? "sem_wait" : "sem_clockwait"));
-      }
-      // Any other errno can only be stale: the deadline has not passed, so wait on.
+    } finally {
+      if (w.length > 0) Atomics.sub(w, NWAITERS, 1);
     }
   }
 
@@ -529,7 +592,7 @@ export class Semaphore implements Disposable {
       }
       signal?.throwIfAborted();
       const t0 = performance.now();
-      if (spin(this.#target(), timeout === 0 ? 0 : spinMicros ?? this.#spinUs)) {
+      if (spin(this.#target(), spinBudget(timeout, spinMicros ?? this.#spinUs))) {
         return Promise.resolve();
       }
       if (timeout === 0) throw timedOut(this, 0);
@@ -605,8 +668,12 @@ export class Semaphore implements Disposable {
       new Deno.errors.BadResource(`${this.#describe()} was closed while waiting`),
     );
     handles.unregister(this.#token);
-    if (this.#named !== null && !this.#queue.parking) libc().sem_close(this.#named);
-    // With a park in flight, sem_close runs when it returns (#park), so the
+    if (this.#named !== null && !this.#queue.parking) {
+      unmapNamed(this.#named);
+      this.#named = null;
+    }
+    this.#words = new Int32Array(0);
+    // With a park in flight, the unmap runs when it returns (#park), so the
     // pool thread never waits on unmapped memory.
   }
 
@@ -633,39 +700,81 @@ export class Semaphore implements Disposable {
     return this.#parkTarget;
   }
 
+  /** sem_trywait's fast path (glibc's `__new_sem_wait_fast`): one CAS on the value word. */
   #tryTake(): boolean {
-    const p = this.#pointer();
-    const lib = libc();
-    const err = errnoView();
-    for (;;) {
-      if (lib.sem_trywait(p) === 0) return true;
-      const e = err[0]; // inline, before any call can disturb errno
-      if (e === Errno.EINTR) continue;
-      // sem_trywait fails only with EAGAIN, EINTR or EINVAL; treat anything
-      // unexpected as "not now" rather than trust a possibly stale errno.
-      if (e === Errno.EINVAL) throw errnoError(e, this.#site("sem_trywait"));
-      return false;
+    const w = this.#sem_t();
+    for (let i = 0; i < CAS_TRIES; i++) {
+      const v = Atomics.load(w, VALUE);
+      if (v <= 0) {
+        if (v < 0) throw this.#corrupt("value", v);
+        return false;
+      }
+      if (Atomics.compareExchange(w, VALUE, v, v - 1) === v) return true;
     }
+    return false; // lost every race: as EAGAIN, "not now"
   }
 
+  /**
+   * One bounded futex sleep on the pool, counted in nwaiters. It takes no
+   * unit itself: the queue's next pump does, so a park that outlives its
+   * waiters (or its handle) never holds a unit nobody wants.
+   */
   #park(sliceMs: number): Promise<number> {
+    const w = this.#sem_t();
     const p = this.#pointer();
+    this.#checkShared(w);
     const unpin = this.#region ? pinRegion(this.#region) : () => {};
-    return libc().sem_clockwait_nb(p, CLOCK_MONOTONIC, deadlineIn(sliceMs)).then((r) => {
-      if (r === 0 && this.#closed) {
-        // Nobody here wants the unit any more (close() rejected the waiters):
-        // hand it back to the other processes' waiters. The memory is still
-        // mapped (pinned) or, if its region closed, private zero pages.
-        libc().sem_post(p);
-        r = -1;
-      }
-      unpin();
-      if (this.#closed && this.#named !== null) {
-        libc().sem_close(this.#named);
-        this.#named = null;
-      }
-      return r;
-    });
+    Atomics.add(w, NWAITERS, 1);
+    const ts = deadlineIn(sliceMs);
+    return libc().futex_nb(SYS_FUTEX, p, FUTEX.WAIT_BITSET, 0, ts, null, FUTEX.BITSET_MATCH_ANY)
+      .then(() => {
+        // Pinned memory is still mapped, or private zero pages if its region closed.
+        if (w.length > 0) Atomics.sub(w, NWAITERS, 1);
+        unpin();
+        if (this.#closed && this.#named !== null) {
+          unmapNamed(this.#named);
+          this.#named = null;
+        }
+        return -1;
+      });
+  }
+
+  /** FUTEX_WAKE one sleeper, as glibc's sem_post does when nwaiters is not 0. */
+  #futexWake(w: Int32Array): void {
+    this.#checkShared(w);
+    const err = errnoView();
+    const r = libc().futex(SYS_FUTEX, this.#pointer(), FUTEX.WAKE, 1, null, null, 0);
+    if (r === -1) throw errnoError(err[0]!, this.#site("futex(FUTEX_WAKE)"));
+  }
+
+  /**
+   * Refuses a sem_t whose `private` word is not glibc's process-shared flag:
+   * glibc XORs it into its futex op, so any other value there makes a C
+   * peer's sem_post/sem_wait abort(), and our own calls would wait or wake
+   * on a different futex than theirs.
+   */
+  #checkShared(w: Int32Array): void {
+    const priv = Atomics.load(w, PRIVATE);
+    if (priv !== SHARED) throw this.#corrupt("private", priv);
+  }
+
+  #corrupt(field: "value" | "private", v: number): Deno.errors.InvalidData {
+    const expected = field === "value" ? `0 to ${SEM_VALUE_MAX}` : `${SHARED} (process-shared)`;
+    return new Deno.errors.InvalidData(
+      `Cannot use ${this.#describe()}: its sem_t ${field} word is 0x${(v >>> 0).toString(16)}, ` +
+        `not ${expected}; another process overwrote it`,
+    );
+  }
+
+  /** The sem_t's words; throws once closed (like #pointer). */
+  #sem_t(): Int32Array {
+    this.#pointer();
+    if (this.#words.length === 0 && this.#region !== undefined) {
+      // Views of a region detach when it is remapped or closed; #pointer() has
+      // already refused a closed one, so this is a remap: look again.
+      this.#words = this.#region.view(Int32Array, this.#offset, SEM_T_SIZE / 4);
+    }
+    return this.#words;
   }
 
   /** The sem_t address, re-derived if the region was remapped; throws once closed. */
@@ -706,6 +815,70 @@ export class Semaphore implements Disposable {
       syscall,
     };
   }
+}
+
+/** The spin of a wait: never longer than the wait itself (`timeout` ms). */
+function spinBudget(timeout: number | undefined, micros: number): number {
+  return timeout === undefined ? micros : Math.min(micros, timeout * 1000);
+}
+
+function semPath(name: string): string {
+  return `/dev/shm/sem.${name.slice(1)}`;
+}
+
+/**
+ * Maps the sem_t of an existing named semaphore as sem_open does (open
+ * `/dev/shm/sem.NAME` read-write, map its first `sizeof(sem_t)` bytes shared),
+ * after checking what sem_open does not: that the file is a regular file of at
+ * least that size (a shorter one faults with SIGBUS on first touch) whose words
+ * are a process-shared sem_t (random bytes there make glibc abort()). Check and
+ * map go through one fd, so a file swapped in between cannot slip past. What
+ * cannot be closed: a peer that truncates the file later still faults the
+ * process (as with any shared mapping), and a peer that rewrites the words
+ * later is caught by the checks before every futex call.
+ */
+function mapExisting(name: string): Deno.PointerObject {
+  const site = { action: "Cannot open semaphore", object: name };
+  const lib = libc();
+  const err = errnoView();
+  const fd = lib.open(cString(semPath(name)), O.RDWR | O.CLOEXEC | O.NOFOLLOW);
+  if (fd === -1) {
+    const error = errnoError(err[0]!, { ...site, syscall: "open" });
+    if (error instanceof Deno.errors.NotFound) {
+      error.message +=
+        "; create it with posix.Semaphore.create() or posix.Semaphore.openOrCreate()";
+    }
+    throw error;
+  }
+  let p: Deno.PointerObject | null;
+  try {
+    const st = fstat(fd, site);
+    if ((st.mode & S.IFMT) !== S.IFREG || st.size < SEM_T_SIZE) {
+      throw new Deno.errors.InvalidData(
+        `Cannot open semaphore "${name}": ${semPath(name)} is ` +
+          ((st.mode & S.IFMT) !== S.IFREG ? "not a regular file" : `${st.size} bytes`) +
+          `, not a sem_t (${SEM_T_SIZE} bytes); another program made it`,
+      );
+    }
+    p = lib.mmap(null, BigInt(SEM_T_SIZE), PROT.READ | PROT.WRITE, MAP.SHARED, fd, 0n);
+    if (p === null || Deno.UnsafePointer.value(p) === 0xffffffffffffffffn) {
+      throw errnoError(err[0]!, { ...site, syscall: "mmap" });
+    }
+  } finally {
+    lib.close(fd);
+  }
+  const w = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(p, SEM_T_SIZE));
+  const value = Atomics.load(w, VALUE);
+  const priv = Atomics.load(w, PRIVATE);
+  if (value < 0 || priv !== SHARED) {
+    lib.munmap(p, BigInt(SEM_T_SIZE));
+    const [field, v] = value < 0 ? ["value", value] : ["private", priv];
+    throw new Deno.errors.InvalidData(
+      `Cannot open semaphore "${name}": ${semPath(name)} does not hold a process-shared ` +
+        `sem_t (its ${field} word is 0x${(v >>> 0).toString(16)}); another program made it`,
+    );
+  }
+  return p;
 }
 
 function createArgs(name: string, options: CreateSemaphoreOptions, what = "Semaphore.create()") {

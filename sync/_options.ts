@@ -37,13 +37,36 @@ const SYNC_WAIT_KEYS = ["timeout"] as const;
  * async), a valid timeout and an AbortSignal.
  */
 export function checkWaitOptions(options: unknown, what = "wait", sync = false): void {
-  checkOptions(options, what, sync ? SYNC_WAIT_KEYS : WAIT_KEYS);
+  checkFactoryOptions(options, what, sync ? SYNC_WAIT_KEYS : WAIT_KEYS);
   if (options === undefined) return;
   const { signal, timeout } = options as WaitOptions;
   if (timeout !== undefined) deadlineOf(timeout);
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError("signal must be an AbortSignal");
   }
+}
+
+/**
+ * Checks a factory's options: a plain object (or absent) with known keys only.
+ * An array or a Date is an object too, but never options: a caller passing
+ * one has mixed up the arguments.
+ */
+export function checkFactoryOptions(
+  options: unknown,
+  what: string,
+  known: readonly string[],
+): void {
+  if (options !== undefined && options !== null && typeof options === "object") {
+    const proto = Object.getPrototypeOf(options);
+    if (proto !== Object.prototype && proto !== null) {
+      throw new TypeError(`${what} options must be a plain object, got ${describe(options)}`);
+    }
+  }
+  checkOptions(options, what, known);
+}
+
+function describe(v: object): string {
+  return Array.isArray(v) ? "an array" : `a ${v.constructor?.name ?? "non-plain object"}`;
 }
 
 /** The error for a wait that ran out of time. */

@@ -21,7 +21,7 @@
 import { checkPlacement, type MappedRegion } from "../memory/region.ts";
 import { isAlive } from "../memory/_liveness.ts";
 import { place, type PlaceHow, placeWhere } from "../memory/_placement.ts";
-import { initEmbeddedMutex, Mutex, MUTEX_SIZE } from "./mutex.ts";
+import { initEmbeddedMutex, Mutex, MUTEX_SIZE, type MutexGuard } from "./mutex.ts";
 import {
   checkWaitOptions,
   deadlineOf,
@@ -44,6 +44,26 @@ const TABLE = (MUTEX_SIZE + 64) / 4;
 
 /** How long a sleeper sleeps before it looks for dead holders. */
 const SLICE_MS = 50;
+/**
+ * How long a give-back (a release, a close, a waiter leaving) waits for the
+ * internal mutex, which its holders keep for microseconds: only a holder that
+ * hangs, or a corrupted lock word naming a live process, makes it run out.
+ */
+const INNER_WAIT_MS = 1_000;
+/** How long a waiter on its way out (timed out, aborted) waits to give its place up. */
+const LEAVE_WAIT_MS = 2;
+/** A try's one look at a busy internal mutex: long enough for a peer's critical section. */
+const TRY_SPIN_MS = 0.05;
+/** Linux's PID_MAX_LIMIT: a table or owner word above it is not a pid. */
+const PID_MAX_LIMIT = 2 ** 22;
+/** More sleepers than this is a corrupted count (a waiter is a process, Worker or handle). */
+const MAX_SLEEPERS = 2 ** 24;
+/**
+ * Posts one wake-up round makes at most. Every sleeper looks again when its
+ * slice ends anyway, so a cap costs latency only, never a lost wake-up.
+ */
+const MAX_WAKES = 1024;
+const COUNT_MAX = 0x7fffffff;
 
 /** Bytes needed for a state lock with `slots` holder entries. */
 export function stateLockSize(slots: number): number {
@@ -102,6 +122,7 @@ export class StateLock {
   closed = false;
   #ops: StateOps;
   #label: string;
+  #magic: number;
   #pending = new Set<Pending>();
 
   /**
@@ -122,6 +143,7 @@ export class StateLock {
     this.what = what;
     this.#label = `${kind.kind} ${kind.name ?? "in shared memory"}`;
     this.#ops = ops;
+    this.#magic = kind.magic;
     const size = stateLockSize(how === "attach" ? 1 : slots);
     checkPlacement(region, byteOffset, size, 8, what);
     let cells = region.view(Int32Array, byteOffset, size / 4);
@@ -177,16 +199,52 @@ export class StateLock {
     return new Deno.errors.BadResource(`${this.#label} was closed while waiting to ${verb}`);
   }
 
-  /** Runs `fn` under the internal mutex; scrubs dead holders first if its last holder died. */
-  critical<T>(fn: () => T): T {
-    if (this.closed) {
-      throw new Deno.errors.BadResource(`Cannot use ${this.#label}: it is closed`);
+  /**
+   * Runs `fn` under the internal mutex, waiting for it until `deadline` (a
+   * `performance.now()` time; default: a give-back's bound) and then
+   * `TimedOut`; scrubs dead holders first if its last holder died.
+   */
+  critical<T>(fn: () => T, deadline: number = performance.now() + INNER_WAIT_MS): T {
+    this.#usable();
+    const left = deadline - performance.now();
+    const g = this.inner.tryLock() ?? this.inner.lockSync({ timeout: Math.max(0, left) });
+    return this.#under(g, fn);
+  }
+
+  /** {@linkcode StateLock.critical} for a try: `undefined` when the internal mutex stays busy. */
+  tryCritical<T>(fn: () => T): T | undefined {
+    this.#usable();
+    let g = this.inner.tryLock();
+    if (g === undefined) {
+      try {
+        g = this.inner.lockSync({ timeout: TRY_SPIN_MS });
+      } catch (e) {
+        if (e instanceof Deno.errors.TimedOut) return undefined;
+        throw e;
+      }
     }
-    if (this.cells.length === 0) {
-      throw new Deno.errors.BadResource(`Cannot use the ${this.what}: its mapping is closed`);
+    return this.#under(g, fn);
+  }
+
+  /** {@linkcode StateLock.critical} that waits for the internal mutex without blocking the event loop. */
+  async criticalAsync<T>(fn: () => T, deadline: number, signal?: AbortSignal): Promise<T> {
+    this.#usable();
+    let g = this.inner.tryLock();
+    if (g === undefined) {
+      const left = Math.max(0, deadline - performance.now());
+      g = await this.inner.lock({
+        ...(left === Infinity ? {} : { timeout: left }),
+        ...(signal ? { signal } : {}),
+      });
+      this.#usable();
     }
-    const g = this.inner.lockSync();
+    return this.#under(g, fn);
+  }
+
+  #under<T>(g: MutexGuard, fn: () => T): T {
     try {
+      const magic = Atomics.load(this.cells, MAGIC);
+      if (magic !== this.#magic) throw this.corrupt("magic", magic);
       if (g.recovered) this.scrub();
       return fn();
     } finally {
@@ -194,10 +252,43 @@ export class StateLock {
     }
   }
 
+  #usable(): void {
+    if (this.closed) {
+      throw new Deno.errors.BadResource(`Cannot use ${this.#label}: it is closed`);
+    }
+    if (this.cells.length === 0) {
+      throw new Deno.errors.BadResource(`Cannot use the ${this.what}: its mapping is closed`);
+    }
+  }
+
+  /** The error for a word another process overwrote with something this lock never writes. */
+  corrupt(field: string, value: number): Deno.errors.InvalidData {
+    return new Deno.errors.InvalidData(
+      `Cannot use ${this.#label}: its ${field} is ${value} (0x${(value >>> 0).toString(16)}), ` +
+        `which it never holds; another process overwrote it`,
+    );
+  }
+
+  /** A word that must hold 0 or a pid. */
+  pidAt(index: number, field: string): number {
+    const v = this.cells[index]!;
+    if (v < 0 || v > PID_MAX_LIMIT) throw this.corrupt(field, v);
+    return v;
+  }
+
+  /** Holder-table entry `i`: its pid and count, both checked. */
+  #entry(i: number): [number, number] {
+    const p = this.cells[TABLE + i * 2]!;
+    const n = this.cells[TABLE + i * 2 + 1]!;
+    if (p < 0 || p > PID_MAX_LIMIT) throw this.corrupt(`holder-table entry ${i} pid`, p);
+    if (n < 0 || (p === 0 && n !== 0)) throw this.corrupt(`holder-table entry ${i} count`, n);
+    return [p, n];
+  }
+
   /** This process's holder count. Call under the internal mutex. */
   mine(): number {
     const i = this.#find(pid);
-    return i === -1 ? 0 : this.cells[TABLE + i * 2 + 1]!;
+    return i === -1 ? 0 : this.#entry(i)[1];
   }
 
   /** Adds `delta` to this process's holder count. Call under the internal mutex. */
@@ -217,7 +308,8 @@ export class StateLock {
       this.cells[TABLE + i * 2] = pid;
       this.cells[TABLE + i * 2 + 1] = 0;
     }
-    const n = this.cells[TABLE + i * 2 + 1]! + delta;
+    const n = this.#entry(i)[1] + delta;
+    if (n < 0 || n > COUNT_MAX) throw this.corrupt(`holder-table entry ${i} count`, n - delta);
     this.cells[TABLE + i * 2 + 1] = n;
     if (n === 0) this.cells[TABLE + i * 2] = 0;
   }
@@ -225,7 +317,7 @@ export class StateLock {
   /** Sum of every live holder's count. Call under the internal mutex. */
   total(): number {
     let sum = 0;
-    for (let i = 0; i < this.slots; i++) sum += this.cells[TABLE + i * 2 + 1]!;
+    for (let i = 0; i < this.slots; i++) sum += this.#entry(i)[1];
     return sum;
   }
 
@@ -233,9 +325,9 @@ export class StateLock {
   scrub(): void {
     let dead = 0;
     for (let i = 0; i < this.slots; i++) {
-      const p = this.cells[TABLE + i * 2]!;
+      const [p, n] = this.#entry(i);
       if (p !== 0 && p !== pid && !isAlive(p)) {
-        dead += this.cells[TABLE + i * 2 + 1]!;
+        dead += n;
         this.cells[TABLE + i * 2] = 0;
         this.cells[TABLE + i * 2 + 1] = 0;
       }
@@ -246,9 +338,10 @@ export class StateLock {
   /** Wakes sleepers after a give-back. `all` for reader-writer hand-offs. */
   wake(all: boolean): void {
     const sleepers = Atomics.load(this.cells, SLEEPERS);
+    if (sleepers < 0 || sleepers > MAX_SLEEPERS) throw this.corrupt("sleeper count", sleepers);
     // Wake-ups already pending count too: a sleeper that died or timed out
     // leaves SLEEPERS high, and unbounded posts would make the others spin.
-    const n = Math.min(all ? sleepers : 1, sleepers) - this.parker.value;
+    const n = Math.min(all ? sleepers : 1, sleepers, MAX_WAKES) - this.parker.value;
     for (let i = 0; i < n; i++) this.parker.post();
   }
 
@@ -268,17 +361,20 @@ export class StateLock {
     const deadline = deadlineOf(options.timeout);
     const me = { sleeping: false };
     for (let scrub = false;; scrub = true) {
-      if (this.#attempt(taker, scrub, me)) return made();
-      const remaining = deadline - performance.now();
+      let remaining: number;
       try {
+        const body = () => this.#attempt(taker, scrub, me);
+        if (this.critical(body, deadline)) return made();
+        remaining = deadline - performance.now();
         if (remaining <= 0) throw timedOut(verb, options.timeout);
         this.parker.waitSync({ timeout: Math.min(SLICE_MS, remaining) });
       } catch (e) {
-        if (e instanceof Deno.errors.TimedOut && remaining > 0) continue;
-        try {
-          this.#giveUp(taker, me);
-        } catch { /* the mapping is gone; the original error says why */ }
-        throw e;
+        // Out of time: one last try that also looks for dead holders, as a try would.
+        if (e instanceof Deno.errors.TimedOut && (deadline - performance.now() > 0 || !scrub)) {
+          continue;
+        }
+        this.#leave(taker, me);
+        throw e instanceof Deno.errors.TimedOut ? timedOut(verb, options.timeout) : e;
       }
     }
   }
@@ -300,9 +396,10 @@ export class StateLock {
     this.#pending.add(pending);
     try {
       for (let scrub = false;; scrub = true) {
-        if (this.#attempt(taker, scrub, me)) return made();
-        const remaining = deadline - performance.now();
         try {
+          const body = () => this.#attempt(taker, scrub, me);
+          if (await this.criticalAsync(body, deadline, signal)) return made();
+          const remaining = deadline - performance.now();
           if (remaining <= 0) throw timedOut(verb, options.timeout);
           await this.parker.wait({
             timeout: Math.min(SLICE_MS, remaining),
@@ -311,11 +408,14 @@ export class StateLock {
         } catch (e) {
           // close() already gave our place up, and the views may be gone.
           if (this.closed) throw this.closedWhileWaiting(verb);
-          if (e instanceof Deno.errors.TimedOut && remaining > 0) continue;
-          try {
-            this.#giveUp(taker, me);
-          } catch { /* the mapping is gone; the original error says why */ }
-          throw e;
+          // An abort whose reason is a TimedOut must not pass for a slice that ended.
+          const aborted = signal?.aborted === true;
+          // Out of time: one last try that also looks for dead holders, as a try would.
+          const more = deadline - performance.now() > 0 || !scrub;
+          if (!aborted && e instanceof Deno.errors.TimedOut && more) continue;
+          this.#leave(taker, me);
+          if (aborted) throw signal!.reason;
+          throw e instanceof Deno.errors.TimedOut ? timedOut(verb, options.timeout) : e;
         }
         if (this.closed) throw this.closedWhileWaiting(verb);
       }
@@ -326,40 +426,49 @@ export class StateLock {
 
   /** Takes without waiting (scrubbing dead holders first if it cannot). */
   tryAcquire(taker: Taker): boolean {
-    if (this.critical(() => taker.take(this))) return true;
-    return this.critical(() => {
+    return this.tryCritical(() => {
+      if (taker.take(this)) return true;
       this.scrub();
       return taker.take(this);
-    });
+    }) ?? false;
   }
 
-  /** One try under the mutex. On failure the caller counts as a sleeper (once). */
+  /** One try; call under the mutex. On failure the caller counts as a sleeper (once). */
   #attempt(taker: Taker, scrub: boolean, me: { sleeping: boolean }): boolean {
-    return this.critical(() => {
-      if (scrub) this.scrub();
-      if (taker.take(this)) {
-        if (me.sleeping) {
-          me.sleeping = false;
-          Atomics.sub(this.cells, SLEEPERS, 1);
-        }
-        return true;
+    if (scrub) this.scrub();
+    if (taker.take(this)) {
+      if (me.sleeping) {
+        me.sleeping = false;
+        Atomics.sub(this.cells, SLEEPERS, 1);
       }
-      if (!me.sleeping) {
-        me.sleeping = true;
-        Atomics.add(this.cells, SLEEPERS, 1);
-      }
-      return false;
-    });
+      return true;
+    }
+    if (!me.sleeping) {
+      me.sleeping = true;
+      Atomics.add(this.cells, SLEEPERS, 1);
+    }
+    return false;
   }
 
-  #giveUp(taker: Taker, me: { sleeping: boolean }): void {
+  /**
+   * Gives a waiter's place up on its way out, best effort: if the internal
+   * mutex cannot be had, the sleeper count stays one high, which costs a
+   * spare wake-up, not a lost one.
+   */
+  #leave(taker: Taker, me: { sleeping: boolean }): void {
+    try {
+      this.#giveUp(taker, me, performance.now() + LEAVE_WAIT_MS);
+    } catch { /* the mapping is gone or the state is corrupt; the original error says why */ }
+  }
+
+  #giveUp(taker: Taker, me: { sleeping: boolean }, deadline?: number): void {
     this.critical(() => {
       if (me.sleeping) {
         me.sleeping = false;
         Atomics.sub(this.cells, SLEEPERS, 1);
       }
       taker.gaveUp?.(this);
-    });
+    }, deadline);
   }
 
   #find(p: number): number {

@@ -9,11 +9,12 @@
 import { Errno, errnoError } from "../ffi/errno.ts";
 import { checkPlacement, type MappedRegion } from "../memory/region.ts";
 import { SharedMemory } from "../posix/shared_memory.ts";
-import { checkMode, checkOptions } from "../memory/_validate.ts";
+import { checkMode } from "../memory/_validate.ts";
 import { isAlive } from "../memory/_liveness.ts";
 import { place, type PlaceHow, placeWhere } from "../memory/_placement.ts";
 import { type CreateLockOptions, openNamed } from "./_named.ts";
 import {
+  checkFactoryOptions,
   checkWaitOptions,
   deadlineOf,
   type SyncWaitOptions,
@@ -34,6 +35,10 @@ const RECOVERIES = 2; // how many times a dead owner's lock was taken over
 const PARKER_OFFSET = 16;
 const WAITERS = 1 << 30;
 const PID_MASK = WAITERS - 1;
+/** Linux's PID_MAX_LIMIT: an owner above it, or any other bit set, is a corrupt word. */
+const PID_MAX_LIMIT = 2 ** 22;
+/** Compare-exchange retries on the contended path before it sleeps instead. */
+const CAS_TRIES = 1000;
 const MUTEX_MAGIC = 0x4d757478; // "Mutx"
 
 /** How long one sleep lasts before a waiter checks whether the owner died. */
@@ -261,7 +266,7 @@ export class Mutex implements Disposable {
     options: CreateLockOptions,
     what: string,
   ): Mutex {
-    checkOptions(options, what, ["mode"]);
+    checkFactoryOptions(options, what, ["mode"]);
     const mode = options.mode ?? 0o600;
     checkMode(mode);
     return openNamed(
@@ -405,7 +410,9 @@ export class Mutex implements Disposable {
    */
   get recoveries(): number {
     this.#check();
-    return Atomics.load(this.#word, RECOVERIES);
+    const n = Atomics.load(this.#word, RECOVERIES);
+    if (n < 0) throw this.#corrupt("recovery count", n);
+    return n;
   }
 
   /**
@@ -517,6 +524,8 @@ export class Mutex implements Disposable {
       } catch (e) {
         // close() rejected the park, or closed the mapping under it: say so, in our words.
         if (this.#closed || this.#word.length === 0) throw this.#closedWhileWaiting();
+        // An abort whose reason is a TimedOut must not pass for a slice that ended.
+        if (signal?.aborted) throw signal.reason;
         if (!(e instanceof Deno.errors.TimedOut)) throw e;
         const taken = this.#takeOverIfDead();
         if (taken !== undefined) return taken;
@@ -608,7 +617,7 @@ export class Mutex implements Disposable {
     if (w.length === 0) return; // the mapping is gone, and the lock with it
     const prev = Atomics.compareExchange(w, LOCK, pid, 0);
     if (prev === pid) return;
-    if ((prev & PID_MASK) !== pid) {
+    if (prev < 0 || (prev & ~(PID_MASK | WAITERS)) !== 0 || (prev & PID_MASK) !== pid) {
       throw errnoError(Errno.EPERM, {
         syscall: "Mutex.unlock",
         action: "Cannot release mutex",
@@ -636,8 +645,9 @@ export class Mutex implements Disposable {
   /** One attempt on the contended path: take a free word, or flag that we sleep. */
   #acquireContended(): MutexGuard | undefined {
     const w = this.#word;
-    for (;;) {
-      const v = Atomics.load(w, LOCK);
+    this.#checkMagic();
+    for (let i = 0; i < CAS_TRIES; i++) {
+      const v = this.#lockWord();
       if (v === 0) {
         // Others may still sleep: keep the WAITERS flag so our unlock wakes one.
         if (Atomics.compareExchange(w, LOCK, 0, pid | WAITERS) === 0) return this.#guard(false);
@@ -647,10 +657,32 @@ export class Mutex implements Disposable {
         return undefined;
       }
     }
+    return undefined; // the word kept changing under us: sleep a slice, then look again
+  }
+
+  /** The lock word, checked: 0, or an owner pid with perhaps the WAITERS flag. */
+  #lockWord(): number {
+    const v = Atomics.load(this.#word, LOCK);
+    if (v < 0 || (v & PID_MASK) > PID_MAX_LIMIT) throw this.#corrupt("lock word", v);
+    return v;
+  }
+
+  #checkMagic(): void {
+    const m = Atomics.load(this.#word, MAGIC);
+    if (m !== MUTEX_MAGIC) throw this.#corrupt("placement word", m);
+  }
+
+  #corrupt(field: string, v: number): Deno.errors.InvalidData {
+    return new Deno.errors.InvalidData(
+      `Cannot use mutex ${this.#name ?? "in shared memory"}: its ${field} is 0x${
+        (v >>> 0).toString(16)
+      }, which it never holds; another process overwrote it`,
+    );
   }
 
   #takeOverIfDead(): MutexGuard | undefined {
-    const v = Atomics.load(this.#word, LOCK);
+    this.#checkMagic();
+    const v = this.#lockWord();
     const owner = v & PID_MASK;
     if (owner === 0 || owner === pid || isAlive(owner)) return undefined;
     if (Atomics.compareExchange(this.#word, LOCK, v, pid | (v & WAITERS)) !== v) return undefined;

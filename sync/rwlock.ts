@@ -7,12 +7,12 @@
 
 import type { MappedRegion } from "../memory/region.ts";
 import { SharedMemory } from "../posix/shared_memory.ts";
-import { checkMode, checkOptions } from "../memory/_validate.ts";
+import { checkMode } from "../memory/_validate.ts";
 import { isAlive } from "../memory/_liveness.ts";
 import type { PlaceHow } from "../memory/_placement.ts";
 import { type CreateLockOptions, openNamed } from "./_named.ts";
 import { ReleaseOnce } from "./_release_once.ts";
-import type { SyncWaitOptions, WaitOptions } from "./_options.ts";
+import { checkFactoryOptions, type SyncWaitOptions, type WaitOptions } from "./_options.ts";
 import {
   checkSlots,
   StateLock,
@@ -122,18 +122,22 @@ export class RwLock implements Disposable {
   #held = new Set<RwLockGuard>();
   // Handles contend like processes, so a waiting writer is named per handle.
   #token = crypto.getRandomValues(new Int32Array(1))[0]! | 1;
+  /** Whether the take that just succeeded found a dead writer's mark (read under the mutex). */
+  #recovered = false;
   #reader: Taker = {
     take: (s) => {
-      if (s.cells[WRITER] !== 0 || s.cells[WAITING_WRITER] !== 0) return false;
+      if (writerOf(s) !== 0 || s.cells[WAITING_WRITER] !== 0) return false;
       s.addMine(1);
+      this.#recovered = consumeDirty(s);
       return true;
     },
   };
   #writer: Taker = {
     take: (s) => {
-      if (s.cells[WRITER] === 0 && s.total() === 0) {
+      if (writerOf(s) === 0 && s.total() === 0) {
         s.cells[WRITER] = pid;
         if (s.cells[WAITING_WRITER] === this.#token) s.cells[WAITING_WRITER] = 0;
+        this.#recovered = consumeDirty(s);
         return true;
       }
       if (s.cells[WAITING_WRITER] === 0) {
@@ -166,16 +170,16 @@ export class RwLock implements Disposable {
       () => {},
       {
         scrubbed: (s, deadReads) => {
-          const writer = s.cells[WRITER]!;
+          const writer = writerOf(s);
           if (writer !== 0 && writer !== pid && !isAlive(writer)) {
             s.cells[WRITER] = 0;
             s.cells[DIRTY] = 1;
           }
-          const waiter = s.cells[WAITING_PID]!;
+          const waiter = s.pidAt(WAITING_PID, "waiting writer's pid");
           if (s.cells[WAITING_WRITER] !== 0 && waiter !== pid && !isAlive(waiter)) {
             s.cells[WAITING_WRITER] = 0;
           }
-          if (deadReads > 0 || s.cells[DIRTY] === 1) s.wake(true);
+          if (deadReads > 0 || dirtyOf(s) === 1) s.wake(true);
         },
       },
     );
@@ -367,10 +371,16 @@ export class RwLock implements Disposable {
   /** Takes the write lock if nobody holds the lock. */
   tryWrite(): RwLockGuard | undefined {
     this.#check();
-    if (this.#state.tryAcquire(this.#writer)) return this.#guard("write");
-    // A try must not leave a waiting-writer mark that would block readers.
-    this.#state.critical(() => this.#writer.gaveUp!(this.#state));
-    return undefined;
+    const s = this.#state;
+    const got = s.tryCritical(() => {
+      if (this.#writer.take(s)) return true;
+      s.scrub();
+      if (this.#writer.take(s)) return true;
+      // A try must not leave a waiting-writer mark that would block readers.
+      this.#writer.gaveUp!(s);
+      return false;
+    });
+    return got ? this.#guard("write") : undefined;
   }
 
   /**
@@ -462,17 +472,14 @@ export class RwLock implements Disposable {
 
   #guard(mode: "read" | "write"): RwLockGuard {
     const s = this.#state;
-    const recovered = s.critical(() => {
-      if (s.cells[DIRTY] !== 1) return false;
-      s.cells[DIRTY] = 0;
-      return true;
-    });
+    const recovered = this.#recovered;
+    this.#recovered = false;
     const guard: RwLockGuard = new RwLockGuard(mode, recovered, () => {
       this.#held.delete(guard);
       if (this.#closed) return;
       s.critical(() => {
         if (mode === "read") s.addMine(-1);
-        else if (s.cells[WRITER] === pid) s.cells[WRITER] = 0;
+        else if (writerOf(s) === pid) s.cells[WRITER] = 0;
         s.wake(true);
       });
     });
@@ -487,8 +494,25 @@ export class RwLock implements Disposable {
   }
 }
 
+function writerOf(s: StateLock): number {
+  return s.pidAt(WRITER, "writer's pid");
+}
+
+function dirtyOf(s: StateLock): number {
+  const v = s.cells[DIRTY]!;
+  if (v !== 0 && v !== 1) throw s.corrupt("recovered mark", v);
+  return v;
+}
+
+/** Reads and clears the mark a dead writer left: the first guard after it says `recovered`. */
+function consumeDirty(s: StateLock): boolean {
+  if (dirtyOf(s) === 0) return false;
+  s.cells[DIRTY] = 0;
+  return true;
+}
+
 function args(options: CreateRwLockOptions, what: string, known: readonly string[]) {
-  checkOptions(options, what, known);
+  checkFactoryOptions(options, what, known);
   const mode = options.mode ?? 0o600;
   checkMode(mode);
   const maxHolders = options.maxHolders ?? 64;

@@ -7,11 +7,11 @@
 
 import type { MappedRegion } from "../memory/region.ts";
 import { SharedMemory } from "../posix/shared_memory.ts";
-import { checkMode, checkOptions } from "../memory/_validate.ts";
+import { checkMode } from "../memory/_validate.ts";
 import type { PlaceHow } from "../memory/_placement.ts";
 import { type CreateLockOptions, openNamed } from "./_named.ts";
 import { ReleaseOnce } from "./_release_once.ts";
-import type { SyncWaitOptions, WaitOptions } from "./_options.ts";
+import { checkFactoryOptions, type SyncWaitOptions, type WaitOptions } from "./_options.ts";
 import { checkSlots, StateLock, stateLockSize, type Taker, WORD_A, WORD_B } from "./_state_lock.ts";
 
 const MAGIC = 0x53656d61; // "Sema"
@@ -95,8 +95,8 @@ export class Semaphore implements Disposable {
   #held = 0;
   #taker: Taker = {
     take: (s) => {
-      const available = s.cells[AVAILABLE]!;
-      if (available <= 0) return false;
+      const available = availableOf(s);
+      if (available === 0) return false;
       s.addMine(1);
       s.cells[AVAILABLE] = available - 1;
       return true;
@@ -123,7 +123,9 @@ export class Semaphore implements Disposable {
       {
         scrubbed: (s) => {
           // The table is the truth: what nobody alive holds is available.
-          s.cells[AVAILABLE] = s.cells[CAPACITY]! - s.total();
+          const free = capacityOf(s) - s.total();
+          if (free < 0) throw s.corrupt("holder table total", s.total());
+          s.cells[AVAILABLE] = free;
         },
       },
     );
@@ -313,13 +315,13 @@ export class Semaphore implements Disposable {
   /** Total permits. */
   get capacity(): number {
     this.#check();
-    return Atomics.load(this.#state.cells, CAPACITY);
+    return capacityOf(this.#state);
   }
 
   /** Permits free right now (a snapshot). */
   get available(): number {
     this.#check();
-    return Atomics.load(this.#state.cells, AVAILABLE);
+    return availableOf(this.#state);
   }
 
   /** True after {@linkcode Semaphore.close}. */
@@ -401,8 +403,10 @@ export class Semaphore implements Disposable {
     this.#held--;
     const s = this.#state;
     s.critical(() => {
+      const available = availableOf(s);
       s.addMine(-1);
-      s.cells[AVAILABLE] = s.cells[AVAILABLE]! + 1;
+      // Never above capacity: a peer that rewrote the count must not mint permits.
+      s.cells[AVAILABLE] = Math.min(available + 1, capacityOf(s));
       s.wake(false);
     });
   }
@@ -412,6 +416,18 @@ export class Semaphore implements Disposable {
       throw new Deno.errors.BadResource("Cannot use semaphore: it is closed");
     }
   }
+}
+
+function capacityOf(s: StateLock): number {
+  const v = Atomics.load(s.cells, CAPACITY);
+  if (v < 1) throw s.corrupt("capacity", v);
+  return v;
+}
+
+function availableOf(s: StateLock): number {
+  const v = Atomics.load(s.cells, AVAILABLE);
+  if (v < 0 || v > capacityOf(s)) throw s.corrupt("available count", v);
+  return v;
 }
 
 /** What attach passes: the table size is read from memory, nothing is initialised. */
@@ -425,7 +441,7 @@ function createArgs(
   if (options === null || typeof options !== "object") {
     throw new TypeError(`${what} options must be an object with permits`);
   }
-  checkOptions(options, what, known);
+  checkFactoryOptions(options, what, known);
   const { permits, maxHolders = 64 } = options;
   const mode = ("mode" in options ? options.mode : undefined) ?? 0o600;
   checkMode(mode);
