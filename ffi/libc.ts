@@ -15,6 +15,7 @@ import { sysvSemSymbols } from "./sysv_sem.ts";
 import { fsSymbols } from "./fs.ts";
 import { mqueueSymbols } from "./mqueue.ts";
 import { sysvMsgSymbols } from "./sysv_msg.ts";
+import { passwdSymbols } from "./passwd.ts";
 
 const symbols = {
   ...runtimeSymbols,
@@ -26,6 +27,7 @@ const symbols = {
   ...fsSymbols,
   ...mqueueSymbols,
   ...sysvMsgSymbols,
+  ...passwdSymbols,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The merged symbol table type. */
