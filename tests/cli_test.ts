@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertFalse, assertMatch } from "@std/assert";
+import { assert, assertEquals, assertFalse, assertMatch, assertNotMatch } from "@std/assert";
 import { fromFileUrl } from "@std/path";
 import { spy } from "@std/testing/mock";
 import { main, mainAsync } from "../cli.ts";
@@ -564,4 +564,55 @@ test("cli main() runs ls/stat/rm synchronously and sends watch to mainAsync()", 
   let err = "";
   assertEquals(main(["watch"], () => {}, (s) => (err += s)), 2);
   assertMatch(err, /mainAsync\(\)/);
+});
+
+function canMountMqueue(): boolean {
+  try {
+    return new Deno.Command("unshare", {
+      args: ["-m", "sh", "-c", "mount -t mqueue none /dev/mqueue"],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "cli lists, decodes and unlinks a POSIX message queue where mqueue is mounted",
+  // Needs root for a private mount namespace (unshare -m) with its own mqueue mount.
+  ignore: !canMountMqueue(),
+  fn: async () => {
+    const name = uniqueName("climq");
+    const fixture = fromFileUrl(new URL("./fixtures/cli_mqueue.ts", import.meta.url));
+    const r = await new Deno.Command("unshare", {
+      args: [
+        "-m",
+        "sh",
+        "-c",
+        'mount -t mqueue none /dev/mqueue && exec "$0" run --quiet --allow-ffi "$1" "$2"',
+        Deno.execPath(),
+        fixture,
+        name,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(r.code, 0, decoder.decode(r.stderr));
+    const got = JSON.parse(decoder.decode(r.stdout));
+    const listing = JSON.parse(got.ls.out) as Listing;
+    assertEquals(listing.posixMessageQueues.mounted, true);
+    assertEquals(listing.objects.map((o) => [o.kind, o.name]), [["message-queue", name]]);
+    assertEquals(listing.objects[0]!.state, {
+      messages: 2,
+      maxMessages: 4,
+      maxMessageSize: 16,
+      bytes: 8,
+    });
+    assertMatch(got.table.out, new RegExp(`message-queue\\s+${name}\\s.*2 message\\(s\\)`));
+    assertNotMatch(got.table.out, /note: No mqueue/);
+    assertMatch(got.stat.out, /messages\s+2\n/);
+    assertEquals(got.rm.out.trim(), `unlinked ${name} (message-queue)`);
+    assertEquals(JSON.parse(got.after.out).objects, []);
+  },
 });
