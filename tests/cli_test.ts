@@ -616,3 +616,110 @@ Deno.test({
     assertEquals(JSON.parse(got.after.out).objects, []);
   },
 });
+
+test("cli stat counts waiters: GETNCNT/GETZCNT of a System V set, a contended Mutex", async () => {
+  const set = SemaphoreSet.private(2);
+  set.setValue(1, 1);
+  const prefix = uniqueName("cliwait");
+  const h = await holder(prefix, 0);
+  // Two children blocked in semop: one taking semaphore 0 (value 0), one waiting for 1 to be zero.
+  const blockOn = (op: string) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `import { SemaphoreSet } from "${new URL("../sysv/semaphore_set.ts", import.meta.url)}";
+         SemaphoreSet.fromId(${set.id}).opSync([${op}], { timeout: 10000 });`,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  const children = [blockOn("{ index: 0, delta: -1 }"), blockOn("{ index: 1, delta: 0 }")];
+  using mutex = Mutex.open(`${prefix}-mutex`);
+  const waiting = mutex.lock({ timeout: 10_000 });
+  try {
+    const poll = async <T>(get: () => Promise<T>, ok: (v: T) => boolean): Promise<T> => {
+      let v = await get();
+      for (let i = 0; i < 100 && !ok(v); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        v = await get();
+      }
+      return v;
+    };
+    type Sems = {
+      semaphores: { value: number; waitingForIncrease: number; waitingForZero: number }[];
+    };
+    const sems = await poll(
+      async () => ((await statJson(`${set.id}`)).state as Sems).semaphores,
+      (s) => s[0]!.waitingForIncrease === 1 && s[1]!.waitingForZero === 1,
+    );
+    assertEquals(sems.map((s) => [s.value, s.waitingForIncrease, s.waitingForZero]), [
+      [0, 1, 0],
+      [1, 0, 1],
+    ]);
+    type M = { holder: { pid: number }; contended: boolean; waiters: number };
+    const m = await poll(
+      async () => (await statJson(`${prefix}-mutex`)).state as M,
+      (s) => s.contended && s.waiters === 1,
+    );
+    assertEquals([m.holder.pid, m.contended, m.waiters], [h.pid, true, 1]);
+  } finally {
+    set.setAll([1, 0]); // lets both blocked children finish
+    for (const c of children) await c.status;
+    await h.release(); // the holder unlocks, so our wait gets the lock
+    (await waiting).release();
+    h.removeAll();
+    set.remove();
+  }
+});
+
+test("cli calls a short or garbled header plain shared memory, and a garbled sem_t undecoded", async () => {
+  const p = uniqueName("cligarble");
+  const write = (name: string, size: number, words: Record<number, number>) => {
+    using shm = SharedMemory.create(name, { size });
+    const v = shm.view(Int32Array, 0, size >> 2);
+    for (const [i, w] of Object.entries(words)) v[Number(i)] = w;
+  };
+  const CHAN = 0x4368616e, MUTX = 0x4d757478, RWLK = 0x52774c6b;
+  write(`${p}-short-chan`, 64, { 0: CHAN, 1: 4 }); // too short for a channel header
+  write(`${p}-old-chan`, 4096, { 0: CHAN, 1: 3, 2: 1, 3: 8, 4: 64, 5: 64 }); // another version
+  write(`${p}-bad-cap`, 1 << 16, { 0: CHAN, 1: 4, 2: 1, 3: 6, 4: 64, 5: 64 }); // capacity not 2^n
+  write(`${p}-huge-cap`, 4096, { 0: CHAN, 1: 4, 2: 0, 3: 1 << 20, 4: 64, 5: 64 }); // file too small
+  write(`${p}-big-mutex`, 128, { 1: MUTX }); // a Mutex is exactly 64 bytes
+  write(`${p}-bad-slots`, 256, { 16: RWLK, 21: 1_000_000 }); // holder table larger than the file
+  write(`${p}-ok-chan`, 4096, {}); // replaced below by a real one
+  SharedMemory.unlink(`${p}-ok-chan`);
+  Channel.create(`${p}-ok-chan`, { capacity: 4, maxMessageSize: 8 }).close();
+  Deno.writeFileSync(`/dev/shm/sem.${p.slice(1)}-sem`, new Uint8Array(32).fill(0xff));
+  try {
+    const kinds = Object.fromEntries(
+      (await json("ls", `${p}*`)).objects.map((
+        o,
+      ) => [o.name!.slice(p.length + 1), [o.kind, o.state === null]]),
+    );
+    assertEquals(kinds, {
+      "short-chan": ["shared-memory", true],
+      "old-chan": ["shared-memory", true],
+      "bad-cap": ["shared-memory", true],
+      "huge-cap": ["shared-memory", true],
+      "big-mutex": ["shared-memory", true],
+      "bad-slots": ["shared-memory", true],
+      "ok-chan": ["channel", false],
+      sem: ["semaphore", true],
+    });
+  } finally {
+    for (
+      const s of [
+        "short-chan",
+        "old-chan",
+        "bad-cap",
+        "huge-cap",
+        "big-mutex",
+        "bad-slots",
+        "ok-chan",
+      ]
+    ) {
+      cleanup(() => SharedMemory.unlink(`${p}-${s}`));
+    }
+    cleanup(() => Semaphore.unlink(`${p}-sem`));
+  }
+});
