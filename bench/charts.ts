@@ -168,7 +168,8 @@ function latencyChart(sources: Results[]): string {
   );
   // Room for the longest label at about 6.6 px a character of 12 px text.
   const longest = Math.max(...rows.map((row) => row.label.length));
-  const W = 860, rowH = 26, left = 30 + Math.ceil(longest * 6.6), right = 70, top = 70;
+  const rowH = 26, left = 30 + Math.ceil(longest * 6.6), right = 70, top = 70;
+  const W = Math.max(860, left + 560);
   const H = top + rows.length * rowH + 70;
   const vals = rows.map((row) => row.value!);
   const x = logScale(Math.min(...vals), Math.max(...vals), left, W - right);

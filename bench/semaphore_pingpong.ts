@@ -136,7 +136,8 @@ if (values.json !== undefined) {
             { label: "C sem_post + blocking sem_wait", value: cBlocking ?? null, c: true },
             { label: "C sem_post + spin 20 µs, then sem_wait", value: cSpin ?? null, c: true },
             ...rows.map(([label, value]) => ({
-              label: `posix.Semaphore: ${label.slice(5)}`,
+              // The table's label without "Deno " and its parenthesis, short enough for a chart.
+              label: `posix.Semaphore ${label.replace(/^Deno | \(.*\)$/g, "")}`,
               value,
             })),
           ],

@@ -6,6 +6,20 @@
 
 import { KINDS } from "./_objects.ts";
 
+/** Words of `text` in lines of at most `width` columns, each indented by `indent`. */
+function wrap(text: string, indent: number, width: number): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && indent + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  lines.push(line);
+  return lines.map((l) => " ".repeat(indent) + l).join("\n");
+}
+
 const INSTALL = `Install as a command:
   deno install -g --allow-ffi -n ipc-shm jsr:@ipc/shm/cli
 Or run without installing:
@@ -17,7 +31,8 @@ const FILTERS = `Filters (combine freely; --shm/--sem/--queues add up):
                     locks in them) and System V segments
   --sem             semaphores: POSIX named semaphores and System V semaphore sets
   --queues          POSIX and System V message queues
-  --kind <k,...>    exact kinds: ${KINDS.join(", ")}
+  --kind <k,...>    exact kinds, comma-separated:
+${wrap(KINDS.join(", "), 20, 84)}
   --user <name|uid> objects owned by this user
   --pid <pid>       objects this process maps, is attached to, holds or sends on`;
 

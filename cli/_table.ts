@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { ChannelState, MutexState, PermitSemaphoreState, RwLockState } from "./_decode.ts";
 import type { IpcObject } from "./_objects.ts";
 
 /** Left-aligned columns two spaces apart; the first row is the header. */
@@ -42,23 +43,23 @@ export function summary(o: IpcObject): string {
   if (s === null) return "";
   switch (o.kind) {
     case "channel": {
-      const c = o.state as import("./_decode.ts").ChannelState;
+      const c = o.state as ChannelState;
       const live = c.senders.filter((x) => x.alive && !x.ended).length;
       return `${c.topology} ${c.queued}/${c.capacity} queued, ${live} sender${
         live === 1 ? "" : "s"
       }${c.ended ? ", ended" : ""}${c.dropped ? `, ${c.dropped} dropped` : ""}`;
     }
     case "mutex": {
-      const m = o.state as import("./_decode.ts").MutexState;
+      const m = o.state as MutexState;
       return m.holder ? `held by ${m.holder.pid}${m.holder.alive ? "" : " (dead)"}` : "free";
     }
     case "rwlock": {
-      const r = o.state as import("./_decode.ts").RwLockState;
+      const r = o.state as RwLockState;
       if (r.writer) return `write-locked by ${r.writer.pid}`;
       return r.readers.length ? `${r.readers.length} reader process(es)` : "free";
     }
     case "permit-semaphore": {
-      const p = o.state as import("./_decode.ts").PermitSemaphoreState;
+      const p = o.state as PermitSemaphoreState;
       return `${p.available}/${p.permits} permits free`;
     }
     case "semaphore":
