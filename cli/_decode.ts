@@ -191,12 +191,19 @@ function channel(
   const headPos = head[H.HEAD]!;
   // Published and unreceived: positions from HEAD whose slot says "ready for p" (seq = p + 1).
   const span = Math.min(Math.max((tail - headPos) | 0, 0), capacity);
-  const slots = words(read(SLOTS_OFFSET, capacity * SLOT_HEADER));
+  // Only the slot headers in [HEAD, TAIL), which may wrap round the ring: a
+  // watch refreshing a big, nearly empty channel reads a few bytes, not MiBs.
+  const first = headPos & (capacity - 1);
+  const straight = Math.min(span, capacity - first);
+  const seqs = [
+    words(read(SLOTS_OFFSET + first * SLOT_HEADER, straight * SLOT_HEADER)),
+    words(read(SLOTS_OFFSET, (span - straight) * SLOT_HEADER)),
+  ];
   let queued = 0;
   for (let k = 0; k < span; k++) {
     const p = (headPos + k) | 0;
-    const at = (p & (capacity - 1)) * (SLOT_HEADER / 4) + SLOT_SEQ;
-    if (slots[at] === ((p + 1) | 0)) queued++;
+    const [part, index] = k < straight ? [seqs[0]!, k] : [seqs[1]!, k - straight];
+    if (part[index * (SLOT_HEADER / 4) + SLOT_SEQ] === ((p + 1) | 0)) queued++;
   }
   const senders: ChannelState["senders"] = [];
   for (let s = 0; s < MAX_SENDERS; s++) {

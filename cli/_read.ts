@@ -11,6 +11,9 @@ import { libc } from "../ffi/libc.ts";
 import { cString } from "../ffi/cstring.ts";
 import { O, SEEK } from "../ffi/constants.ts";
 
+/** `O_NONBLOCK`, the same on x86_64 and aarch64. */
+const O_NONBLOCK = 0o4000;
+
 /** Reads bytes of a file by offset; what it returns may be shorter than asked (end of file). */
 export type ByteReader = (offset: number, length: number) => Uint8Array;
 
@@ -19,7 +22,8 @@ export type ByteReader = (offset: number, length: number) => Uint8Array;
  * it cannot be opened (gone, or not ours to read).
  */
 export function withReader<T>(path: string, fn: (read: ByteReader) => T): T | undefined {
-  const fd = libc().open(cString(path), O.RDONLY | O.CLOEXEC | O.NOFOLLOW);
+  // Non-blocking: a FIFO swapped in after the listing's stat must not hang the open.
+  const fd = libc().open(cString(path), O.RDONLY | O.CLOEXEC | O.NOFOLLOW | O_NONBLOCK);
   if (fd === -1) return undefined;
   try {
     return fn((offset, length) => readAt(fd, offset, length));

@@ -723,3 +723,22 @@ test("cli calls a short or garbled header plain shared memory, and a garbled sem
     cleanup(() => Semaphore.unlink(`${p}-sem`));
   }
 });
+
+test("cli counts a Channel's queued messages across the ring's wrap, in both topologies", async () => {
+  for (const topology of ["spsc", "mpmc"] as const) {
+    const name = uniqueName(`cliwrap-${topology}`);
+    using ch = Channel.create(name, { capacity: 4, maxMessageSize: 8, topology });
+    try {
+      for (let i = 0; i < 3; i++) assert(ch.trySend(new Uint8Array([i])));
+      for (let i = 0; i < 3; i++) assert(ch.tryReceive());
+      for (let i = 0; i < 3; i++) assert(ch.trySend(new Uint8Array([i])));
+      // Positions 3, 4, 5 sit in slots 3, 0, 1.
+      const c = (await statJson(name)).state as { queued: number; sent: number; received: number };
+      assertEquals([c.queued, c.sent, c.received], [3, 6, 3], topology);
+      assert(ch.tryReceive());
+      assertEquals(((await statJson(name)).state as { queued: number }).queued, 2, topology);
+    } finally {
+      Channel.unlink(name);
+    }
+  }
+});
