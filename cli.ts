@@ -1,62 +1,20 @@
 /**
- * `ipc-shm`: list, inspect and remove POSIX and System V IPC objects, with
- * the processes attached to each — `ipcs` and `ipcrm` plus pids.
+ * `ipc-shm`: list, inspect, watch and remove POSIX and System V IPC objects,
+ * with the processes using each — `ipcs` and `ipcrm` plus pids, and the
+ * library's own Channels and locks recognised and decoded.
  *
- *     deno run --allow-ffi jsr:@ipc/shm/cli ls [--json]
- *     deno run --allow-ffi jsr:@ipc/shm/cli stat <target> [--json]
- *     deno run --allow-ffi jsr:@ipc/shm/cli rm <target> [--shm|--sem]
+ *     deno install -g --allow-ffi -n ipc-shm jsr:@ipc/shm/cli
+ *     ipc-shm ls [--shm|--sem|--queues] [--user u] [--pid p] ['/glob*'] [--json]
+ *     ipc-shm stat <target> [--json]
+ *     ipc-shm rm <target>... | rm --stale [--dry-run]
+ *     ipc-shm watch [--interval s]
  *
- * A target is a POSIX name (`/jobs`), a System V id (`32768`) or key
- * (`0x7a2f`). A target that matches more than one object is refused until
- * `--shm` (shared memory) or `--sem` (semaphores) narrows it.
+ * A target is a POSIX name (`/jobs`), a glob (`'/jobs*'`), a System V id
+ * (`32768`) or key (`0x7a2f`). The JSON schema is in docs/cli.md.
  * Exit codes: 0 done, 1 failed (not found, permission denied…), 2 usage error
  * or ambiguous target.
  *
- * @module
- */
-
-import { parseArgs } from "@std/cli/parse-args";
-import { listSharedMemory, type PosixObjectInfo } from "./posix/list.ts";
-import { SharedMemory } from "./posix/shared_memory.ts";
-import { Semaphore } from "./posix/semaphore.ts";
-import {
-  listSegments,
-  listSemaphoreSets,
-  type SegmentInfo,
-  type SemaphoreSetInfo,
-} from "./sysv/list.ts";
-import { Segment } from "./sysv/segment.ts";
-import { SemaphoreSet } from "./sysv/semaphore_set.ts";
-
-const HELP = `ipc-shm — POSIX and System V IPC objects, and who uses them
-
-Usage:
-  ipc-shm ls [--json]                 list /dev/shm objects, segments and semaphore sets, with pids
-  ipc-shm stat <target> [--json]      show one object
-  ipc-shm rm <target> [--shm|--sem]   remove one object
-  ipc-shm --help
-
-Targets:
-  /name     a POSIX shared memory object or named semaphore
-  123       a System V segment or semaphore set id
-  0x7a2f    a System V key
---shm or --sem picks the kind when a target matches several objects.
-
-Exit codes: 0 ok, 1 failed, 2 usage error or ambiguous target.
-Needs --allow-ffi (libc calls run outside Deno's sandbox).`;
-
-/** One object a target resolved to. */
-type Found =
-  | { kind: "posix-shm" | "posix-sem"; info: PosixObjectInfo }
-  | { kind: "segment"; info: SegmentInfo }
-  | { kind: "semaphore-set"; info: SemaphoreSetInfo };
-
-class UsageError extends Error {}
-
-/**
- * Runs the CLI with `args`; returns the exit code. Output goes to `out`/`err`.
- *
- * @example
+ * @example Run it in-process
  * ```ts
  * import { main } from "@ipc/shm/cli";
  * import { assertEquals, assertMatch } from "@std/assert";
@@ -65,51 +23,110 @@ class UsageError extends Error {}
  * assertMatch(text, /Usage:/);
  * assertEquals(main(["frobnicate"], () => {}, () => {}), 2);
  * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "@std/cli/parse-args";
+import { type IpcObject, listAll, type Listing } from "./cli/_objects.ts";
+import { filterOf, type Filters, isGlob, matcher, UsageError } from "./cli/_select.ts";
+import { human, label, pidList, summary, table } from "./cli/_table.ts";
+import { describe } from "./cli/_describe.ts";
+import { isStale, remove } from "./cli/_remove.ts";
+import { HELP } from "./cli/_help.ts";
+import { watch } from "./cli/_watch.ts";
+
+const COMMANDS = ["ls", "stat", "rm", "watch", "help"];
+
+/**
+ * Runs `ls`, `stat`, `rm` or `help` with `args` and returns the exit code.
+ * Output goes to `out`/`err`, one call per line or block. `watch` runs until
+ * `q`, so it needs {@linkcode mainAsync}.
+ *
+ * @param args the command line after the program name
+ * @param out where results go (default `console.log`)
+ * @param err where errors go (default `console.error`)
+ * @returns 0 done, 1 failed, 2 usage error or ambiguous target
+ *
+ * @example List this process's objects as JSON
+ * ```ts
+ * import { main } from "@ipc/shm/cli";
+ * import { SharedMemory } from "@ipc/shm";
+ * import { assertEquals } from "@std/assert";
+ * const name = `/doc-cli-${Deno.pid}`;
+ * using shm = SharedMemory.create(name, { size: 4096 });
+ * let json = "";
+ * assertEquals(main(["ls", name, "--json"], (s) => (json += s)), 0);
+ * assertEquals(JSON.parse(json).objects[0].kind, "shared-memory");
+ * shm.unlink();
+ * ```
  */
 export function main(
   args: string[],
   out: (s: string) => void = console.log,
   err: (s: string) => void = console.error,
 ): number {
+  return guarded(err, () => {
+    const cmd = parse(args);
+    if (cmd.command === "watch" && !cmd.help) {
+      throw new UsageError("watch runs until q: call mainAsync(), or run ipc-shm watch");
+    }
+    return run(cmd, out, err);
+  });
+}
+
+/**
+ * {@linkcode main} for every command, `watch` included; resolves to the exit
+ * code. This is what the `ipc-shm` program runs.
+ *
+ * @param args the command line after the program name
+ * @param out where results go (default `console.log`)
+ * @param err where errors go (default `console.error`)
+ * @returns 0 done, 1 failed, 2 usage error or ambiguous target
+ *
+ * @example Watch for two refreshes
+ * ```ts
+ * import { mainAsync } from "@ipc/shm/cli";
+ * import { assertEquals } from "@std/assert";
+ * const printed: string[] = [];
+ * const args = ["watch", "/doc-none-*", "--count", "2", "--interval", "0.05"];
+ * assertEquals(await mainAsync(args, (s) => printed.push(s)), 0);
+ * ```
+ */
+export async function mainAsync(
+  args: string[],
+  out: (s: string) => void = console.log,
+  err: (s: string) => void = console.error,
+): Promise<number> {
+  let cmd: Parsed;
   try {
-    const values = parseArgs(args, {
-      boolean: ["json", "shm", "sem", "help"],
-      // Positionals stay strings: "0x7a2f" is a key to match, not the number 31279.
-      string: ["_"],
-      alias: { h: "help" },
-      unknown: (arg) => {
-        if (arg.startsWith("-")) throw new UsageError(`unknown option "${arg}"`);
-        return true;
-      },
+    cmd = parse(args);
+  } catch (e) {
+    return guarded(err, () => {
+      throw e;
     });
-    const [command, target, ...extra] = values._.map(String);
-    if (values.help || command === "help") {
-      out(HELP);
-      return 0;
-    }
-    if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(" ")}`);
-    if (values.shm && values.sem) throw new UsageError("--shm and --sem exclude each other");
-    switch (command) {
-      case "ls":
-        if (target !== undefined) throw new UsageError("ls takes no target");
-        ls(values.json, out);
-        return 0;
-      case "stat": {
-        const found = resolve(target, values);
-        out(values.json ? JSON.stringify(found, null, 2) : describe(found));
-        return 0;
-      }
-      case "rm": {
-        const found = resolve(target, values);
-        remove(found);
-        out(`removed ${label(found)}`);
-        return 0;
-      }
-      case undefined:
-        throw new UsageError("a command is needed: ls, stat or rm");
-      default:
-        throw new UsageError(`unknown command "${command}"`);
-    }
+  }
+  if (cmd.command !== "watch" || cmd.help) return main(args, out, err);
+  try {
+    const { values, targets } = cmd;
+    if (targets.length > 1) throw new UsageError("watch takes at most one name or glob");
+    const filter = filterOf(cmd.filters);
+    const match = targets[0] === undefined ? () => true : matcher(targets[0]);
+    return await watch(() => listAll(), (o) => filter(o) && match(o), {
+      interval: seconds(values.interval ?? "1", "--interval"),
+      count: values.count === undefined ? Infinity : positiveInt(values.count, "--count"),
+      out,
+    });
+  } catch (e) {
+    return guarded(err, () => {
+      throw e;
+    });
+  }
+}
+
+function guarded(err: (s: string) => void, fn: () => number): number {
+  try {
+    return fn();
   } catch (e) {
     if (e instanceof UsageError) {
       err(`ipc-shm: ${(e as Error).message}\nTry: ipc-shm --help`);
@@ -120,143 +137,187 @@ export function main(
   }
 }
 
-function resolve(target: string | undefined, kind: { shm: boolean; sem: boolean }): Found {
-  if (target === undefined) throw new UsageError("a target is needed: /name, id or 0xkey");
-  let found: Found[];
-  if (target.startsWith("/")) {
-    const name = target;
-    found = listSharedMemory().filter((o) => o.name === name).map((info) => ({
-      kind: info.kind === "semaphore" ? "posix-sem" as const : "posix-shm" as const,
-      info,
-    }));
-  } else if (/^0x[0-9a-f]+$/i.test(target)) {
-    const key = Number(target) | 0;
-    found = [
-      ...listSegments().filter((s) => s.key === key && key !== 0).map((info) => ({
-        kind: "segment" as const,
-        info,
-      })),
-      ...listSemaphoreSets().filter((s) => s.key === key && key !== 0).map((info) => ({
-        kind: "semaphore-set" as const,
-        info,
-      })),
-    ];
-  } else if (/^\d+$/.test(target)) {
-    const id = Number(target);
-    found = [
-      ...listSegments().filter((s) => s.id === id).map((info) => ({
-        kind: "segment" as const,
-        info,
-      })),
-      ...listSemaphoreSets().filter((s) => s.id === id).map((info) => ({
-        kind: "semaphore-set" as const,
-        info,
-      })),
-    ];
-  } else {
-    throw new UsageError(`"${target}" is not a /name, a decimal id or a 0x key`);
+type Parsed = ReturnType<typeof parse>;
+
+function parse(args: string[]) {
+  const values = parseArgs(args, {
+    boolean: ["json", "shm", "sem", "queues", "help", "stale", "dry-run"],
+    // Positionals stay strings: "0x7a2f" is a key to match, not the number 31279.
+    string: ["_", "kind", "user", "pid", "interval", "count"],
+    alias: { h: "help" },
+    unknown: (arg) => {
+      if (arg.startsWith("-")) throw new UsageError(`unknown option "${arg}"`);
+      return true;
+    },
+  });
+  const [command, ...targets] = values._.map(String);
+  const filters: Filters = {
+    shm: values.shm,
+    sem: values.sem,
+    queues: values.queues,
+    kind: values.kind,
+    user: values.user,
+    pid: values.pid,
+  };
+  if (!values.help && command !== "help") {
+    const only = (flag: string, allowed: string) => {
+      const v = (values as Record<string, unknown>)[flag];
+      if (v !== undefined && v !== false && command !== allowed) {
+        throw new UsageError(`--${flag} is an option of ${allowed} only`);
+      }
+    };
+    only("stale", "rm");
+    only("dry-run", "rm");
+    for (const flag of ["interval", "count"]) only(flag, "watch");
   }
-  if (kind.shm) found = found.filter((f) => f.kind === "posix-shm" || f.kind === "segment");
-  if (kind.sem) found = found.filter((f) => f.kind === "posix-sem" || f.kind === "semaphore-set");
+  return { command, targets, values, filters, help: values.help };
+}
+
+function run(
+  { command, targets, values, filters, help }: Parsed,
+  out: (s: string) => void,
+  err: (s: string) => void,
+): number {
+  if (command === "help") {
+    out(HELP[targets[0] ?? ""] ?? HELP[""]!);
+    return 0;
+  }
+  if (help) {
+    out(HELP[command !== undefined && COMMANDS.includes(command) ? command : ""]!);
+    return 0;
+  }
+  switch (command) {
+    case "ls": {
+      if (targets.length > 1) throw new UsageError("ls takes at most one name or glob");
+      ls(select(filters, targets[0]), values.json, out);
+      return 0;
+    }
+    case "stat": {
+      if (targets.length !== 1) throw new UsageError("stat takes one target: /name, id or 0xkey");
+      const found = resolve(targets[0]!, filters, false);
+      out(values.json ? JSON.stringify(found[0], null, 2) : describe(found[0]!));
+      return 0;
+    }
+    case "rm":
+      return rm(targets, filters, values.stale, values["dry-run"], out, err);
+    case undefined:
+      throw new UsageError("a command is needed: ls, stat, rm or watch");
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+function seconds(s: string, flag: string): number {
+  const n = Number(s);
+  if (!Number.isFinite(n) || n < 0.05 || n > 3600) {
+    throw new UsageError(`${flag} takes seconds from 0.05 to 3600, got "${s}"`);
+  }
+  return n;
+}
+
+function positiveInt(s: string, flag: string): number {
+  if (!/^\d+$/.test(s) || Number(s) < 1) {
+    throw new UsageError(`${flag} takes a positive integer, got "${s}"`);
+  }
+  return Number(s);
+}
+
+/** The listing narrowed by the filters and an optional name/glob/id/key. */
+function select(filters: Filters, target: string | undefined): Listing {
+  const filter = filterOf(filters);
+  const match = target === undefined ? () => true : matcher(target);
+  const listing = listAll();
+  return { ...listing, objects: listing.objects.filter((o) => filter(o) && match(o)) };
+}
+
+/** The objects `target` names; one for a plain target (else NotFound or ambiguous). */
+function resolve(target: string, filters: Filters, globOk: boolean): IpcObject[] {
+  const match = matcher(target);
+  const filter = filterOf(filters);
+  const found = listAll().objects.filter((o) => match(o) && filter(o));
+  const narrowed = [filters.shm && "--shm", filters.sem && "--sem", filters.queues && "--queues"]
+    .filter(Boolean).join(" ");
   if (found.length === 0) {
-    const narrowed = kind.shm ? " (with --shm)" : kind.sem ? " (with --sem)" : "";
     throw new Deno.errors.NotFound(
-      `nothing matches ${target}${narrowed}; \`ipc-shm ls\` lists what exists`,
+      `nothing matches ${target}${narrowed ? ` (with ${narrowed})` : ""}; ` +
+        "`ipc-shm ls` lists what exists",
     );
   }
-  if (found.length > 1) {
+  if (found.length > 1 && !(globOk && isGlob(target))) {
     throw new UsageError(
-      `${target} is ambiguous: ${found.map(label).join(" and ")}; add --shm or --sem`,
+      `${target} is ambiguous: ${found.map((o) => `${o.kind} ${label(o)}`).join(" and ")}; ` +
+        "add --shm, --sem, --queues or --kind",
     );
   }
-  return found[0]!;
+  return found;
 }
 
-function remove(f: Found): void {
-  switch (f.kind) {
-    case "posix-shm":
-      return SharedMemory.unlink(f.info.name);
-    case "posix-sem":
-      return Semaphore.unlink(f.info.name);
-    case "segment":
-      return Segment.fromId(f.info.id).remove();
-    case "semaphore-set":
-      return SemaphoreSet.fromId(f.info.id).remove();
+function rm(
+  targets: string[],
+  filters: Filters,
+  stale: boolean,
+  dryRun: boolean,
+  out: (s: string) => void,
+  err: (s: string) => void,
+): number {
+  let chosen: IpcObject[];
+  let failed = false;
+  if (stale) {
+    if (targets.length > 1) throw new UsageError("rm --stale takes at most one name or glob");
+    chosen = select(filters, targets[0]).objects.filter(isStale);
+    if (chosen.length === 0) out("nothing is stale");
+  } else {
+    if (targets.length === 0) {
+      throw new UsageError("rm needs a target: /name, '/glob*', id or 0xkey");
+    }
+    // Every target is resolved before anything goes: one ambiguous target removes nothing.
+    chosen = [];
+    for (const t of targets) {
+      try {
+        chosen.push(...resolve(t, filters, true));
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+        err(`ipc-shm: ${e.message}`);
+        failed = true;
+      }
+    }
   }
-}
-
-function label(f: Found): string {
-  switch (f.kind) {
-    case "posix-shm":
-      return `shared memory ${f.info.name}`;
-    case "posix-sem":
-      return `semaphore ${f.info.name}`;
-    case "segment":
-      return `segment ${f.info.id} (key ${hex(f.info.key)})`;
-    case "semaphore-set":
-      return `semaphore set ${f.info.id} (key ${hex(f.info.key)})`;
+  const seen = new Set<string>();
+  for (const o of chosen) {
+    const id = `${o.kind} ${label(o)}`;
+    if (seen.has(id)) continue; // two targets naming one object
+    seen.add(id);
+    if (dryRun) {
+      out(`would ${o.id === null ? "unlink" : "remove"} ${label(o)} (${o.kind})`);
+      continue;
+    }
+    try {
+      out(remove(o));
+    } catch (e) {
+      err(`ipc-shm: ${(e as Error).message}`);
+      failed = true;
+    }
   }
+  return failed ? 1 : 0;
 }
 
-function describe(f: Found): string {
-  const lines = [label(f)];
-  for (const [k, v] of Object.entries(f.info)) {
-    const shown = Array.isArray(v)
-      ? v.map((p: { pid: number; command: string }) => `${p.pid} (${p.command})`).join(", ") || "-"
-      : k === "mode"
-      ? `0${(v as number).toString(8)}`
-      : k === "key"
-      ? hex(v as number)
-      : v instanceof Date
-      ? v.toISOString()
-      : String(v);
-    lines.push(`  ${k.padEnd(9)} ${shown}`);
-  }
-  return lines.join("\n");
-}
-
-const hex = (key: number) => `0x${(key >>> 0).toString(16).padStart(8, "0")}`;
-const pids = (ps: { pid: number }[]) => ps.map((p) => p.pid).join(",") || "-";
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
-}
-
-function ls(json: boolean, out: (s: string) => void): void {
-  const posix = listSharedMemory();
-  const segments = listSegments();
-  const sets = listSemaphoreSets();
+function ls(listing: Listing, json: boolean, out: (s: string) => void): void {
   if (json) {
-    out(JSON.stringify({ posix, segments, semaphoreSets: sets }, null, 2));
+    out(JSON.stringify(listing, null, 2));
     return;
   }
-  out("------ POSIX shared memory and semaphores (/dev/shm) ------");
-  out(table([
-    ["name", "kind", "owner", "perms", "bytes", "pids"],
-    ...posix.map((
-      o,
-    ) => [o.name, o.kind, `${o.uid}`, o.mode.toString(8), `${o.size}`, pids(o.mappedBy)]),
-  ]));
-  out("\n------ System V shared memory segments ------");
-  out(table([
-    ["key", "shmid", "owner", "perms", "bytes", "nattch", "status", "pids"],
-    ...segments.map((s) => [
-      hex(s.key),
-      `${s.id}`,
-      `${s.uid}`,
-      s.mode.toString(8),
-      `${s.size}`,
-      `${s.nattch}`,
-      s.removed ? "dest" : "",
-      pids(s.attached),
-    ]),
-  ]));
-  out("\n------ System V semaphore sets ------");
-  out(table([
-    ["key", "semid", "owner", "perms", "nsems"],
-    ...sets.map((s) => [hex(s.key), `${s.id}`, `${s.uid}`, s.mode.toString(8), `${s.count}`]),
-  ]));
+  const rows = listing.objects.map((o) => [
+    o.kind,
+    o.name ?? `${o.id}`,
+    o.key ?? "-",
+    o.user ?? `${o.uid}`,
+    o.mode.slice(1),
+    human(o.size),
+    pidList(o.pids),
+    summary(o),
+  ]);
+  out(table([["kind", "name/id", "key", "owner", "perms", "size", "pids", "state"], ...rows]));
+  if (!listing.posixMessageQueues.mounted) out(`\nnote: ${listing.posixMessageQueues.hint}`);
 }
 
-if (import.meta.main) Deno.exit(main(Deno.args));
+if (import.meta.main) Deno.exit(await mainAsync(Deno.args));

@@ -1,7 +1,8 @@
 // Channel throughput and latency between two Deno processes, beside (same run)
 // a C SPSC ring over shared memory (the limit), Deno over a Unix domain socket,
 // and Deno over a pipe; then the two topologies side by side at 64 B:
-//   deno run -A bench/channel.ts [--quick] [--runs N]
+//   deno run -A bench/channel.ts [--quick] [--runs N] [--json bench/results/channel.json]
+// --json also saves the figures for bench/charts.ts (docs/charts/*.svg).
 // Every figure is the best of N runs (default 3) of the same measurement, for
 // every contender alike: these 2-vCPU VMs swing by 2× from run to run. Each run
 // uses fresh processes, so no measurement inherits another's JIT state.
@@ -10,7 +11,7 @@ import { Channel } from "../channel/mod.ts";
 
 const values = parseArgs(Deno.args, {
   boolean: ["quick"],
-  string: ["_", "runs"],
+  string: ["_", "runs", "json"],
   default: { runs: "3" },
 });
 const positionals = values._.map(String);
@@ -343,6 +344,14 @@ console.log(
   "| message | C SPSC ring, copy out (limit) | Channel: sendSync → receiveIntoSync (copy out) | Channel: trySendMany(64) → receiveEachSync (zero-copy) | Deno Unix socket | Deno pipe | Channel copy ÷ C | Channel copy ÷ socket | Channel zero-copy ÷ socket |",
 );
 console.log("|---|---|---|---|---|---|---|---|---|");
+// Bytes per second per contender, by message size, for --json.
+const throughput: Record<string, (number | null)[]> = {
+  "C SPSC ring (limit)": [],
+  "Channel, copy out": [],
+  "Channel, zero-copy batch": [],
+  "Deno Unix socket": [],
+  "Deno pipe": [],
+};
 for (const size of SIZES) {
   const [cRate, copy, batch, sock, pipe] = await bestOfInterleaved([
     () =>
@@ -369,6 +378,9 @@ for (const size of SIZES) {
     `${(batch / sock).toFixed(1)}×`,
   ];
   console.log(`| ${cells.join(" | ")} |`);
+  [cRate, copy, batch, sock, pipe].forEach((v, k) =>
+    Object.values(throughput)[k]!.push(v === undefined ? null : v * size)
+  );
 }
 
 const [cPing, chanPing, sockPing] = await bestOfInterleaved([
@@ -424,3 +436,34 @@ console.log(
     ratio(mpmcPing!, spscPing!)
   } |`,
 );
+
+if (values.json !== undefined) {
+  await Deno.writeTextFile(
+    values.json,
+    JSON.stringify(
+      {
+        bench: "channel",
+        date: new Date().toISOString(),
+        deno: Deno.version.deno,
+        arch: Deno.build.arch,
+        cpus: navigator.hardwareConcurrency,
+        runs: RUNS,
+        quick: values.quick,
+        // Other processes share these CPUs: the figures mean little without it.
+        loadAverage: Deno.loadavg(),
+        throughput: { unit: "bytes/s", sizes: SIZES, series: throughput },
+        roundTrip: {
+          unit: "µs",
+          rows: [
+            { label: "C SPSC rings (spinning)", value: cPing ?? null, c: true },
+            { label: 'Channel "spsc"', value: spscPing },
+            { label: 'Channel "mpmc"', value: mpmcPing },
+            { label: "Deno Unix socket", value: sockPing },
+          ],
+        },
+      },
+      null,
+      2,
+    ) + "\n",
+  );
+}

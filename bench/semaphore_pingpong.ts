@@ -1,12 +1,16 @@
 // Round trip through two semaphores between two processes, beside C in the same run:
-//   deno run -A bench/semaphore_pingpong.ts [--rounds N]
+//   deno run -A bench/semaphore_pingpong.ts [--rounds N] [--json bench/results/semaphore.json]
+// --json also saves the figures for bench/charts.ts (docs/charts/*.svg).
 // The C baseline (bench/c/sem_pingpong.c, compiled here) uses blocking
 // sem_wait and, in a second row, the same spin-then-block strategy as wait().
 import { parseArgs } from "@std/cli/parse-args";
 import { SharedMemory } from "../posix/shared_memory.ts";
 import { SEM_SIZE, Semaphore } from "../posix/semaphore.ts";
 
-const values = parseArgs(Deno.args, { string: ["_", "rounds"], default: { rounds: "5000" } });
+const values = parseArgs(Deno.args, {
+  string: ["_", "rounds", "json"],
+  default: { rounds: "5000" },
+});
 const positionals = values._.map(String);
 const ROUNDS = Number(values.rounds);
 const WARMUP = 200;
@@ -111,4 +115,36 @@ console.log(
 );
 for (const [label, v] of rows) {
   console.log(`| ${label} | ${fmt(v)} | ${cBlocking ? (v / cBlocking).toFixed(2) : "n/a"}× |`);
+}
+
+if (values.json !== undefined) {
+  await Deno.writeTextFile(
+    values.json,
+    JSON.stringify(
+      {
+        bench: "semaphore",
+        date: new Date().toISOString(),
+        deno: Deno.version.deno,
+        arch: Deno.build.arch,
+        cpus: navigator.hardwareConcurrency,
+        rounds: ROUNDS,
+        // Other processes share these CPUs: the figures mean little without it.
+        loadAverage: Deno.loadavg(),
+        roundTrip: {
+          unit: "µs",
+          rows: [
+            { label: "C sem_post + blocking sem_wait", value: cBlocking ?? null, c: true },
+            { label: "C sem_post + spin 20 µs, then sem_wait", value: cSpin ?? null, c: true },
+            ...rows.map(([label, value]) => ({
+              // The table's label without "Deno " and its parenthesis, short enough for a chart.
+              label: `posix.Semaphore ${label.replace(/^Deno | \(.*\)$/g, "")}`,
+              value,
+            })),
+          ],
+        },
+      },
+      null,
+      2,
+    ) + "\n",
+  );
 }

@@ -16,6 +16,7 @@ import { fsSymbols } from "./fs.ts";
 import { mqueueSymbols } from "./mqueue.ts";
 import { sysvMsgSymbols } from "./sysv_msg.ts";
 import { futexSymbols } from "./futex.ts";
+import { passwdSymbols } from "./passwd.ts";
 
 const symbols = {
   ...runtimeSymbols,
@@ -28,6 +29,7 @@ const symbols = {
   ...mqueueSymbols,
   ...sysvMsgSymbols,
   ...futexSymbols,
+  ...passwdSymbols,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The merged symbol table type. */

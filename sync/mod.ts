@@ -1,6 +1,9 @@
 /**
  * Cross-process synchronisation built on shared memory: a robust `Mutex`
- * (atomics when free, a process-shared semaphore to sleep when contended).
+ * (atomics when free, a process-shared semaphore to sleep when contended), a
+ * reader-writer `RwLock` and a permit `Semaphore`, each named (a small
+ * `/dev/shm` object) or placed inside a mapping, and each recovering from
+ * holders that die. `ipc-shm stat /name` shows who holds a named one.
  *
  * @example Guard shared data across processes
  * ```ts
