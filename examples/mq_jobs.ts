@@ -26,7 +26,7 @@ if (role === "worker") {
     const what = dec.decode(job.data);
     if (what === STOP) break;
     // The "work": report which job ran, at which priority, in which process.
-    await done.send(enc.encode(`${what} ${job.priority} ${Deno.pid}`), { timeout: 10_000 });
+    await done.send(enc.encode(`${what} ${job.priority} ${Deno.pid}`), { timeout: 60_000 });
   }
 } else {
   const count = Number(Deno.args[0] ?? 30);
@@ -51,14 +51,14 @@ if (role === "worker") {
     const results: string[] = [];
     const collect = (async () => {
       while (results.length < count) {
-        results.push(dec.decode((await done.receive({ timeout: 10_000 })).data));
+        results.push(dec.decode((await done.receive({ timeout: 60_000 })).data));
       }
     })();
     for (; sent < count; sent++) {
-      await jobs.send(enc.encode(`job-${sent}`), { priority: urgency(sent), timeout: 10_000 });
+      await jobs.send(enc.encode(`job-${sent}`), { priority: urgency(sent), timeout: 60_000 });
     }
     for (let w = 0; w < WORKERS; w++) {
-      await jobs.send(enc.encode(STOP), { priority: 0, timeout: 10_000 });
+      await jobs.send(enc.encode(STOP), { priority: 0, timeout: 60_000 });
     }
     await collect;
     for (const w of workers) {
