@@ -15,6 +15,22 @@ import { join } from "@std/path";
  */
 export const PEER_TIMEOUT_MS = 60_000;
 
+/**
+ * True when this Deno runs under qemu-user emulation (an aarch64 Deno on an
+ * x86_64 host): /proc is the host's, so its CPU is not this architecture's.
+ * Only for skipping what the emulator itself gets wrong, never for timing.
+ */
+export const emulated: boolean = (() => {
+  if (Deno.build.arch !== "aarch64") return false;
+  try {
+    return /vendor_id\s*:\s*(GenuineIntel|AuthenticAMD)/.test(
+      Deno.readTextFileSync("/proc/cpuinfo"),
+    );
+  } catch {
+    return false;
+  }
+})();
+
 let counter = 0;
 
 /** A name unique to this process and call: `/t-<tag>-<pid>-<n>-<random>`. */
