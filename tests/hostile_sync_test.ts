@@ -11,7 +11,7 @@ import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { fromFileUrl } from "@std/path";
 import { posix, settled, SharedMemory, sync } from "../mod.ts";
 import { MAX_SPIN_MICROS } from "../memory/_validate.ts";
-import { PEER_TIMEOUT_MS, test, uniqueName } from "./_helpers.ts";
+import { emulated, PEER_TIMEOUT_MS, test, uniqueName } from "./_helpers.ts";
 
 const child = fromFileUrl(new URL("./fixtures/hostile_sem_child.ts", import.meta.url));
 const root = new URL("../", import.meta.url).href;
@@ -79,7 +79,10 @@ test("#14.3 spinMicros above MAX_SPIN_MICROS is a RangeError; a spin never outla
       );
       best = Math.min(best, performance.now() - t0);
     }
-    assert(best < (2 * MAX_SPIN_MICROS / 1000) * 0.75, `two waits took at best ${best} ms`);
+    // Under qemu every call costs tens of times more, so 10 ms no longer stands out there.
+    if (!emulated) {
+      assert(best < (2 * MAX_SPIN_MICROS / 1000) * 0.75, `two waits took at best ${best} ms`);
+    }
   } finally {
     posix.Semaphore.unlink(name);
   }
