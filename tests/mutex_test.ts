@@ -57,8 +57,15 @@ test("Mutex: 3 processes × 20,000 locked increments end at exactly 60,000", asy
 });
 
 test("Mutex: the same increments without the lock lose updates (the test above can fail)", async () => {
-  const cells = await runCounters(3, 2_000_000, "unlocked");
-  assert(cells[COUNTER]! < 6_000_000, `expected lost updates, got ${cells[COUNTER]}`);
+  // Losing an update needs two processes on two CPUs at once; on a loaded machine the scheduler
+  // may run them one after another for a whole attempt, so a few attempts are allowed.
+  const totals: number[] = [];
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const cells = await runCounters(3, 2_000_000, "unlocked");
+    totals.push(cells[COUNTER]!);
+    if (cells[COUNTER]! < 6_000_000) return;
+  }
+  assert(false, `expected lost updates in one of 4 attempts, got ${totals.join(", ")}`);
 });
 
 test("Mutex: a holder killed with SIGKILL is recovered and the others finish consistently", async () => {
