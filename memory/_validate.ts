@@ -51,9 +51,18 @@ export function checkSize(size: unknown, what = "size"): asserts size is number 
   }
 }
 
+/**
+ * `-0` passes every range check (it equals 0) but Deno's FFI refuses it as an
+ * integer argument with its own TypeError, so it is refused here, by name.
+ */
+export function refuseNegativeZero(value: number, what: string): void {
+  if (Object.is(value, -0)) throw new RangeError(`${what} must not be -0; pass 0`);
+}
+
 /** Checks permission bits: an integer in 0..0o777. */
 export function checkMode(mode: unknown): asserts mode is number {
   if (typeof mode !== "number") throw new TypeError(`mode must be a number, got ${typeof mode}`);
+  refuseNegativeZero(mode, "mode");
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) {
     throw new RangeError(`mode must be an integer from 0 to 0o777, got ${mode}`);
   }

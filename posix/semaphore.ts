@@ -20,6 +20,7 @@ import {
   checkOptions,
   checkSpin,
   checkTimeout,
+  refuseNegativeZero,
 } from "../memory/_validate.ts";
 import { DEFAULT_SPIN_US, type ParkTarget, spin, WaitQueue } from "./_park.ts";
 
@@ -901,6 +902,7 @@ function checkRegion(region: unknown): asserts region is MappedRegion {
 
 function checkValue(value: unknown): asserts value is number {
   if (typeof value !== "number") throw new TypeError(`value must be a number, got ${typeof value}`);
+  refuseNegativeZero(value, "value");
   if (!Number.isSafeInteger(value) || value < 0 || value > SEM_VALUE_MAX) {
     throw new RangeError(`value must be an integer from 0 to ${SEM_VALUE_MAX}, got ${value}`);
   }

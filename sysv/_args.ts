@@ -4,7 +4,7 @@
  * @module
  */
 
-import { checkOptions } from "../memory/_validate.ts";
+import { checkOptions, refuseNegativeZero } from "../memory/_validate.ts";
 
 /** Checks `setPermissions()`'s argument: an object of `mode`, `uid`, `gid` (each optional). */
 export function checkChange(change: unknown, what: string): void {
@@ -24,6 +24,7 @@ export function checkKey(key: unknown): number {
 /** Checks an id returned by shmget/semget: a non-negative 32-bit integer. */
 export function checkId(id: unknown): number {
   if (typeof id !== "number") throw new TypeError(`id must be a number, got ${typeof id}`);
+  refuseNegativeZero(id, "id");
   if (!Number.isInteger(id) || id < 0 || id > 2 ** 31 - 1) {
     throw new RangeError(`id must be a non-negative 32-bit integer, got ${id}`);
   }

@@ -17,7 +17,7 @@ import {
   sysvLayout,
   timeField,
 } from "../ffi/sysv_layouts.ts";
-import { checkMode, checkOptions, checkTimeout } from "../memory/_validate.ts";
+import { checkMode, checkOptions, checkTimeout, refuseNegativeZero } from "../memory/_validate.ts";
 import { checkChange, checkId, checkKey, checkOwner, hexKey } from "./_args.ts";
 import { idError, isGone, keyHints } from "./_errors.ts";
 
@@ -695,6 +695,7 @@ function checkValue(value: unknown, what = "value"): void {
   if (typeof value !== "number") {
     throw new TypeError(`${what} must be a number, got ${typeof value}`);
   }
+  refuseNegativeZero(value, what);
   if (!Number.isInteger(value) || value < 0 || value > SEMVMX) {
     throw new RangeError(`${what} must be an integer from 0 to ${SEMVMX}, got ${value}`);
   }

@@ -22,7 +22,16 @@ import { SemaphoreSet } from "../sysv/semaphore_set.ts";
 import { array, bool, char, f32, i32, i64, struct } from "../memory/layout.ts";
 import { SystemError } from "../ffi/errno.ts";
 import { main as cli } from "../cli.ts";
-import { assertNoLeftovers, assertOk, runDeno, tempModule, test, uniqueName } from "./_helpers.ts";
+import {
+  assertNoLeftovers,
+  assertOk,
+  devShmEntries,
+  runDeno,
+  tempModule,
+  test,
+  uniqueName,
+} from "./_helpers.ts";
+import { Semaphore } from "../posix/semaphore.ts";
 
 const decoder = new TextDecoder();
 const RACERS = 6;
@@ -660,4 +669,17 @@ test("bad arguments to views, layouts and System V calls are our TypeError/Range
     seg.remove();
     set.remove();
   }
+});
+
+test("-0 as a mode, semaphore value or System V id is a RangeError naming it, never Deno's FFI TypeError", () => {
+  const name = uniqueName("negzero");
+  const cases: [string, () => unknown][] = [
+    ["SharedMemory mode", () => SharedMemory.create(name, { size: 64, mode: -0 })],
+    ["Semaphore value", () => Semaphore.create(name, { value: -0 })],
+    ["Semaphore mode", () => Semaphore.create(name, { mode: -0 })],
+    ["Segment.fromId", () => Segment.fromId(-0)],
+    ["SemaphoreSet value", () => SemaphoreSet.private(1, { value: -0 })],
+  ];
+  for (const [what, call] of cases) assertThrows(call, RangeError, "-0", what);
+  assertEquals(devShmEntries(name.slice(1)), [], "nothing was created");
 });
