@@ -237,6 +237,8 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   #senders: WaitSide;
   #receivers: WaitSide;
   #closed = false;
+  /** An error met by a batch receive after it had taken messages: the next receive throws it. */
+  #deferred: unknown = undefined;
   #spinMs: number;
   #token = crypto.getRandomValues(new Int32Array(1))[0]! | 1;
   #senderEntry = -1;
@@ -633,7 +635,10 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    * @throws {Deno.errors.InvalidData} for a message whose words another process overwrote
    */
   tryReceive(): Uint8Array | undefined {
-    if (this.#receiving && this.#head === this.#freed && !this.#mpmc && !this.#closed) {
+    if (
+      this.#receiving && this.#head === this.#freed && !this.#mpmc && !this.#closed &&
+      this.#deferred === undefined
+    ) {
       // The spsc fast path: copy straight out of the slot, no view in between.
       const slot = this.#nextSlotSpsc();
       if (slot < 0) return undefined;
@@ -668,7 +673,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     if (!this.#receiving) this.#claimReceiver();
     const i = this.#i32;
     let pos = this.#head;
-    if (pos !== this.#freed) return this.#receiveOneByOne(max);
+    if (pos !== this.#freed || this.#deferred !== undefined) return this.#receiveOneByOne(max);
     const out: Uint8Array[] = [];
     while (out.length < max) {
       const slot = this.#header(pos);
@@ -694,9 +699,10 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   }
 
   /**
-   * Up to `max` copies, one slot at a time. The end of the stream (or a dead
-   * sender's dropped message) is reported only when nothing was taken:
-   * messages already taken are never thrown away with an error.
+   * Up to `max` copies, one slot at a time. Messages already taken are never
+   * thrown away with an error: an error met after some (a dead sender's
+   * dropped message, a corrupted slot, which #take has already freed) is kept
+   * and thrown by the next receive, so it is reported, never lost.
    */
   #receiveOneByOne(max: number): Uint8Array[] {
     const out: Uint8Array[] = [];
@@ -706,7 +712,8 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
         view = this.#take();
       } catch (e) {
         if (out.length === 0) throw e;
-        break; // a BrokenPipe drop, counted in `dropped`
+        this.#deferred = e;
+        break;
       }
       if (view === undefined) break;
       out.push(copyOut(view.bytes));
@@ -743,7 +750,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     // The buffer's own length, not a subclass's `length` getter: the copy writes that many bytes.
     const room = byteLengthOf(buffer, "tryReceiveInto()");
     this.#ensureOpen();
-    if (this.#mpmc || this.#head !== this.#freed) {
+    if (this.#mpmc || this.#head !== this.#freed || this.#deferred !== undefined) {
       const view = this.#take(room);
       if (view === undefined) {
         this.#throwIfEnded();
@@ -822,7 +829,9 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     if (typeof callback !== "function") throw new TypeError("tryReceiveEach() takes a function");
     checkMax(max);
     this.#ensureOpen();
-    if (this.#mpmc || (this.#receiving && this.#head !== this.#freed)) {
+    if (
+      this.#mpmc || (this.#receiving && this.#head !== this.#freed) || this.#deferred !== undefined
+    ) {
       // One view at a time: mpmc slots are claimed one by one, and with views
       // still out, spsc slots must be freed in order.
       let n = 0;
@@ -1288,6 +1297,11 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    */
   #take(fits = Infinity): SlotView | undefined {
     this.#ensureOpen();
+    if (this.#deferred !== undefined) {
+      const e = this.#deferred;
+      this.#deferred = undefined;
+      throw e;
+    }
     const i = this.#i32;
     if (!this.#mpmc) {
       if (!this.#receiving) this.#claimReceiver();

@@ -27,8 +27,10 @@ import {
   VERSION as CHANNEL_VERSION,
 } from "../channel/_layout.ts";
 import {
+  LAYOUT_VERSION as STATE_LAYOUT_VERSION,
   MAGIC as STATE_MAGIC,
   SLEEPERS,
+  VERSION as STATE_VERSION,
   WORD_A,
   WORD_B,
   WORD_C,
@@ -37,11 +39,14 @@ import {
 import { MUTEX_SIZE } from "../sync/mutex.ts";
 import { type ByteReader, words } from "./_read.ts";
 
-// sync/mutex.ts: word 0 the lock (owner pid | WAITERS), 1 the magic, 2 recoveries, parker at 16.
+// sync/mutex.ts: word 0 the lock (owner pid | WAITERS), 1 the magic, 2 recoveries, 3 the layout
+// version, parker at 16.
 const MUTEX_MAGIC = 0x4d757478; // "Mutx"
 const MUTEX_LOCK = 0;
 const MUTEX_MAGIC_WORD = 1;
 const MUTEX_RECOVERIES = 2;
+const MUTEX_VERSION_WORD = 3;
+const MUTEX_LAYOUT_VERSION = 1;
 const MUTEX_PARKER = 16;
 const MUTEX_WAITERS = 1 << 30;
 // sync/rwlock.ts and sync/semaphore.ts: the state lock's magic word.
@@ -142,11 +147,17 @@ export function recognise(read: ByteReader, size: number, who: PidLookup): Recog
   const head = words(read(0, Math.min(size, SLOTS_OFFSET)));
   if (head.length < MUTEX_SIZE / 4) return plain;
   if (head[H.MAGIC] === CHANNEL_MAGIC) return channel(read, size, head, who) ?? plain;
-  if (size === MUTEX_SIZE && head[MUTEX_MAGIC_WORD] === MUTEX_MAGIC) {
+  if (
+    size === MUTEX_SIZE && head[MUTEX_MAGIC_WORD] === MUTEX_MAGIC &&
+    head[MUTEX_VERSION_WORD] === MUTEX_LAYOUT_VERSION
+  ) {
     return { kind: "mutex", state: mutex(read, head, who) };
   }
   const magic = head[STATE_MAGIC];
-  if (magic === RWLOCK_MAGIC || magic === PERMITS_MAGIC) {
+  if (
+    (magic === RWLOCK_MAGIC || magic === PERMITS_MAGIC) &&
+    head[STATE_VERSION] === STATE_LAYOUT_VERSION
+  ) {
     const table = holderTable(read, size, head, who);
     if (table === undefined) return plain;
     const sleepers = count(head[SLEEPERS]!);

@@ -39,6 +39,9 @@ export const WORD_B = HEADER + 3;
 export const WORD_C = HEADER + 4;
 const SLOTS = HEADER + 5;
 export const WORD_D = HEADER + 6;
+/** Layout version, written before the magic, so that a reader refuses a layout it does not know. */
+export const VERSION = HEADER + 7;
+export const LAYOUT_VERSION = 1;
 const PARKER_BYTE = MUTEX_SIZE + 32;
 const TABLE = (MUTEX_SIZE + 64) / 4;
 
@@ -155,6 +158,7 @@ export class StateLock {
       cells.fill(0, 0, MAGIC);
       cells.fill(0, MAGIC + 1);
       cells[SLOTS] = slots;
+      cells[VERSION] = LAYOUT_VERSION;
       inner = initEmbeddedMutex(region, byteOffset);
       parker = parkerAt(region, byteOffset + PARKER_BYTE, true);
       init(cells);
@@ -162,6 +166,12 @@ export class StateLock {
     if (this.created) {
       this.slots = slots;
     } else {
+      const version = Atomics.load(cells, VERSION);
+      if (version !== LAYOUT_VERSION) {
+        throw new Deno.errors.InvalidData(
+          `The ${kind.kind} at ${where} has layout version ${version}; this library reads version ${LAYOUT_VERSION}`,
+        );
+      }
       // Another process wrote the table size: input, so check it before sizing views by it.
       const n = Atomics.load(cells, SLOTS);
       if (!Number.isSafeInteger(n) || n < 1 || n > 4096) {

@@ -32,6 +32,10 @@ export const MUTEX_ALIGN = 8;
 const LOCK = 0; // 0 = free, else owner pid | WAITERS
 const MAGIC = 1; // the placement word (memory/_placement.ts): MUTEX_MAGIC once ready
 const RECOVERIES = 2; // how many times a dead owner's lock was taken over
+// Layout version, written before the magic: a reader (this library, the CLI) refuses a layout it
+// does not know instead of misreading it.
+const VERSION = 3;
+const LAYOUT_VERSION = 1;
 const PARKER_OFFSET = 16;
 const WAITERS = 1 << 30;
 const PID_MASK = WAITERS - 1;
@@ -186,6 +190,7 @@ export class Mutex implements Disposable {
     const initialise = () => {
       Atomics.store(word, LOCK, 0);
       Atomics.store(word, RECOVERIES, 0);
+      Atomics.store(word, VERSION, LAYOUT_VERSION);
       parker = parkerAt(region, byteOffset + PARKER_OFFSET, true);
     };
     if (how === "embedded") {
@@ -195,6 +200,12 @@ export class Mutex implements Disposable {
     } else {
       const kind = { kind: "Mutex", magic: MUTEX_MAGIC, where: placeWhere(region, byteOffset) };
       this.#created = place(word, MAGIC, how, kind, initialise);
+      const version = Atomics.load(word, VERSION);
+      if (version !== LAYOUT_VERSION) {
+        throw new Deno.errors.InvalidData(
+          `The Mutex at ${kind.where} has layout version ${version}; this library reads version ${LAYOUT_VERSION}`,
+        );
+      }
     }
     this.#word = word;
     this.#parker = parker ?? parkerAt(region, byteOffset + PARKER_OFFSET, false);

@@ -617,7 +617,7 @@ export class MessageQueue implements Disposable {
    *
    * @example Closing ends a pending wait
    * ```ts
-   * import { sysv } from "@ipc/shm";
+   * import { settled, sysv } from "@ipc/shm";
    * import { assertRejects, assertThrows } from "@std/assert";
    * const q = sysv.MessageQueue.private();
    * const pending = q.receive(); // nobody will send
@@ -625,6 +625,7 @@ export class MessageQueue implements Disposable {
    * await assertRejects(() => pending, Deno.errors.BadResource);
    * assertThrows(() => q.tryReceive(), Deno.errors.BadResource);
    * sysv.MessageQueue.fromId(q.id).remove();
+   * await settled(); // the retry timer's bounded park has ended
    * ```
    */
   close(): void {

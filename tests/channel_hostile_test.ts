@@ -296,6 +296,25 @@ for (const topology of ["mpmc", "spsc"] as const) {
     }
   });
 
+  test(`Channel (${topology}): a corrupted slot met in the middle of a batch is reported by the next receive, never dropped in silence`, () => {
+    using f = fixture("hbatch", { capacity: 8, maxMessageSize: 8, topology });
+    using rx = Channel.open(f.name);
+    for (let n = 0; n < 3; n++) f.ch.trySend(new Uint8Array(8).fill(n));
+    f.words[SLOT0 + 1 * 4 + SLOT_LEN] = -5; // the second of three
+    const got: Uint8Array[] = [];
+    let reported = 0;
+    for (let k = 0; k < 4; k++) {
+      try {
+        got.push(...rx.tryReceiveMany());
+      } catch (e) {
+        if (!(e instanceof Deno.errors.InvalidData)) throw e;
+        reported++;
+      }
+    }
+    assertEquals(reported, 1, "the corrupted message is reported once");
+    assertEquals(got, [new Uint8Array(8).fill(0), new Uint8Array(8).fill(2)]);
+  });
+
   test(`Channel (${topology}): a negative length cannot make a later copy overwrite a message already returned`, () => {
     using f = fixture("harena", { capacity: 32, maxMessageSize: 8, topology });
     using rx = Channel.open(f.name);
