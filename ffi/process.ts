@@ -15,4 +15,6 @@ export const processSymbols = {
   open: { parameters: [cstr, int], result: int },
   /** `ssize_t read(int fd, void *buf, size_t count)` */
   read: { parameters: [int, "buffer", size_t], result: ssize_t },
+  /** `ssize_t pread(int fd, void *buf, size_t count, off_t offset)`: re-reads `/proc/loadavg` */
+  pread: { parameters: [int, "buffer", size_t, "i64"], result: ssize_t },
 } as const satisfies Deno.ForeignLibraryInterface;

@@ -2,10 +2,9 @@
  * Async waits on POSIX semaphores without blocking the event loop.
  *
  * Design (measured facts in shared/FACTS.md):
- * - A waiter first spins on a non-blocking take (a compare-exchange on the
- *   sem_t's value word, as `sem_trywait` does) for a few
- *   microseconds: a peer that answers quickly is caught without any thread
- *   hand-off (a 3 µs round trip instead of ~80 µs).
+ * - A waiter first tries, spins or naps as `memory/_wait.ts` (the library's
+ *   one waiting strategy) plans: a peer that answers quickly is caught
+ *   without any thread hand-off (a 3 µs round trip instead of ~80 µs).
  * - Then it joins its handle's FIFO queue. Each handle has at most ONE parked
  *   call in flight: a `nonblocking` futex wait on Deno's blocking-call pool
  *   with an absolute CLOCK_MONOTONIC deadline at most `SLICE_MS` away. The park
@@ -32,9 +31,6 @@ export const SLICE_MS = 50;
 export const MAX_PARKS = 8;
 /** The longest delay setTimeout honours (a signed 32-bit count of ms). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-/** Default spin before parking, in microseconds. */
-export const DEFAULT_SPIN_US = 20;
-
 /** What the queue needs from a semaphore handle. */
 export interface ParkTarget {
   /** One sync non-blocking take; true when a unit was taken. Throws if closed or corrupt. */
@@ -68,19 +64,6 @@ export function parksSettled(): Promise<void> {
   return new Promise((r) => idleResolvers.push(r));
 }
 
-/** Spins on `tryTake` for up to `micros` µs. */
-export function spin(target: ParkTarget, micros: number): boolean {
-  if (target.tryTake()) return true;
-  if (micros <= 0) return false;
-  // Reading the clock costs more than a try here (performance.now() measured
-  // 0.3–3 µs on these VMs, sem_trywait ~0.1 µs), so look at it every 16 tries.
-  const end = performance.now() + micros / 1000;
-  for (;;) {
-    for (let i = 0; i < 16; i++) if (target.tryTake()) return true;
-    if (performance.now() >= end) return false;
-  }
-}
-
 /** The FIFO of async waiters of one semaphore handle, and its single park. */
 export class WaitQueue {
   #target: ParkTarget;
@@ -91,6 +74,11 @@ export class WaitQueue {
 
   constructor(target: ParkTarget) {
     this.#target = target;
+  }
+
+  /** True while a wait is queued: a new wait must not spin ahead of it. */
+  get waiting(): boolean {
+    return this.#waiters.length > 0;
   }
 
   /** True while a park is in flight (its sem_t must stay mapped). */

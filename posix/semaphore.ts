@@ -22,7 +22,8 @@ import {
   checkTimeout,
   refuseNegativeZero,
 } from "../memory/_validate.ts";
-import { DEFAULT_SPIN_US, type ParkTarget, spin, WaitQueue } from "./_park.ts";
+import { type ParkTarget, WaitQueue } from "./_park.ts";
+import { spin, Spinner } from "../memory/_wait.ts";
 
 /**
  * Bytes an in-memory semaphore occupies: the `sem_t` itself at its byte offset
@@ -92,13 +93,13 @@ export interface SemaphoreWaitSyncOptions {
   timeout?: number;
   /**
    * Microseconds to spin before blocking, at most 10 000 and never longer than
-   * `timeout`. Default: adaptive, 20–400 µs (see `wait()`).
+   * `timeout`. Default: adaptive, 0–100 µs, and none on an oversubscribed
+   * machine (see `memory/_wait.ts`).
    */
   spinMicros?: number;
 }
 
-const MAX_NAME_BYTES = 251;
-const ADAPT_MAX_US = 400; // NAME_MAX minus glibc's "sem." prefix in /dev/shm
+const MAX_NAME_BYTES = 251; // NAME_MAX minus glibc's "sem." prefix in /dev/shm
 
 let rawAt: (region: MappedRegion, byteOffset: number, value: number | undefined) => Semaphore;
 
@@ -172,7 +173,7 @@ export class Semaphore implements Disposable {
   #queue: WaitQueue;
   #parkTarget: ParkTarget;
   #token = {};
-  #spinUs = DEFAULT_SPIN_US;
+  #spinner = new Spinner();
   #created: boolean;
   /** The placement word of an in-memory semaphore; undefined for named and raw ones. */
   #marker: Int32Array | undefined;
@@ -519,10 +520,24 @@ export class Semaphore implements Disposable {
     const { timeout, spinMicros } = options;
     checkTimeout(timeout);
     if (spinMicros !== undefined) checkSpin(spinMicros);
-    const t0 = performance.now();
-    const end = timeout === undefined ? Infinity : t0 + timeout;
-    if (spin(this.#target(), spinBudget(timeout, spinMicros ?? this.#spinUs))) return;
+    if (this.#tryTake()) return;
     if (timeout === 0) throw timedOut(this, 0);
+    const t0 = performance.now();
+    const plan = this.#spinner.plan(timeout, spinMicros, false);
+    if (spin(this.#takeOnce, plan.spinUs, t0 + (timeout ?? Infinity))) {
+      this.#spinner.done(t0, false);
+      return;
+    }
+    this.#sleepSync(timeout === undefined ? Infinity : t0 + timeout, timeout);
+    this.#spinner.done(t0, true);
+  }
+
+  /**
+   * Sleeps on the sem_t's futex until a unit is taken (true) or `end` (a
+   * performance.now() time) passes: then throws TimedOut for `timeout`, or
+   * returns false when `timeout` is null (an async wait's nap, see memory/_wait.ts).
+   */
+  #sleepSync(end: number, timeout: number | undefined | null): boolean {
     const w = this.#sem_t();
     const p = this.#pointer();
     const lib = libc();
@@ -536,13 +551,13 @@ export class Semaphore implements Disposable {
     Atomics.add(w, NWAITERS, 1);
     try {
       for (;;) {
-        if (this.#tryTake()) {
-          if (spinMicros === undefined) this.#adapt(t0);
-          return;
-        }
+        if (this.#tryTake()) return true;
         if (end !== Infinity) {
           const now = performance.now();
-          if (now >= end) throw timedOut(this, timeout);
+          if (now >= end) {
+            if (timeout === null) return false;
+            throw timedOut(this, timeout);
+          }
           if (ts === null || now >= tsEnd) {
             const ms = Math.min(end - now, MAX_SLEEP_MS);
             ts = deadlineIn(ms, ts ?? new Uint8Array(16));
@@ -592,14 +607,23 @@ export class Semaphore implements Disposable {
         throw new TypeError("signal must be an AbortSignal");
       }
       signal?.throwIfAborted();
-      const t0 = performance.now();
-      if (spin(this.#target(), spinBudget(timeout, spinMicros ?? this.#spinUs))) {
-        return Promise.resolve();
-      }
+      if (this.#tryTake()) return Promise.resolve();
       if (timeout === 0) throw timedOut(this, 0);
+      const t0 = performance.now();
       const deadline = timeout === undefined ? Infinity : t0 + timeout;
+      // Spin or nap only when no earlier wait of this handle is queued: FIFO.
+      if (!this.#queue.waiting) {
+        const plan = this.#spinner.plan(timeout, spinMicros, true);
+        if (
+          spin(this.#takeOnce, plan.spinUs, deadline) ||
+          (plan.napUs > 0 && this.#sleepSync(Math.min(deadline, t0 + plan.napUs / 1000), null))
+        ) {
+          this.#spinner.done(t0, plan.napUs > 0);
+          return Promise.resolve();
+        }
+      }
       const parked = this.#queue.wait(deadline, () => timedOut(this, timeout), signal);
-      return spinMicros === undefined ? parked.then(() => this.#adapt(t0)) : parked;
+      return parked.then(() => this.#spinner.done(t0, true));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -683,23 +707,12 @@ export class Semaphore implements Disposable {
     this.close();
   }
 
-  /**
-   * Adaptive spinning: a wait that had to sleep but was answered within
-   * ADAPT_MAX_US says the peer answers quickly, so the next wait spins long
-   * enough to catch that answer without a sleep/wake (a wake-up costs tens of
-   * µs here, a parked async wait ~80 µs); long waits shrink the spin back so
-   * an idle waiter does not burn a core.
-   */
-  #adapt(t0: number): void {
-    const us = (performance.now() - t0) * 1000;
-    this.#spinUs = us <= ADAPT_MAX_US
-      ? Math.min(ADAPT_MAX_US, Math.max(this.#spinUs, us * 1.5))
-      : Math.max(DEFAULT_SPIN_US, this.#spinUs / 2);
-  }
-
   #target(): ParkTarget {
     return this.#parkTarget;
   }
+
+  /** {@linkcode Semaphore.#tryTake} as a value, made once: spins call it without a closure per wait. */
+  #takeOnce = (): boolean => this.#tryTake();
 
   /** sem_trywait's fast path (glibc's `__new_sem_wait_fast`): one CAS on the value word. */
   #tryTake(): boolean {
@@ -816,11 +829,6 @@ export class Semaphore implements Disposable {
       syscall,
     };
   }
-}
-
-/** The spin of a wait: never longer than the wait itself (`timeout` ms). */
-function spinBudget(timeout: number | undefined, micros: number): number {
-  return timeout === undefined ? micros : Math.min(micros, timeout * 1000);
 }
 
 function semPath(name: string): string {

@@ -47,8 +47,6 @@ const MUTEX_MAGIC = 0x4d757478; // "Mutx"
 
 /** How long one sleep lasts before a waiter checks whether the owner died. */
 const SLICE_MS = 50;
-/** How long a blocked lock spins before it sleeps. */
-const SPIN_MS = 0.02;
 
 // Deno.pid is the process id in Workers too: Workers of one process share it.
 const pid = Deno.pid;
@@ -131,8 +129,9 @@ export class MutexGuard implements Disposable {
  *
  * - **Fast when free**: lock and unlock are one compare-exchange each; no
  *   system call, no FFI call.
- * - **Sleeps when contended**: after a ~20 µs spin a waiter sleeps on a
- *   process-shared semaphore and the unlocker wakes it.
+ * - **Sleeps when contended**: a waiter sleeps on a process-shared semaphore
+ *   and the unlocker wakes it, after an adaptive spin (none on an
+ *   oversubscribed machine: the library's one waiting strategy, `memory/_wait.ts`).
  * - **Robust**: the lock word holds the owner's pid. A waiter that has slept
  *   for a 50 ms slice checks whether that pid is still a live process (a
  *   zombie counts as dead); if not, it takes the lock over and its guard says
@@ -463,14 +462,14 @@ export class Mutex implements Disposable {
     if (options !== NO_OPTIONS) checkWaitOptions(options, "Mutex.lockSync()", true);
     if (this.#cas()) return this.#guard(false);
     const deadline = deadlineOf(options.timeout);
-    const spun = this.#spin(deadline);
-    if (spun !== undefined) return spun;
     for (;;) {
       const got = this.#acquireContended();
       if (got !== undefined) return got;
       const remaining = deadline - performance.now();
       if (remaining <= 0) throw timedOut("lock the mutex", options.timeout);
       try {
+        // The parker spins, naps or sleeps as memory/_wait.ts plans: the
+        // WAITERS flag now set makes the unlock post it.
         this.#parker.waitSync({ timeout: Math.min(SLICE_MS, remaining) });
       } catch (e) {
         if (!(e instanceof Deno.errors.TimedOut)) throw e;
@@ -520,8 +519,6 @@ export class Mutex implements Disposable {
     const { signal } = options;
     const deadline = deadlineOf(options.timeout);
     signal?.throwIfAborted();
-    const spun = this.#spin(deadline);
-    if (spun !== undefined) return spun;
     for (;;) {
       const got = this.#acquireContended();
       if (got !== undefined) return got;
@@ -638,19 +635,6 @@ export class Mutex implements Disposable {
     // Someone is (or was) asleep: free the word, then wake one sleeper.
     Atomics.store(w, LOCK, 0);
     this.#parker.post();
-  }
-
-  #spin(deadline: number): MutexGuard | undefined {
-    const end = Math.min(performance.now() + SPIN_MS, deadline);
-    do {
-      if (
-        Atomics.load(this.#word, LOCK) === 0 &&
-        Atomics.compareExchange(this.#word, LOCK, 0, pid) === 0
-      ) {
-        return this.#guard(false);
-      }
-    } while (performance.now() < end);
-    return undefined;
   }
 
   /** One attempt on the contended path: take a free word, or flag that we sleep. */

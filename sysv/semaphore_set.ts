@@ -18,6 +18,7 @@ import {
   timeField,
 } from "../ffi/sysv_layouts.ts";
 import { checkMode, checkOptions, checkTimeout, refuseNegativeZero } from "../memory/_validate.ts";
+import { spin, Spinner } from "../memory/_wait.ts";
 import { checkChange, checkId, checkKey, checkOwner, hexKey } from "./_args.ts";
 import { idError, isGone, keyHints } from "./_errors.ts";
 
@@ -109,7 +110,8 @@ function pointerArg(buf: Uint8Array): bigint {
  * them the robust choice for locks.
  *
  * `op()` never blocks the event loop: it tries with `IPC_NOWAIT`, spins
- * briefly, then polls with backoff (1 ms growing to 20 ms). Unlike a POSIX
+ * briefly (adaptively, and not on an oversubscribed machine: the library's
+ * one waiting strategy, `memory/_wait.ts`), then polls with backoff (1 ms growing to 20 ms). Unlike a POSIX
  * semaphore wait, a parked `semop` could not be taken back if the wait were
  * aborted after the kernel applied it, so no kernel wait is ever left behind:
  * an aborted or timed-out `op()` has applied nothing, and the program can exit
@@ -144,6 +146,7 @@ export class SemaphoreSet implements Disposable {
   #closed = false;
   /** Wakes the naps of pending `op()` calls, so that `close()` ends them at once. */
   #wakers = new Set<() => void>();
+  #spinner = new Spinner();
 
   private constructor(id: number, key: number, count: number, created: boolean) {
     this.#id = id;
@@ -469,13 +472,19 @@ export class SemaphoreSet implements Disposable {
     const deadline = timeout === undefined || timeout >= FOREVER_MS
       ? Infinity
       : performance.now() + timeout;
-    const spinEnd = performance.now() + 0.02;
-    do {
-      if (this.#tryOp(ops)) return;
-    } while (performance.now() < spinEnd);
+    if (this.#tryOp(ops)) return;
+    const t0 = performance.now();
+    const plan = this.#spinner.plan(timeout, undefined, true);
+    if (spin(() => this.#tryOp(ops), plan.spinUs, deadline)) {
+      this.#spinner.done(t0, false);
+      return;
+    }
     let nap = 1;
     for (;;) {
-      if (this.#tryOp(ops)) return;
+      if (this.#tryOp(ops)) {
+        this.#spinner.done(t0, true);
+        return;
+      }
       const left = deadline - performance.now();
       if (left <= 0) throw this.#timedOut(timeout);
       await this.#nap(Math.min(nap, left), signal);

@@ -1,0 +1,187 @@
+/**
+ * The library's one waiting strategy: whether a wait spins before it sleeps,
+ * for how long, and how an async wait sleeps. Every blocking call (posix
+ * semaphores, Mutex, RwLock, the permit Semaphore, Channel, SemaphoreSet and
+ * System V message queues) asks the {@linkcode Spinner} of its handle.
+ *
+ * What it rests on (shared/FACTS.md, measured on these 2-vCPU VMs):
+ * - A sleep and wake-up costs 40–75 µs each way when the sleeper's vCPU goes
+ *   idle; a spin that catches the answer costs 0.1–3 µs. So a wait spins
+ *   first, but never longer than a wake-up costs (`MAX_SPIN_US`).
+ * - When more tasks are runnable than there are CPUs, a spinner burns the
+ *   slice its peer needs to answer (C blocking: 14–28 µs a round trip; a
+ *   spinner: 530–680 µs). Then a wait sleeps at once, as C does, and a spin
+ *   the caller asked for yields the CPU between tries.
+ * - A wait answered long after its spin ended says spinning did not pay: the
+ *   budget halves, down to none. A wait answered soon after it went to sleep
+ *   says a longer spin would have paid: the budget grows to cover it. So a
+ *   receiver fed 1,000 messages a second stops spinning, and a ping-pong
+ *   partner spins just long enough.
+ * - An async wait must not hold the event loop: its spin, or the short sync
+ *   sleep ("nap") it takes on a busy machine, lasts at most `MAX_HOLD_US`
+ *   in one stretch before it parks on Deno's pool.
+ *
+ * @module
+ */
+
+import { libc } from "../ffi/libc.ts";
+import { cString } from "../ffi/cstring.ts";
+import { O } from "../ffi/constants.ts";
+
+/** Longest default spin, in µs: about what one sleep and wake-up costs here. */
+export const MAX_SPIN_US = 100;
+/** The first spin of a new handle, in µs, before it has learnt anything. */
+export const DEFAULT_SPIN_US = 20;
+/** Longest stretch, in µs, that an async wait holds the event loop (a spin or a nap). */
+export const MAX_HOLD_US = 50;
+/** How often, in ms, the run queue is sampled at most. */
+const SAMPLE_MS = 2;
+
+// ---- is the machine oversubscribed? ----
+
+let loadFd = -2; // -2: not opened yet; -1: unreadable, never oversubscribed
+const loadBuf = new Uint8Array(128);
+let sampledAt = -Infinity;
+/** The last three samples, one bit each (1 = more runnable tasks than CPUs). */
+let history = 0;
+let busy = false;
+
+/**
+ * True when more tasks are runnable than this process may use CPUs: the
+ * fourth field of `/proc/loadavg` counts the runnable tasks of the whole
+ * machine right now, this thread included. Two of the last three samples
+ * (taken at most every `SAMPLE_MS`) decide, so that one stray kernel thread
+ * does not turn spinning off.
+ */
+export function oversubscribed(now: number = performance.now()): boolean {
+  if (now - sampledAt < SAMPLE_MS) return busy;
+  sampledAt = now;
+  const running = runnable();
+  if (running < 0) return busy = false;
+  history = ((history << 1) | (running > cpus() ? 1 : 0)) & 7;
+  busy = history === 3 || history >= 5;
+  return busy;
+}
+
+let cpuCount = 0;
+function cpus(): number {
+  return cpuCount ||= Math.max(1, navigator.hardwareConcurrency || 1);
+}
+
+/** Runnable tasks on the machine now ("R" of "0.10 0.20 0.30 R/T PID"), or -1. */
+function runnable(): number {
+  const lib = libc();
+  if (loadFd === -2) loadFd = lib.open(cString("/proc/loadavg"), O.RDONLY | O.CLOEXEC);
+  if (loadFd < 0) return -1;
+  const n = Number(lib.pread(loadFd, loadBuf, BigInt(loadBuf.length), 0n));
+  if (n <= 0) return -1;
+  // Skip three fields, then parse digits up to the '/'.
+  let i = 0;
+  for (let spaces = 0; i < n && spaces < 3; i++) if (loadBuf[i] === 0x20) spaces++;
+  let value = 0;
+  let digits = 0;
+  for (; i < n; i++, digits++) {
+    const c = loadBuf[i]! - 0x30;
+    if (c < 0 || c > 9) break;
+    value = value * 10 + c;
+  }
+  return digits > 0 && loadBuf[i] === 0x2f ? value : -1;
+}
+
+// ---- spinning ----
+
+/**
+ * Calls `attempt` until it returns true or `micros` µs pass (never past
+ * `deadline`, a `performance.now()` time). The clock is read every `tries`
+ * attempts: a read costs more than an attempt here (0.1–3 µs). On an
+ * oversubscribed machine it yields the CPU between rounds, so a spin the
+ * caller asked for does not take the slice its peer needs.
+ *
+ * @returns true when an attempt succeeded
+ */
+export function spin(
+  attempt: () => boolean,
+  micros: number,
+  deadline = Infinity,
+  tries = 16,
+): boolean {
+  if (micros <= 0) return false;
+  const start = performance.now();
+  const end = Math.min(start + micros / 1000, deadline);
+  const yielding = oversubscribed(start);
+  for (;;) {
+    for (let i = 0; i < tries; i++) if (attempt()) return true;
+    if (performance.now() >= end) return false;
+    if (yielding) libc().sched_yield();
+  }
+}
+
+/** How a wait should go: its spin, and for an async wait, its nap. */
+export interface WaitPlan {
+  /** µs to spin before sleeping (0: sleep at once). */
+  spinUs: number;
+  /** µs an async wait may sleep on the JS thread before it parks on the pool (0: none). */
+  napUs: number;
+}
+
+const NO_WAIT: WaitPlan = Object.freeze({ spinUs: 0, napUs: 0 });
+
+/**
+ * The adaptive spin of one waiting handle (or one side of a Channel). Ask
+ * {@linkcode Spinner.plan} before a wait that the first try could not
+ * satisfy; tell {@linkcode Spinner.done} how it ended.
+ */
+export class Spinner {
+  /** µs within which recent waits were answered: what a spin should cover. */
+  #expectUs = DEFAULT_SPIN_US;
+  #plan: { spinUs: number; napUs: number } = { spinUs: 0, napUs: 0 };
+
+  /** The current adaptive budget in µs (for tests and the CLI). */
+  get budgetUs(): number {
+    return this.#expectUs;
+  }
+
+  /**
+   * The plan for one wait. `explicitUs` (the caller's `spinMicros`) wins over
+   * the adaptive budget; a spin never outlasts `timeout` ms. The returned
+   * object is reused by the next call.
+   */
+  plan(timeout: number | undefined, explicitUs: number | undefined, async: boolean): WaitPlan {
+    if (timeout === 0) return NO_WAIT;
+    const limit = timeout === undefined ? Infinity : timeout * 1000;
+    const p = this.#plan;
+    if (explicitUs !== undefined) {
+      p.spinUs = Math.min(explicitUs, limit);
+      p.napUs = 0;
+      return p;
+    }
+    const expect = this.#expectUs;
+    if (oversubscribed()) {
+      // Sleep at once: a spinner would take the CPU the peer needs to answer.
+      // A woken sleeper is scheduled quickly, so an async wait naps on its
+      // own thread first: one wake-up instead of the pool's two.
+      p.spinUs = 0;
+      p.napUs = async && expect > 0 ? Math.min(MAX_HOLD_US, limit) : 0;
+      return p;
+    }
+    p.spinUs = Math.min(expect, async ? MAX_HOLD_US : MAX_SPIN_US, limit);
+    p.napUs = 0;
+    return p;
+  }
+
+  /**
+   * Learns from a wait that began at `t0` (performance.now()) and went past
+   * its first try: `slept` when the spin (if any) did not catch the answer.
+   */
+  done(t0: number, slept: boolean): void {
+    if (!slept) return; // the spin paid; keep it
+    const us = (performance.now() - t0) * 1000;
+    if (us <= MAX_SPIN_US) {
+      // Answered soon after sleeping: a spin this long would have caught it.
+      this.#expectUs = Math.min(MAX_SPIN_US, Math.max(this.#expectUs, us * 1.5, 2));
+    } else {
+      const half = this.#expectUs / 2;
+      this.#expectUs = half < 2 ? 0 : half;
+    }
+  }
+}
