@@ -12,9 +12,14 @@
 //   best ratio over the runs: the target is ≤ 2× C in every run.
 // --rounds N: timed round trips per row (default 500, 200 with --quick), after
 //   a warm-up of 300 (100). --json FILE saves every figure.
+// Rows: C sem_post + blocking sem_wait (the baseline); posix.Semaphore post +
+//   await wait() / waitSync(); Channel (64 B, one channel each way) await send +
+//   await receive / sendSync + receiveSync; sync.Mutex hand-off (three mutexes
+//   passed round, so each lock waits for one release of the peer) await lock() /
+//   lockSync(). A round trip is timed one by one with performance.now().
 // Each Deno row runs two fresh children of this script: a timing side that
-//   posts/sends and waits for the answer, and an echo side. Both start on an
-//   unloaded machine, say "ready", and only then does the load start and the
+//   posts/sends and waits for the answer, and an echo side. Both start before
+//   the busy loops do and say "ready"; only then does the load start and the
 //   timing side get its "go"; the script itself only waits on pipes, and kills
 //   both if a row takes longer than a minute (a blocked sync wait cannot time out).
 // Everything runs through the public API with default options, so the figures
@@ -23,6 +28,7 @@ import { parseArgs } from "@std/cli/parse-args";
 import { SharedMemory } from "../posix/shared_memory.ts";
 import { SEM_SIZE, Semaphore } from "../posix/semaphore.ts";
 import { Channel } from "../channel/mod.ts";
+import { Mutex, MUTEX_SIZE, type MutexGuard } from "../sync/mutex.ts";
 import {
   atExit,
   Busy,
@@ -53,8 +59,11 @@ const ROWS = {
   "sem-waitSync": "posix.Semaphore: post + waitSync()",
   "chan-async": "Channel 64 B: await send + await receive",
   "chan-sync": "Channel 64 B: sendSync + receiveSync",
+  "mutex-lock": "sync.Mutex hand-off: release + await lock()",
+  "mutex-lockSync": "sync.Mutex hand-off: release + lockSync()",
 } as const;
 type Row = keyof typeof ROWS;
+const kindOf = (row: Row) => row.slice(0, row.indexOf("-")) as "sem" | "chan" | "mutex";
 const C_LABEL = "C: sem_post + blocking sem_wait";
 const MESSAGE_SIZE = 64;
 
@@ -64,18 +73,41 @@ const MESSAGE_SIZE = 64;
 // round trips, then times <rounds> one by one and prints their Stats as JSON.
 if (positionals[0] === "child") {
   const [, role, row, name, a, b] = positionals as [string, string, Row, string, string, string];
-  const isSem = row.startsWith("sem-");
+  const kind = kindOf(row);
   const sync = row.endsWith("Sync") || row === "chan-sync";
-  using shm = isSem ? SharedMemory.open(name) : undefined;
-  using ping = shm ? Semaphore.attach(shm, 0) : undefined;
-  using pong = shm ? Semaphore.attach(shm, SEM_SIZE) : undefined;
-  using there = isSem ? undefined : Channel.open(`${name}-a`);
-  using back = isSem ? undefined : Channel.open(`${name}-b`);
+  using shm = kind === "chan" ? undefined : SharedMemory.open(name);
+  using ping = kind === "sem" ? Semaphore.attach(shm!, 0) : undefined;
+  using pong = kind === "sem" ? Semaphore.attach(shm!, SEM_SIZE) : undefined;
+  using there = kind === "chan" ? Channel.open(`${name}-a`) : undefined;
+  using back = kind === "chan" ? Channel.open(`${name}-b`) : undefined;
   const msg = new Uint8Array(MESSAGE_SIZE).fill(1);
+  // Mutex hand-off over three mutexes: in round k the timing side releases
+  // k%3, on which the echo side waits, and the echo side releases (k+2)%3, on
+  // which the timing side waits (the timing side starts holding 0 and 1, the
+  // echo side 2, so every lock() waits for exactly one release of the peer).
+  const mutexes = kind === "mutex" ? [0, 1, 2].map((i) => Mutex.attach(shm!, i * MUTEX_SIZE)) : [];
+  const guards: (MutexGuard | undefined)[] = [];
+  const take = async (i: number) => {
+    guards[i] = sync ? mutexes[i]!.lockSync() : await mutexes[i]!.lock();
+  };
+  if (kind === "mutex") {
+    for (const i of role === "echo" ? [2] : [0, 1]) await take(i);
+  }
+  let round = 0;
   // One round trip seen from either side: `out` is what this side posts or
   // sends, `into` what it waits on.
   const trip = async (timing: boolean): Promise<void> => {
-    if (isSem) {
+    if (kind === "mutex") {
+      const [mine, theirs] = [round % 3, (round + 2) % 3];
+      round++;
+      if (timing) {
+        guards[mine]!.release();
+        await take(theirs);
+      } else {
+        await take(mine);
+        guards[theirs]!.release();
+      }
+    } else if (kind === "sem") {
       const [out, into] = timing ? [ping!, pong!] : [pong!, ping!];
       if (timing) out.post();
       if (sync) into.waitSync();
@@ -183,20 +215,24 @@ function spawnSelf(args: string[], stdin: "piped" | "null"): Deno.ChildProcess {
 /** One Deno row under `perCpu` loops, in two fresh children. */
 async function measureDeno(row: Row, perCpu: number): Promise<Stats> {
   const name = `/bench-load-${Deno.pid}-${seq++}`;
-  const isSem = row.startsWith("sem-");
+  const kind = kindOf(row);
   const unlink = () => {
-    if (isSem) {
+    if (kind !== "chan") {
       SharedMemory.unlink(name);
     } else {
       Channel.unlink(`${name}-a`);
       Channel.unlink(`${name}-b`);
     }
   };
-  if (isSem) {
+  if (kind === "sem") {
     using shm = SharedMemory.create(name, { size: 2 * SEM_SIZE });
     atExit(name, unlink);
     Semaphore.init(shm, 0).close();
     Semaphore.init(shm, SEM_SIZE).close();
+  } else if (kind === "mutex") {
+    using shm = SharedMemory.create(name, { size: 3 * MUTEX_SIZE });
+    atExit(name, unlink);
+    for (let i = 0; i < 3; i++) Mutex.init(shm, i * MUTEX_SIZE).close();
   } else {
     atExit(name, unlink);
     const options = { capacity: 16, maxMessageSize: MESSAGE_SIZE };
@@ -207,15 +243,16 @@ async function measureDeno(row: Row, perCpu: number): Promise<Stats> {
   const limit = deadline(ROW_TIMEOUT_MS, ROWS[row]);
   let busy: Busy | undefined;
   try {
-    const echo = spawnSelf(["echo", row, name, `${WARM + ROUNDS}`], "null");
-    children.push(echo);
+    // The timing side first: it must hold its starting locks (Mutex rows)
+    // before the echo side begins.
     const timing = spawnSelf(["time", row, name, `${WARM}`, `${ROUNDS}`], "piped");
     children.push(timing);
-    const [echoOut, timingOut] = [new Lines(echo.stdout), new Lines(timing.stdout)];
-    await Promise.race([
-      Promise.all([echoOut.next("ready"), timingOut.next("ready")]),
-      limit.promise,
-    ]);
+    const timingOut = new Lines(timing.stdout);
+    await Promise.race([timingOut.next("ready"), limit.promise]);
+    const echo = spawnSelf(["echo", row, name, `${WARM + ROUNDS}`], "null");
+    children.push(echo);
+    const echoOut = new Lines(echo.stdout);
+    await Promise.race([echoOut.next("ready"), limit.promise]);
     busy = await load(perCpu);
     await writeLine(timing, "go");
     const result = await Promise.race([timingOut.next("its result"), limit.promise]);
