@@ -20,6 +20,8 @@ export const SYS_FUTEX: bigint = Deno.build.arch === "aarch64" ? 98n : 202n;
 
 /** `futex_op` values (`<linux/futex.h>`). */
 export const FUTEX = {
+  /** Sleeps with a relative timeout: no clock read needed to arm it. */
+  WAIT: 0,
   WAKE: 1,
   WAIT_BITSET: 9,
   PRIVATE_FLAG: 128,

@@ -22,6 +22,19 @@ export function monotonicNs(): bigint {
   return now[0]! * 1_000_000_000n + now[1]!;
 }
 
+const nowWords = new Int32Array(now.buffer);
+
+/**
+ * The monotonic clock now, in milliseconds, for timing short stretches: one
+ * FFI call and no BigInt (76–300 ns here, where `performance.now()` took
+ * 170–670 ns). Its origin is not `performance.now()`'s: compare its readings
+ * only with each other. Seconds fit 31 bits for 68 years of uptime.
+ */
+export function monotonicMs(): number {
+  libc().clock_gettime(CLOCK_MONOTONIC, nowBytes);
+  return nowWords[0]! * 1000 + nowWords[2]! / 1e6;
+}
+
 /** A new timespec holding `CLOCK_MONOTONIC` now + `ms` milliseconds. */
 export function deadlineIn(ms: number, into: Timespec = new Uint8Array(16)): Timespec {
   const t = monotonicNs() + BigInt(Math.max(0, Math.round(ms * 1e6)));

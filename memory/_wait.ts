@@ -17,9 +17,18 @@
  *   says a longer spin would have paid: the budget grows to cover it. So a
  *   receiver fed 1,000 messages a second stops spinning, and a ping-pong
  *   partner spins just long enough.
- * - An async wait must not hold the event loop: its spin, or the short sync
- *   sleep ("nap") it takes on a busy machine, lasts at most `MAX_HOLD_US`
- *   in one stretch before it parks on Deno's pool.
+ * - An async wait must not hold the event loop: its spin lasts at most
+ *   `MAX_HOLD_US` before it parks on Deno's pool (a park costs two wake-ups:
+ *   the pool thread's, then the event loop's).
+ * - On an oversubscribed machine an async wait instead sleeps on its own
+ *   thread first (a "nap": one wake-up, as C's). Arming a short timer costs
+ *   a VM about 7 µs a wait here (C `sem_timedwait` with a 50 µs timeout: 20 µs
+ *   a round trip against 7.6 µs untimed), while a timeout past the next
+ *   scheduler tick (4 ms) costs nothing, so a nap may last up to `NAP_MAX_MS`
+ *   — no longer than the time slice the kernel takes from the process there
+ *   anyway. A nap that was not answered within `NAP_QUICK_US` says the peer
+ *   is slow: naps stop for 1, 2, 4 … 1,024 waits, so a receiver fed at a low
+ *   rate does not keep its event loop asleep.
  *
  * @module
  */
@@ -34,8 +43,17 @@ export const MAX_SPIN_US = 100;
 export const DEFAULT_SPIN_US = 20;
 /** Longest stretch, in µs, that an async wait holds the event loop (a spin or a nap). */
 export const MAX_HOLD_US = 50;
-/** How often, in ms, the run queue is sampled at most. */
+/** Longest nap of an async wait on an oversubscribed machine, in ms (see above). */
+export const NAP_MAX_MS = 4;
+/** A nap answered within this many µs paid; a slower one backs naps off. */
+export const NAP_QUICK_US = 200;
+/** Most waits that skip napping after slow naps. */
+const NAP_BACKOFF_MAX = 1024;
+
+/** How often, in ms, the run queue is sampled at most when the caller knows the time. */
 const SAMPLE_MS = 2;
+/** Otherwise once every this many questions (a sample costs ~5 µs, a clock read 0.3–0.9 µs). */
+const SAMPLE_EVERY = 32;
 
 // ---- is the machine oversubscribed? ----
 
@@ -45,17 +63,23 @@ let sampledAt = -Infinity;
 /** The last three samples, one bit each (1 = more runnable tasks than CPUs). */
 let history = 0;
 let busy = false;
+let asked = 0;
 
 /**
  * True when more tasks are runnable than this process may use CPUs: the
  * fourth field of `/proc/loadavg` counts the runnable tasks of the whole
  * machine right now, this thread included. Two of the last three samples
- * (taken at most every `SAMPLE_MS`) decide, so that one stray kernel thread
- * does not turn spinning off.
+ * decide, so that one stray kernel thread does not turn spinning off. A
+ * sample is taken at most every `SAMPLE_MS` when `now` is given, else on
+ * every `SAMPLE_EVERY`th question (and the first).
  */
-export function oversubscribed(now: number = performance.now()): boolean {
-  if (now - sampledAt < SAMPLE_MS) return busy;
-  sampledAt = now;
+export function oversubscribed(now?: number): boolean {
+  if (now === undefined) {
+    if (asked++ % SAMPLE_EVERY !== 0) return busy;
+  } else {
+    if (now - sampledAt < SAMPLE_MS) return busy;
+    sampledAt = now;
+  }
   const running = runnable();
   if (running < 0) return busy = false;
   history = ((history << 1) | (running > cpus() ? 1 : 0)) & 7;
@@ -120,21 +144,27 @@ export function spin(
 export interface WaitPlan {
   /** µs to spin before sleeping (0: sleep at once). */
   spinUs: number;
-  /** µs an async wait may sleep on the JS thread before it parks on the pool (0: none). */
-  napUs: number;
+  /** ms an async wait may sleep on the JS thread before it parks on the pool (0: none). */
+  napMs: number;
+  /**
+   * Whether {@linkcode Spinner.done} wants to hear how the wait ended (it
+   * needs the wait's start time, and a clock read costs 0.3–0.9 µs here).
+   */
+  learn: boolean;
 }
-
-const NO_WAIT: WaitPlan = Object.freeze({ spinUs: 0, napUs: 0 });
 
 /**
  * The adaptive spin of one waiting handle (or one side of a Channel). Ask
  * {@linkcode Spinner.plan} before a wait that the first try could not
- * satisfy; tell {@linkcode Spinner.done} how it ended.
+ * satisfy; tell {@linkcode Spinner.done} how it ended when the plan says `learn`.
  */
 export class Spinner {
   /** µs within which recent waits were answered: what a spin should cover. */
   #expectUs = DEFAULT_SPIN_US;
-  #plan: { spinUs: number; napUs: number } = { spinUs: 0, napUs: 0 };
+  #plan: WaitPlan = { spinUs: 0, napMs: 0, learn: false };
+  /** Waits left that skip napping, and the skip after the next slow nap. */
+  #napSkip = 0;
+  #napBackoff = 1;
 
   /** The current adaptive budget in µs (for tests and the CLI). */
   get budgetUs(): number {
@@ -147,26 +177,42 @@ export class Spinner {
    * object is reused by the next call.
    */
   plan(timeout: number | undefined, explicitUs: number | undefined, async: boolean): WaitPlan {
-    if (timeout === 0) return NO_WAIT;
-    const limit = timeout === undefined ? Infinity : timeout * 1000;
     const p = this.#plan;
+    p.learn = false;
+    p.napMs = 0;
+    if (timeout === 0) {
+      p.spinUs = 0;
+      return p;
+    }
+    const limit = timeout === undefined ? Infinity : timeout * 1000;
     if (explicitUs !== undefined) {
       p.spinUs = Math.min(explicitUs, limit);
-      p.napUs = 0;
       return p;
     }
-    const expect = this.#expectUs;
     if (oversubscribed()) {
-      // Sleep at once: a spinner would take the CPU the peer needs to answer.
-      // A woken sleeper is scheduled quickly, so an async wait naps on its
-      // own thread first: one wake-up instead of the pool's two.
+      // Sleep at once: a spinner would take the CPU the peer needs to answer,
+      // and a woken sleeper is scheduled soon. An async wait naps on its own
+      // thread first: one wake-up instead of the pool's two.
       p.spinUs = 0;
-      p.napUs = async && expect > 0 ? Math.min(MAX_HOLD_US, limit) : 0;
+      if (async) {
+        if (this.#napSkip > 0) this.#napSkip--;
+        else p.napMs = Math.min(NAP_MAX_MS, limit / 1000);
+      }
       return p;
     }
-    p.spinUs = Math.min(expect, async ? MAX_HOLD_US : MAX_SPIN_US, limit);
-    p.napUs = 0;
+    p.spinUs = Math.min(this.#expectUs, async ? MAX_HOLD_US : MAX_SPIN_US, limit);
+    p.learn = true;
     return p;
+  }
+
+  /** Learns from a nap that lasted `us` µs and was answered (`caught`) or not. */
+  napped(us: number, caught: boolean): void {
+    if (caught && us <= NAP_QUICK_US) {
+      this.#napBackoff = 1;
+    } else {
+      this.#napSkip = this.#napBackoff;
+      this.#napBackoff = Math.min(NAP_BACKOFF_MAX, this.#napBackoff * 2);
+    }
   }
 
   /**

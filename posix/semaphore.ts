@@ -9,7 +9,7 @@ import { libc } from "../ffi/libc.ts";
 import { check, createOrOpen, Errno, errno, errnoError, errnoView } from "../ffi/errno.ts";
 import { cString } from "../ffi/cstring.ts";
 import { MAP, O, PROT, S } from "../ffi/constants.ts";
-import { deadlineIn } from "../ffi/timespec.ts";
+import { deadlineIn, monotonicMs } from "../ffi/timespec.ts";
 import { FUTEX, SYS_FUTEX } from "../ffi/futex.ts";
 import { fstat } from "../ffi/stat.ts";
 import { checkPlacement, type MappedRegion, pinRegion } from "../memory/region.ts";
@@ -59,6 +59,8 @@ const PRIVATE = 2;
 const SHARED = FUTEX.PRIVATE_FLAG;
 /** Longest one futex sleep of a sync wait; longer waits re-arm (Infinity, 1e22 ms). */
 const MAX_SLEEP_MS = 86_400_000;
+/** One nap in this many is timed (see wait()). */
+const NAP_TIMED = 4;
 /** CAS retries before a try reports "not now": contention, never a shared counter, bounds them. */
 const CAS_TRIES = 64;
 /** The largest value a POSIX semaphore can hold (`SEM_VALUE_MAX`). */
@@ -174,6 +176,10 @@ export class Semaphore implements Disposable {
   #parkTarget: ParkTarget;
   #token = {};
   #spinner = new Spinner();
+  /** A nap's relative timeout, reused. */
+  #napTs = new BigInt64Array(2);
+  #napBytes = new Uint8Array(this.#napTs.buffer);
+  #naps = 0;
   #created: boolean;
   /** The placement word of an in-memory semaphore; undefined for named and raw ones. */
   #marker: Int32Array | undefined;
@@ -522,22 +528,24 @@ export class Semaphore implements Disposable {
     if (spinMicros !== undefined) checkSpin(spinMicros);
     if (this.#tryTake()) return;
     if (timeout === 0) throw timedOut(this, 0);
-    const t0 = performance.now();
     const plan = this.#spinner.plan(timeout, spinMicros, false);
-    if (spin(this.#takeOnce, plan.spinUs, t0 + (timeout ?? Infinity))) {
-      this.#spinner.done(t0, false);
+    // The clock is read only when something needs it: a sleep-at-once wait
+    // with no timeout (an oversubscribed machine) reads none.
+    const t0 = plan.spinUs > 0 || timeout !== undefined || plan.learn ? performance.now() : 0;
+    const end = timeout === undefined ? Infinity : t0 + timeout;
+    if (spin(this.#takeOnce, plan.spinUs, end)) {
+      if (plan.learn) this.#spinner.done(t0, false);
       return;
     }
-    this.#sleepSync(timeout === undefined ? Infinity : t0 + timeout, timeout);
-    this.#spinner.done(t0, true);
+    this.#sleepSync(end, timeout);
+    if (plan.learn) this.#spinner.done(t0, true);
   }
 
   /**
-   * Sleeps on the sem_t's futex until a unit is taken (true) or `end` (a
-   * performance.now() time) passes: then throws TimedOut for `timeout`, or
-   * returns false when `timeout` is null (an async wait's nap, see memory/_wait.ts).
+   * Sleeps on the sem_t's futex until a unit is taken or `end` (a
+   * performance.now() time) passes, then throws TimedOut for `timeout`.
    */
-  #sleepSync(end: number, timeout: number | undefined | null): boolean {
+  #sleepSync(end: number, timeout: number | undefined): void {
     const w = this.#sem_t();
     const p = this.#pointer();
     const lib = libc();
@@ -551,13 +559,10 @@ export class Semaphore implements Disposable {
     Atomics.add(w, NWAITERS, 1);
     try {
       for (;;) {
-        if (this.#tryTake()) return true;
+        if (this.#tryTake()) return;
         if (end !== Infinity) {
           const now = performance.now();
-          if (now >= end) {
-            if (timeout === null) return false;
-            throw timedOut(this, timeout);
-          }
+          if (now >= end) throw timedOut(this, timeout);
           if (ts === null || now >= tsEnd) {
             const ms = Math.min(end - now, MAX_SLEEP_MS);
             ts = deadlineIn(ms, ts ?? new Uint8Array(16));
@@ -575,6 +580,31 @@ export class Semaphore implements Disposable {
     } finally {
       if (w.length > 0) Atomics.sub(w, NWAITERS, 1);
     }
+  }
+
+  /**
+   * An async wait's nap (see memory/_wait.ts): one futex sleep of at most
+   * `ms` on this thread, with a relative timeout so that no clock is read.
+   * True when it took a unit.
+   */
+  #nap(ms: number): boolean {
+    const w = this.#sem_t();
+    this.#checkShared(w);
+    const ts = this.#napTs;
+    ts[0] = BigInt(Math.floor(ms / 1000));
+    ts[1] = BigInt(Math.min(999_999_999, Math.round((ms % 1000) * 1e6)));
+    Atomics.add(w, NWAITERS, 1);
+    try {
+      const err = errnoView();
+      const r = libc().futex(SYS_FUTEX, this.#pointer(), FUTEX.WAIT, 0, this.#napBytes, null, 0);
+      const e = r === -1 ? err[0] : 0;
+      if (r === -1 && e !== Errno.EAGAIN && e !== Errno.EINTR && e !== Errno.ETIMEDOUT) {
+        throw errnoError(e!, this.#site("futex(FUTEX_WAIT)"));
+      }
+    } finally {
+      if (w.length > 0) Atomics.sub(w, NWAITERS, 1);
+    }
+    return this.#tryTake();
   }
 
   /**
@@ -609,21 +639,27 @@ export class Semaphore implements Disposable {
       signal?.throwIfAborted();
       if (this.#tryTake()) return Promise.resolve();
       if (timeout === 0) throw timedOut(this, 0);
+      // Spin or nap only when no earlier wait of this handle is queued: FIFO.
+      const plan = this.#queue.waiting ? undefined : this.#spinner.plan(timeout, spinMicros, true);
+      if (plan !== undefined && plan.napMs > 0) {
+        // Timed one nap in NAP_TIMED: the clock costs more than the rest of a nap.
+        const timed = this.#naps++ % NAP_TIMED === 0;
+        const n0 = timed ? monotonicMs() : 0;
+        const caught = this.#nap(plan.napMs);
+        if (timed || !caught) {
+          this.#spinner.napped(timed ? (monotonicMs() - n0) * 1000 : Infinity, caught);
+        }
+        if (caught) return Promise.resolve();
+      }
       const t0 = performance.now();
       const deadline = timeout === undefined ? Infinity : t0 + timeout;
-      // Spin or nap only when no earlier wait of this handle is queued: FIFO.
-      if (!this.#queue.waiting) {
-        const plan = this.#spinner.plan(timeout, spinMicros, true);
-        if (
-          spin(this.#takeOnce, plan.spinUs, deadline) ||
-          (plan.napUs > 0 && this.#sleepSync(Math.min(deadline, t0 + plan.napUs / 1000), null))
-        ) {
-          this.#spinner.done(t0, plan.napUs > 0);
-          return Promise.resolve();
-        }
+      if (plan !== undefined && spin(this.#takeOnce, plan.spinUs, deadline)) {
+        if (plan.learn) this.#spinner.done(t0, false);
+        return Promise.resolve();
       }
+      const learn = plan?.learn === true;
       const parked = this.#queue.wait(deadline, () => timedOut(this, timeout), signal);
-      return parked.then(() => this.#spinner.done(t0, true));
+      return learn ? parked.then(() => this.#spinner.done(t0, true)) : parked;
     } catch (e) {
       return Promise.reject(e);
     }

@@ -476,13 +476,14 @@ export class SemaphoreSet implements Disposable {
     const t0 = performance.now();
     const plan = this.#spinner.plan(timeout, undefined, true);
     if (spin(() => this.#tryOp(ops), plan.spinUs, deadline)) {
-      this.#spinner.done(t0, false);
+      if (plan.learn) this.#spinner.done(t0, false);
       return;
     }
+    const learn = plan.learn;
     let nap = 1;
     for (;;) {
       if (this.#tryOp(ops)) {
-        this.#spinner.done(t0, true);
+        if (learn) this.#spinner.done(t0, true);
         return;
       }
       const left = deadline - performance.now();
