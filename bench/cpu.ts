@@ -1,6 +1,8 @@
 // CPU time a receiver process spends to take messages that arrive at a low,
 // steady rate (#15), beside a C receiver blocking in sem_wait in the same run:
-//   deno run -A bench/cpu.ts [--rate 1000] [--seconds 5] [--runs 1] [--quick] [--json FILE]
+//   deno run -A bench/cpu.ts [--rate 1000] [--seconds 5] [--runs 1] [--rows a,b] [--quick] [--json FILE]
+// --rows: only these receivers (sem-raw, sem-rawAsync, sem-wait, sem-waitSync,
+//   chan-receive, chan-for-await, chan-receiveSync); the C one always runs.
 // A sender posts or sends --rate messages a second (default 1,000: one every
 // 1 ms) for --seconds (default 5; 2 with --quick), paced by clock_nanosleep on
 // absolute CLOCK_MONOTONIC deadlines (it sleeps between messages, so it does
@@ -40,18 +42,20 @@ import { num, printTable, ratio } from "./_table.ts";
 
 const values = parseArgs(Deno.args, {
   boolean: ["quick"],
-  string: ["_", "rate", "seconds", "runs", "json"],
+  string: ["_", "rate", "seconds", "runs", "json", "rows"],
   default: { rate: "1000", runs: "1" },
 });
 const positionals = values._.map(String);
 const self = new URL(import.meta.url).pathname;
 const MESSAGE_SIZE = 64;
-/** Byte offset of the stop flag in a semaphore row's shared memory (feed.c agrees). */
+/** Byte offset of the stop word (0, then every unit posted) in a semaphore row's shared memory (feed.c agrees). */
 const STOP_OFFSET = 64;
 const SHM_SIZE = 128;
 
 const ROWS = {
   "c": "C: blocking sem_wait",
+  "sem-raw": "Deno, bare FFI sem_wait (the sync floor: no library)",
+  "sem-rawAsync": "Deno, bare nonblocking FFI sem_wait (the async floor)",
   "sem-wait": "posix.Semaphore: await wait()",
   "sem-waitSync": "posix.Semaphore: waitSync()",
   "chan-receive": "Channel: await receive()",
@@ -66,6 +70,8 @@ function openLibc() {
     clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
     clock_nanosleep: { parameters: ["i32", "i32", "buffer", "pointer"], result: "i32" },
     sysconf: { parameters: ["i32"], result: "i64" },
+    sem_wait: { parameters: ["pointer"], result: "i32" },
+    sem_wait_nb: { name: "sem_wait", parameters: ["pointer"], result: "i32", nonblocking: true },
   }).symbols;
 }
 function libc() {
@@ -85,15 +91,21 @@ if (positionals[0] === "child") {
     using shm = SharedMemory.open(b);
     using sem = Semaphore.attach(shm, 0);
     const stop = shm.view(Int32Array, STOP_OFFSET, 1);
-    let n = 0;
+    const raw = shm.unsafePointer!;
+    let taken = 0;
     console.log("ready");
+    // The stop word, once set, is every unit posted: the messages and the
+    // stop post (a receiver that lags must still take them all).
     for (;;) {
       if (a === "waitSync") sem.waitSync();
+      else if (a === "raw") { while (libc().sem_wait(raw) !== 0) { /* EINTR */ } }
+      else if (a === "rawAsync") { while ((await libc().sem_wait_nb(raw)) !== 0) { /* EINTR */ } }
       else await sem.wait();
-      if (Atomics.load(stop, 0) !== 0) break;
-      n++;
+      taken++;
+      const total = Atomics.load(stop, 0);
+      if (total !== 0 && taken >= total) break;
     }
-    console.log(n);
+    console.log(taken - 1);
   } else if (role === "chan-recv") {
     using ch = Channel.open(b);
     let n = 0;
@@ -272,7 +284,12 @@ async function measure(row: Row): Promise<CpuResult> {
   }
 }
 
-const rowKeys = Object.keys(ROWS) as Row[];
+const rowKeys = ["c", ...(values.rows?.split(",") ?? Object.keys(ROWS).slice(1))] as Row[];
+for (const row of rowKeys) {
+  if (!(row in ROWS)) {
+    throw new RangeError(`--rows takes some of ${Object.keys(ROWS).join(",")} (got "${row}")`);
+  }
+}
 const runs: Partial<Record<Row, CpuResult | string>>[] = [];
 console.log(
   `\nCPU time of a receiver process fed ${RATE} messages/s for ${SECONDS} s (${navigator.hardwareConcurrency} CPUs, clock tick ${TICK_MS} ms; load average ${

@@ -1,16 +1,16 @@
 // Feed and baseline receiver for bench/cpu.ts, over the shared memory object
 // the script creates: a posix.Semaphore at byte 0 (its first 32 bytes are a
 // plain process-shared sem_t, so C posts and waits on it directly) and an
-// int32 stop flag at byte 64.
+// int32 stop word at byte 64: 0, then the number of units posted in all.
 // Usage:
 //   feed recv NAME   prints "ready", then takes the semaphore with blocking
-//                    sem_wait until the stop flag is set; prints the count.
+//                    sem_wait until it has taken every unit the stop word counts; prints the messages.
 //   feed send NAME RATE SECONDS
 //                    prints "ready" and waits for a line on stdin; then posts
 //                    RATE*SECONDS times, one every 1/RATE s on absolute
 //                    CLOCK_MONOTONIC deadlines (clock_nanosleep TIMER_ABSTIME:
 //                    no drift, no spinning); prints "fed N ELAPSED_S"; waits
-//                    for a line, sets the stop flag and posts once more.
+//                    for a line, stores count + 1 in the stop word and posts once more.
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <semaphore.h>
@@ -40,15 +40,17 @@ int main(int argc, char **argv) {
   int *stop = (int *)(base + 64);
   char line[64];
   if (strcmp(argv[1], "recv") == 0) {
-    long n = 0;
+    long taken = 0;
     printf("ready\n");
     fflush(stdout);
+    // The stop word, once set, is every unit posted: the messages and the stop post.
     for (;;) {
       while (sem_wait(sem) != 0) {}
-      if (__atomic_load_n(stop, __ATOMIC_ACQUIRE)) break;
-      n++;
+      taken++;
+      int total = __atomic_load_n(stop, __ATOMIC_ACQUIRE);
+      if (total != 0 && taken >= total) break;
     }
-    printf("%ld\n", n);
+    printf("%ld\n", taken - 1);
     return 0;
   }
   if (strcmp(argv[1], "send") == 0 && argc >= 5) {
@@ -70,7 +72,7 @@ int main(int argc, char **argv) {
     printf("fed %ld %.3f\n", count, now_s() - t0);
     fflush(stdout);
     if (!fgets(line, sizeof line, stdin)) {}
-    __atomic_store_n(stop, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(stop, (int)count + 1, __ATOMIC_RELEASE);
     sem_post(sem);
     return 0;
   }
