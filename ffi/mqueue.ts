@@ -21,6 +21,12 @@ export const mqueueSymbols = {
   mq_unlink: { parameters: [buf], result: int },
   /** `int mq_getattr(mqd_t mqdes, struct mq_attr *attr)` */
   mq_getattr: { parameters: [int, buf], result: int },
+  /**
+   * `int mq_setattr(mqd_t mqdes, const struct mq_attr *newattr, struct mq_attr *oldattr)`:
+   * only `mq_flags` (`O_NONBLOCK`) can change. Lets an untimed sync call block in the
+   * kernel exactly like C, instead of a `poll()` then a retry.
+   */
+  mq_setattr: { parameters: [int, buf, "pointer"], result: int },
   /** `int mq_send(mqd_t mqdes, const char *msg_ptr, size_t msg_len, unsigned int msg_prio)` */
   mq_send: { parameters: [int, buf, size_t, uint], result: int },
   /** `ssize_t mq_receive(mqd_t mqdes, char *msg_ptr, size_t msg_len, unsigned int *msg_prio)` */

@@ -245,6 +245,80 @@ test("posix.MessageQueue: full and empty queues time out (sync and async); timeo
   }
 });
 
+test("posix.MessageQueue: untimed sync calls block in the kernel (mq_receive/mq_send without O_NONBLOCK); tries and async waits after them still never block", async () => {
+  const name = qname("blocking");
+  using q = MessageQueue.create(name, { maxMessages: 2, maxMessageSize: 16 });
+  try {
+    const child = await tempModule(`
+      import { MessageQueue } from "@lib/posix/message_queue.ts";
+      using q = MessageQueue.open(Deno.args[0]);
+      const nap = new Int32Array(new SharedArrayBuffer(4));
+      for (let i = 0; i < 4; i++) {
+        Atomics.wait(nap, 0, 0, 30);
+        q.sendSync(new TextEncoder().encode(String(i))); // blocks while full
+      }
+      Atomics.wait(nap, 0, 0, 30);
+      q.receiveSync(); // blocks while empty: takes the parent's "ack"
+    `);
+    const run = runDeno(child, [name]);
+    const buf = new Uint8Array(q.maxMessageSize);
+    // Timed first: proves the child runs, so the untimed waits below cannot hang the run.
+    assertEquals(text(q.receiveSync({ timeout: PEER_TIMEOUT_MS }).data), "0");
+    const into = q.receiveIntoSync(buf); // waits ~30 ms for the child, in the kernel
+    assertEquals(text(buf.subarray(0, into.length)), "1");
+    // The handle is now in blocking mode: a try must still return at once.
+    let t = performance.now();
+    assertEquals(q.tryReceive(), undefined);
+    assertEquals(q.tryReceiveInto(buf), undefined);
+    assert(performance.now() - t < 25, "tryReceive blocked");
+    assertEquals(text((await q.receive({ timeout: PEER_TIMEOUT_MS })).data), "2");
+    assertEquals(text(q.receiveSync().data), "3");
+    // And an async wait after a blocking call parks instead of blocking the event loop.
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    t = performance.now();
+    await assertRejects(() => q.receive({ timeout: 40 }), Deno.errors.TimedOut);
+    clearInterval(timer);
+    assert(ticks > 3, `the event loop was held (${ticks} ticks in ${performance.now() - t} ms)`);
+    q.sendSync(bytes("ack"));
+    assertOk(await run, "peer");
+    assertEquals(q.tryReceive(), undefined); // the child took the ack
+    // A full queue: trySend refuses at once after a blocking send.
+    q.sendSync(bytes("a"));
+    q.sendSync(bytes("b"));
+    assertEquals(q.trySend(bytes("c")), false);
+    assertThrows(() => q.sendSync(bytes("c"), { timeout: 0 }), Deno.errors.TimedOut);
+    assertThrows(() => q.sendSync(bytes("c"), { timeout: 10 }), Deno.errors.TimedOut);
+    assertEquals(q.messages, 2);
+  } finally {
+    q.unlink();
+    await settled();
+  }
+});
+
+test("posix.MessageQueue: the untimed sync calls still check their arguments first (TypeError/RangeError, nothing sent or taken), and a closed handle throws BadResource", () => {
+  const name = qname("blocking-args");
+  const q = MessageQueue.create(name, { maxMessages: 2, maxMessageSize: 4 });
+  try {
+    assertThrows(() => q.sendSync(new Uint8Array(5)), RangeError);
+    assertThrows(() => q.sendSync("x" as unknown as Uint8Array), TypeError);
+    assertThrows(() => q.sendSync(new Uint8Array(1), { priority: -1 }), RangeError);
+    assertThrows(() => q.sendSync(new Uint8Array(1), { priorty: 1 } as never), TypeError);
+    assertThrows(() => q.receiveSync({ timeout: -1 }), RangeError);
+    assertThrows(() => q.receiveSync({ timout: 1 } as never), TypeError);
+    assertThrows(() => q.receiveIntoSync(new Uint8Array(3)), RangeError);
+    assertEquals(q.messages, 0);
+    q.sendSync(new Uint8Array([9]));
+    assertEquals([...q.receiveSync().data], [9]);
+  } finally {
+    q.close();
+    MessageQueue.unlink(name);
+  }
+  assertThrows(() => q.sendSync(new Uint8Array(1)), Deno.errors.BadResource);
+  assertThrows(() => q.receiveSync(), Deno.errors.BadResource);
+  assertThrows(() => q.receiveIntoSync(new Uint8Array(4)), Deno.errors.BadResource);
+});
+
 test("posix.MessageQueue: abandoned async receives (timeouts and aborts) take nothing: a sync receive then gets every message, in order", async () => {
   const name = qname("lost");
   using q = MessageQueue.create(name, { maxMessages: 10, maxMessageSize: 16 });
