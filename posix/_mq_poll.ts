@@ -42,6 +42,8 @@ const watched = new Set<Waiters>();
 /** fds inside the poll now in flight: closing one must wait until it returns. */
 let polled = new Set<number>();
 let polling = false;
+/** The events the poll now in flight watches, per queue (absent: not watched). */
+let polledEvents = new Map<Waiters, number>();
 const closeAfterPoll: number[] = [];
 let stopper: AbortController | undefined;
 
@@ -78,10 +80,12 @@ const target: ParkTarget = {
       dv.setInt16(i * POLLFD_SIZE + 4, events[i]!, true);
     });
     polled = new Set(fds);
+    polledEvents = new Map([...watched].map((w) => [w, w.events]));
     polling = true;
     return libc().poll_nb(buf, BigInt(fds.length), timeout).then(() => {
       polling = false;
       polled = new Set();
+      polledEvents = new Map();
       libc().read(wakeFd, drainBytes, 8n);
       for (const fd of closeAfterPoll.splice(0)) libc().mq_close(fd);
       return -1; // a pass over every watched queue follows (tryTake)
@@ -211,12 +215,13 @@ export class Waiters {
         timer = setTimeout(() => leave(timedOut()), Math.max(0, deadline - performance.now()));
       }
       signal?.addEventListener("abort", onAbort, { once: true });
-      const before = watched.has(this) ? this.events : 0;
       list.push(entry);
       watched.add(this);
       start();
-      // A poll in flight watches the old set of fds and events: restart it.
-      if (this.events !== before) wake();
+      // A poll in flight that does not watch these events (it started before this
+      // wait) must restart. One that start() has just begun already does: waking
+      // it would only cost a wasted pool round trip per wait.
+      if (polling && (polledEvents.get(this) ?? 0) !== this.events) wake();
     });
   }
 
