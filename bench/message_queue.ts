@@ -1,5 +1,5 @@
 // Message queues between two processes, beside C, a Channel and a Unix socket in the same run:
-//   deno run -A bench/message_queue.ts [--runs N] [--rounds N] [--messages N]
+//   deno run -A bench/message_queue.ts [--runs N] [--rounds N] [--messages N] [--only posix,sysv,channel,socket]
 // Round trip: the parent sends 64 B, the child echoes it on a second queue
 // (POSIX, Channel) or as another type (System V), or back on the socket.
 // Throughput: the parent sends N messages one way and waits for the child's
@@ -21,13 +21,14 @@ import { MessageQueue as SysvQueue } from "../sysv/message_queue.ts";
 import { Channel } from "../channel/mod.ts";
 
 const values = parseArgs(Deno.args, {
-  string: ["_", "rounds", "messages", "runs"],
-  default: { rounds: "5000", messages: "50000", runs: "3" },
+  string: ["_", "rounds", "messages", "runs", "only"],
+  default: { rounds: "5000", messages: "50000", runs: "3", only: "posix,sysv,channel,socket" },
 });
 const positionals = values._.map(String);
 const ROUNDS = Number(values.rounds);
 const MESSAGES = Number(values.messages);
 const RUNS = Number(values.runs);
+const ONLY = new Set(values.only.split(","));
 const DEPTH = 10;
 const MAX_SIZE = 8192;
 
@@ -250,6 +251,7 @@ const loads = [loadavg()];
 for (let run = 0; run < RUNS; run++) {
   for (const [i, { test, size, count }] of cases.entries()) {
     for (const { kind, col, mode } of contenders) {
+      if (!ONLY.has(kind) && !(kind === "posix" && col === "c")) continue;
       const us = col === "c"
         ? await c(exe, kind, test, size, count)
         : await deno(kind, test, mode, size, count);

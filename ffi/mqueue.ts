@@ -39,6 +39,17 @@ export const mqueueSymbols = {
    * meanwhile loses nothing. Its errno is lost (other thread): return value only.
    */
   poll_nb: { name: "poll", parameters: [buf, size_t, int], result: int, nonblocking: true },
+  /**
+   * `int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *tmo_p,
+   * const sigset_t *sigmask)` on the pool: the same wait with a timeout in
+   * nanoseconds (System V retries sleep 20 µs and up, which poll's ms cannot say).
+   */
+  ppoll_nb: {
+    name: "ppoll",
+    parameters: [buf, size_t, buf, "pointer"],
+    result: int,
+    nonblocking: true,
+  },
   /** `int eventfd(unsigned int initval, int flags)`: cuts a parked poll short. */
   eventfd: { parameters: [uint, int], result: int },
   /** `ssize_t write(int fd, const void *buf, size_t count)` */

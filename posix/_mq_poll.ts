@@ -22,6 +22,7 @@
 import { libc } from "../ffi/libc.ts";
 import { MQ, POLLFD_SIZE } from "../ffi/mqueue.ts";
 import { type ParkTarget, WaitQueue } from "./_park.ts";
+import { readText } from "../ffi/files.ts";
 
 /** One pending send or receive: `run` tries it once on the JS thread. */
 interface Entry {
@@ -79,8 +80,8 @@ const target: ParkTarget = {
     return false;
   },
   park(sliceMs) {
-    let timeout = Math.ceil(sliceMs);
-    for (const w of watched) timeout = Math.min(timeout, w.retryInMs());
+    let timeoutUs = Math.ceil(sliceMs) * 1000;
+    for (const w of watched) timeoutUs = Math.min(timeoutUs, w.retryInUs());
     const fds = [eventFd(), ...[...watched].map((w) => w.fd)];
     const events = [MQ.POLLIN, ...[...watched].map((w) => w.events)];
     const buf = new Uint8Array(fds.length * POLLFD_SIZE);
@@ -92,7 +93,13 @@ const target: ParkTarget = {
     polled = new Set(fds);
     polledEvents = new Map([...watched].map((w) => [w, w.events]));
     polling = true;
-    return libc().poll_nb(buf, BigInt(fds.length), timeout).then(() => {
+    // A fresh timespec per park: the call reads it on the pool thread.
+    const tmo = new BigInt64Array([
+      BigInt(Math.floor(timeoutUs / 1e6)),
+      BigInt(Math.round(timeoutUs % 1e6) * 1000),
+    ]);
+    return libc().ppoll_nb(buf, BigInt(fds.length), new Uint8Array(tmo.buffer), null).then(() => {
+      keepAlive(buf, tmo); // the pool thread used both until now
       polling = false;
       polled = new Set();
       polledEvents = new Map();
@@ -118,6 +125,34 @@ function start(): void {
 /** The last waiter left: end the poll in flight at once (its tryTake then stops the park). */
 function stopIfIdle(): void {
   if (watched.size === 0) wake();
+}
+
+/** Holds buffers a nonblocking call used until it has returned. */
+function keepAlive(..._buffers: unknown[]): void {}
+
+const CPUS = navigator.hardwareConcurrency || 1;
+/** The shortest sleep between System V retries. */
+const RETRY_MIN_US = 20;
+/** How often the run queue is looked at (a read of /proc/loadavg costs ~10 µs). */
+const LOAD_SAMPLE_MS = 50;
+let loadSampledAt = -Infinity;
+let cpusFree = true;
+
+/**
+ * True when spinning can pay: fewer tasks besides this one are runnable than
+ * there are CPUs (the running count of `/proc/loadavg`, sampled at most every
+ * 50 ms), so a peer about to answer has a CPU of its own. Under load a spinner
+ * only takes the time slice its peer needs (FACTS.md "Under CPU load": measured
+ * here, a 50 µs spin made a loaded async round trip 3× slower than none).
+ */
+export function spinPays(): boolean {
+  const now = performance.now();
+  if (now - loadSampledAt >= LOAD_SAMPLE_MS) {
+    loadSampledAt = now;
+    const running = readText("/proc/loadavg")?.match(/ (\d+)\/\d+ /)?.[1];
+    cpusFree = running === undefined || Number(running) - 1 < CPUS;
+  }
+  return cpusFree;
 }
 
 /**
@@ -158,18 +193,25 @@ export class Waiters {
   }
 
   /**
-   * How soon a queue without a descriptor wants its next retry: at once (one
-   * pool round trip) for its first 2 ms of waiting, then every 1 ms, then
-   * backing off to 20 ms.
+   * How soon (µs) a queue without a descriptor wants its next retry: after as
+   * long again as it has waited, from 20 µs up to 1 ms (so a message is seen
+   * within about twice the time it took to come, at a few dozen pool round
+   * trips per second of waiting), and past 20 ms of waiting every tenth of
+   * the time waited, up to 20 ms.
+   *
+   * Measured (shared/FACTS.md, this file's history): retrying at once for the
+   * first 2 ms, then every 1 ms, was a busy loop through the pool that took
+   * the loaded CPUs from the peer, and any wait past 2 ms answered ~1 ms late.
    */
-  retryInMs(): number {
+  retryInUs(): number {
     if (this.fd >= 0) return Infinity;
     let since = Infinity;
     for (const e of this.#readers) since = Math.min(since, e.since);
     for (const e of this.#writers) since = Math.min(since, e.since);
-    const waited = performance.now() - since;
-    if (!(waited >= 2)) return 0;
-    return waited < 20 ? 1 : Math.min(20, Math.ceil(waited / 10));
+    const waitedUs = (performance.now() - since) * 1000;
+    if (!(waitedUs >= 0)) return RETRY_MIN_US;
+    if (waitedUs < 20_000) return Math.min(1000, Math.max(RETRY_MIN_US, waitedUs));
+    return Math.min(20_000, waitedUs / 10);
   }
 
   /** poll() events this queue waits for. */
