@@ -144,6 +144,15 @@ export class MessageQueue implements Disposable {
   #key: number;
   #created: boolean;
   #sendBuf = new Uint8Array(MTYPE_SIZE + 64);
+  /** `long mtype` of #sendBuf as two little-endian words (no DataView or BigInt per send). */
+  #sendType = new Uint32Array(this.#sendBuf.buffer, 0, 2);
+  /** `long mtype` of #recvBuf likewise. */
+  #recvType: Uint32Array | undefined;
+  /** The last receive's `type` and `maxSize` as BigInts, made once per value, not per call. */
+  #typeKey = NaN;
+  #typeBig = 0n;
+  #sizeKey = NaN;
+  #sizeBig = 0n;
   #sendOwner: object | undefined;
   #recvBuf: Uint8Array<ArrayBuffer> | undefined;
   #qbytes: number;
@@ -670,8 +679,11 @@ export class MessageQueue implements Disposable {
     }
     if (this.#sendBuf.length < MTYPE_SIZE + len) {
       this.#sendBuf = new Uint8Array(Math.max(MTYPE_SIZE + len, this.#sendBuf.length * 2));
+      this.#sendType = new Uint32Array(this.#sendBuf.buffer, 0, 2);
     }
-    new DataView(this.#sendBuf.buffer).setBigInt64(0, BigInt(type), true);
+    // type is a positive safe integer: its low and high 32 bits, little-endian.
+    this.#sendType[0] = type >>> 0;
+    this.#sendType[1] = Math.floor(type / 2 ** 32);
     this.#sendBuf.set(data, MTYPE_SIZE);
     return len;
   }
@@ -707,10 +719,19 @@ export class MessageQueue implements Disposable {
     }
     if (this.#recvBuf === undefined || this.#recvBuf.length < MTYPE_SIZE + maxSize) {
       this.#recvBuf = new Uint8Array(MTYPE_SIZE + maxSize);
+      this.#recvType = new Uint32Array(this.#recvBuf.buffer, 0, 2);
+    }
+    if (type !== this.#typeKey) {
+      this.#typeBig = BigInt(type);
+      this.#typeKey = type;
+    }
+    if (maxSize !== this.#sizeKey) {
+      this.#sizeBig = BigInt(maxSize);
+      this.#sizeKey = maxSize;
     }
     return {
-      type: BigInt(type),
-      size: BigInt(maxSize),
+      type: this.#typeBig,
+      size: this.#sizeBig,
       flags: (except ? MSG.EXCEPT : 0) | (truncate ? MSG.NOERROR : 0),
     };
   }
@@ -727,7 +748,9 @@ export class MessageQueue implements Disposable {
     for (;;) {
       const n = lib.msgrcv(this.#id, buf, r.size, r.type, flags);
       if (n >= 0n) {
-        const type = Number(new DataView(buf.buffer).getBigInt64(0, true));
+        // A received mtype is positive: low word unsigned, high word below 2^31.
+        const words = this.#recvType!;
+        const type = words[1]! * 2 ** 32 + words[0]!;
         return { data: buf.slice(MTYPE_SIZE, MTYPE_SIZE + Number(n)), type };
       }
       const e = err[0]!;

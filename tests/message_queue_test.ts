@@ -629,6 +629,24 @@ test("sysv.MessageQueue: receive by type — 0 any in order, > 0 that type, < 0 
   }
 });
 
+test("sysv.MessageQueue: types past 32 bits round-trip (mtype written and read as two words), and receive reuses its BigInts only for equal values", () => {
+  const q = SysvQueue.private();
+  try {
+    for (const type of [1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 5, 2 ** 40 + 3, 2 ** 53 - 1]) {
+      q.sendSync(bytes(`t${type}`), { type });
+      const got = q.receiveSync({ type, timeout: 0 });
+      assertEquals([got.type, text(got.data)], [type, `t${type}`]);
+    }
+    q.sendSync(bytes("a"), { type: 2 ** 33 });
+    q.sendSync(bytes("b"), { type: 7 });
+    assertEquals(q.receiveSync({ type: -10, timeout: 0 }).type, 7); // lowest type ≤ 10
+    assertEquals(q.tryReceive({ type: 7 }), undefined);
+    assertEquals(q.receiveSync({ timeout: 0 }).type, 2 ** 33);
+  } finally {
+    q.remove();
+  }
+});
+
 test("sysv.MessageQueue: a message that can never fit is a RangeError up front; misspelled option names are TypeError", async () => {
   const q = track(SysvQueue.private({ maxBytes: 64 }));
   try {
