@@ -319,6 +319,66 @@ test("posix.MessageQueue: the untimed sync calls still check their arguments fir
   assertThrows(() => q.receiveIntoSync(new Uint8Array(4)), Deno.errors.BadResource);
 });
 
+test("posix.MessageQueue: async calls reject (never throw) on bad arguments and closed handles, before any try or spin", async () => {
+  const name = qname("async-args");
+  const q = MessageQueue.create(name, { maxMessages: 2, maxMessageSize: 4 });
+  try {
+    const calls: [() => Promise<unknown>, ErrorConstructor][] = [
+      [() => q.send(new Uint8Array(5)), RangeError],
+      [() => q.send("x" as unknown as Uint8Array), TypeError],
+      [() => q.send(new Uint8Array(1), { priority: 1.5 }), RangeError],
+      [() => q.send(new Uint8Array(1), { timeout: -1 }), RangeError],
+      [() => q.send(new Uint8Array(1), { signal: {} as AbortSignal }), TypeError],
+      [() => q.receive({ timeout: NaN }), RangeError],
+      [() => q.receive({ timout: 1 } as never), TypeError],
+      [() => q.receiveInto(new Uint8Array(3)), RangeError],
+      [
+        () => q.receiveInto(new Uint8Array(4), { signal: AbortSignal.abort(new Error("x")) }),
+        Error,
+      ],
+    ];
+    for (const [call, E] of calls) {
+      let p: Promise<unknown> | undefined;
+      try {
+        p = call();
+      } catch (e) {
+        throw new Error(`threw instead of rejecting: ${e}`);
+      }
+      await assertRejects(() => p!, E);
+    }
+    assertEquals(q.messages, 0); // nothing was sent
+  } finally {
+    q.close();
+    MessageQueue.unlink(name);
+  }
+  const closed: (() => Promise<unknown>)[] = [
+    () => q.send(new Uint8Array(1)),
+    () => q.receive(),
+    () => q.receiveInto(new Uint8Array(4)),
+  ];
+  for (const call of closed) await assertRejects(call, Deno.errors.BadResource);
+  await settled();
+});
+
+test("sysv.MessageQueue: an async receive backing off (20 µs sleeps, doubling to 1 ms) still gets a message sent 30 ms later, and nothing else", async () => {
+  const q = SysvQueue.private();
+  try {
+    const t0 = performance.now();
+    const pending = q.receive({ type: 3, timeout: PEER_TIMEOUT_MS });
+    const other = q.receive({ type: 4, timeout: 60 });
+    setTimeout(() => q.trySend(bytes("late"), { type: 3 }), 30);
+    const got = await pending;
+    const waited = performance.now() - t0;
+    assertEquals([text(got.data), got.type], ["late", 3]);
+    assert(waited >= 29 && waited < 5000, `${waited} ms`);
+    await assertRejects(() => other, Deno.errors.TimedOut);
+    assertEquals(q.tryReceive(), undefined);
+  } finally {
+    q.remove();
+    await settled();
+  }
+});
+
 test("posix.MessageQueue: abandoned async receives (timeouts and aborts) take nothing: a sync receive then gets every message, in order", async () => {
   const name = qname("lost");
   using q = MessageQueue.create(name, { maxMessages: 10, maxMessageSize: 16 });
