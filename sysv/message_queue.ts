@@ -115,8 +115,10 @@ function kernelLimit(name: string): string {
  *
  * There is no descriptor to wait on and no timed receive, so `send()` and
  * `receive()` try with `IPC_NOWAIT`, spin briefly, then retry with back-off:
- * at once for 2 ms, then every 1 ms, growing to 20 ms, timed by the bounded
- * poll that POSIX queue waits share (it counts for `settled()`). No kernel
+ * each retry after sleeping as long again as the wait has lasted (20 µs
+ * doubling to 1 ms; past 20 ms, a tenth of the time waited, up to 20 ms),
+ * timed by the bounded poll that POSIX queue waits share (it counts for
+ * `settled()`). No kernel
  * wait is ever left behind, so a wait that times out or is aborted has taken
  * (or sent) nothing, and the program can exit at once. Receives of different
  * types do not wait for each other. `sendSync()`/`receiveSync()` without a
@@ -783,8 +785,8 @@ export class MessageQueue implements Disposable {
 
   /**
    * Try, spin (adaptive, as posix/semaphore.ts), then queue for retries timed
-   * by the shared poll of posix/_mq_poll.ts (see `Waiters`): at once for 2 ms,
-   * then every 1 ms, backing off to 20 ms.
+   * by the shared poll of posix/_mq_poll.ts (see `Waiters.retryInUs`): 20 µs
+   * doubling to 1 ms, then a tenth of the time waited, up to 20 ms.
    */
   async #backoff<T>(
     kind: "read" | "write",
