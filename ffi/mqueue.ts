@@ -21,6 +21,12 @@ export const mqueueSymbols = {
   mq_unlink: { parameters: [buf], result: int },
   /** `int mq_getattr(mqd_t mqdes, struct mq_attr *attr)` */
   mq_getattr: { parameters: [int, buf], result: int },
+  /**
+   * `int mq_setattr(mqd_t mqdes, const struct mq_attr *newattr, struct mq_attr *oldattr)`:
+   * only `mq_flags` (`O_NONBLOCK`) can change. Lets an untimed sync call block in the
+   * kernel exactly like C, instead of a `poll()` then a retry.
+   */
+  mq_setattr: { parameters: [int, buf, "pointer"], result: int },
   /** `int mq_send(mqd_t mqdes, const char *msg_ptr, size_t msg_len, unsigned int msg_prio)` */
   mq_send: { parameters: [int, buf, size_t, uint], result: int },
   /** `ssize_t mq_receive(mqd_t mqdes, char *msg_ptr, size_t msg_len, unsigned int *msg_prio)` */
@@ -33,6 +39,17 @@ export const mqueueSymbols = {
    * meanwhile loses nothing. Its errno is lost (other thread): return value only.
    */
   poll_nb: { name: "poll", parameters: [buf, size_t, int], result: int, nonblocking: true },
+  /**
+   * `int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *tmo_p,
+   * const sigset_t *sigmask)` on the pool: the same wait with a timeout in
+   * nanoseconds (System V retries sleep 20 µs and up, which poll's ms cannot say).
+   */
+  ppoll_nb: {
+    name: "ppoll",
+    parameters: [buf, size_t, buf, "pointer"],
+    result: int,
+    nonblocking: true,
+  },
   /** `int eventfd(unsigned int initval, int flags)`: cuts a parked poll short. */
   eventfd: { parameters: [uint, int], result: int },
   /** `ssize_t write(int fd, const void *buf, size_t count)` */

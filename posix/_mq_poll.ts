@@ -22,6 +22,7 @@
 import { libc } from "../ffi/libc.ts";
 import { MQ, POLLFD_SIZE } from "../ffi/mqueue.ts";
 import { type ParkTarget, WaitQueue } from "./_park.ts";
+import { readText } from "../ffi/files.ts";
 
 /** One pending send or receive: `run` tries it once on the JS thread. */
 interface Entry {
@@ -42,8 +43,13 @@ const watched = new Set<Waiters>();
 /** fds inside the poll now in flight: closing one must wait until it returns. */
 let polled = new Set<number>();
 let polling = false;
+/** The events the poll now in flight watches, per queue (absent: not watched). */
+let polledEvents = new Map<Waiters, number>();
 const closeAfterPoll: number[] = [];
-let stopper: AbortController | undefined;
+/** True while the shared park's own waiter is queued (between start() and an idle tryTake). */
+let running = false;
+/** True when the eventfd was written since the last poll returned (it then needs draining). */
+let woken = false;
 
 function eventFd(): number {
   if (wakeFd === -1) {
@@ -55,20 +61,27 @@ function eventFd(): number {
 }
 
 function wake(): void {
-  if (polling) libc().write(wakeFd, ONE_BYTES, 8n);
+  if (polling && !woken) {
+    woken = true;
+    libc().write(wakeFd, ONE_BYTES, 8n);
+  }
 }
 
 const target: ParkTarget = {
   tryTake() {
     for (const w of watched) w.serve();
-    // Stop here, synchronously: the park queue then sees no waiter and does not
-    // start another poll that would only be cut short again.
-    stopIfIdle();
-    return false; // the park's own waiter never "takes" anything
+    // Idle: the park's own waiter "takes" and leaves, so the park queue starts no
+    // other poll. (Ending it through an AbortSignal cost ~6 µs per wait, before
+    // the resolved waiter's continuation could run.)
+    if (watched.size === 0) {
+      running = false;
+      return true;
+    }
+    return false;
   },
   park(sliceMs) {
-    let timeout = Math.ceil(sliceMs);
-    for (const w of watched) timeout = Math.min(timeout, w.retryInMs());
+    let timeoutUs = Math.ceil(sliceMs) * 1000;
+    for (const w of watched) timeoutUs = Math.min(timeoutUs, w.retryInUs());
     const fds = [eventFd(), ...[...watched].map((w) => w.fd)];
     const events = [MQ.POLLIN, ...[...watched].map((w) => w.events)];
     const buf = new Uint8Array(fds.length * POLLFD_SIZE);
@@ -78,11 +91,22 @@ const target: ParkTarget = {
       dv.setInt16(i * POLLFD_SIZE + 4, events[i]!, true);
     });
     polled = new Set(fds);
+    polledEvents = new Map([...watched].map((w) => [w, w.events]));
     polling = true;
-    return libc().poll_nb(buf, BigInt(fds.length), timeout).then(() => {
+    // A fresh timespec per park: the call reads it on the pool thread.
+    const tmo = new BigInt64Array([
+      BigInt(Math.floor(timeoutUs / 1e6)),
+      BigInt(Math.round(timeoutUs % 1e6) * 1000),
+    ]);
+    return libc().ppoll_nb(buf, BigInt(fds.length), new Uint8Array(tmo.buffer), null).then(() => {
+      keepAlive(buf, tmo); // the pool thread used both until now
       polling = false;
       polled = new Set();
-      libc().read(wakeFd, drainBytes, 8n);
+      polledEvents = new Map();
+      if (woken) {
+        woken = false;
+        libc().read(wakeFd, drainBytes, 8n);
+      }
       for (const fd of closeAfterPoll.splice(0)) libc().mq_close(fd);
       return -1; // a pass over every watched queue follows (tryTake)
     });
@@ -93,16 +117,42 @@ const target: ParkTarget = {
 const queue = new WaitQueue(target);
 
 function start(): void {
-  if (stopper !== undefined) return;
-  stopper = new AbortController();
-  queue.wait(Infinity, () => new Error("unreachable"), stopper.signal).catch(() => {});
+  if (running) return;
+  running = true;
+  queue.wait(Infinity, () => new Error("unreachable")).catch(() => {});
 }
 
+/** The last waiter left: end the poll in flight at once (its tryTake then stops the park). */
 function stopIfIdle(): void {
-  if (watched.size !== 0 || stopper === undefined) return;
-  stopper.abort();
-  stopper = undefined;
-  wake();
+  if (watched.size === 0) wake();
+}
+
+/** Holds buffers a nonblocking call used until it has returned. */
+function keepAlive(..._buffers: unknown[]): void {}
+
+const CPUS = navigator.hardwareConcurrency || 1;
+/** The shortest sleep between System V retries. */
+const RETRY_MIN_US = 20;
+/** How often the run queue is looked at (a read of /proc/loadavg costs ~10 µs). */
+const LOAD_SAMPLE_MS = 50;
+let loadSampledAt = -Infinity;
+let cpusFree = true;
+
+/**
+ * True when spinning can pay: fewer tasks besides this one are runnable than
+ * there are CPUs (the running count of `/proc/loadavg`, sampled at most every
+ * 50 ms), so a peer about to answer has a CPU of its own. Under load a spinner
+ * only takes the time slice its peer needs (FACTS.md "Under CPU load": measured
+ * here, a 50 µs spin made a loaded async round trip 3× slower than none).
+ */
+export function spinPays(): boolean {
+  const now = performance.now();
+  if (now - loadSampledAt >= LOAD_SAMPLE_MS) {
+    loadSampledAt = now;
+    const running = readText("/proc/loadavg")?.match(/ (\d+)\/\d+ /)?.[1];
+    cpusFree = running === undefined || Number(running) - 1 < CPUS;
+  }
+  return cpusFree;
 }
 
 /**
@@ -143,18 +193,25 @@ export class Waiters {
   }
 
   /**
-   * How soon a queue without a descriptor wants its next retry: at once (one
-   * pool round trip) for its first 2 ms of waiting, then every 1 ms, then
-   * backing off to 20 ms.
+   * How soon (µs) a queue without a descriptor wants its next retry: after as
+   * long again as it has waited, from 20 µs up to 1 ms (so a message is seen
+   * within about twice the time it took to come, at a few dozen pool round
+   * trips per second of waiting), and past 20 ms of waiting every tenth of
+   * the time waited, up to 20 ms.
+   *
+   * Measured (shared/FACTS.md, this file's history): retrying at once for the
+   * first 2 ms, then every 1 ms, was a busy loop through the pool that took
+   * the loaded CPUs from the peer, and any wait past 2 ms answered ~1 ms late.
    */
-  retryInMs(): number {
+  retryInUs(): number {
     if (this.fd >= 0) return Infinity;
     let since = Infinity;
     for (const e of this.#readers) since = Math.min(since, e.since);
     for (const e of this.#writers) since = Math.min(since, e.since);
-    const waited = performance.now() - since;
-    if (!(waited >= 2)) return 0;
-    return waited < 20 ? 1 : Math.min(20, Math.ceil(waited / 10));
+    const waitedUs = (performance.now() - since) * 1000;
+    if (!(waitedUs >= 0)) return RETRY_MIN_US;
+    if (waitedUs < 20_000) return Math.min(1000, Math.max(RETRY_MIN_US, waitedUs));
+    return Math.min(20_000, waitedUs / 10);
   }
 
   /** poll() events this queue waits for. */
@@ -211,12 +268,13 @@ export class Waiters {
         timer = setTimeout(() => leave(timedOut()), Math.max(0, deadline - performance.now()));
       }
       signal?.addEventListener("abort", onAbort, { once: true });
-      const before = watched.has(this) ? this.events : 0;
       list.push(entry);
       watched.add(this);
       start();
-      // A poll in flight watches the old set of fds and events: restart it.
-      if (this.events !== before) wake();
+      // A poll in flight that does not watch these events (it started before this
+      // wait) must restart. One that start() has just begun already does: waking
+      // it would only cost a wasted pool round trip per wait.
+      if (polling && (polledEvents.get(this) ?? 0) !== this.events) wake();
     });
   }
 

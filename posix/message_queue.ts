@@ -13,7 +13,7 @@ import { O } from "../ffi/constants.ts";
 import { MQ, MQ_ATTR_SIZE } from "../ffi/mqueue.ts";
 import { decodeStat, STAT_LAYOUT } from "../ffi/stat.ts";
 import { checkMode, checkName, checkOptions, checkTimeout } from "../memory/_validate.ts";
-import { closeQueueFd, Waiters } from "./_mq_poll.ts";
+import { closeQueueFd, spinPays, Waiters } from "./_mq_poll.ts";
 import { explainOpenError, mqueueLimit } from "./_mq_errors.ts";
 
 /**
@@ -94,8 +94,9 @@ export interface MessageQueueAttributes {
 
 const MAX_NAME_BYTES = 255;
 const DEFAULT_SPIN_US = 20;
-// A miss costs a pool round trip: ~80 µs idle, measured 340 µs under load here.
-const ADAPT_MAX_US = 1000;
+// A miss costs a pool round trip (~20 µs in one process, 30–100 µs between two
+// loaded ones here), but a spin holds the event loop: never more than 50 µs at once.
+const ADAPT_MAX_US = 50;
 const POLL_MAX_MS = 2 ** 31 - 1;
 
 const handles = new FinalizationRegistry<number>((fd) => {
@@ -150,6 +151,16 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
   #spinUs = DEFAULT_SPIN_US;
   #pollIn: Uint8Array<ArrayBuffer>;
   #pollOut: Uint8Array<ArrayBuffer>;
+  /** `BigInt(maxMessageSize)`, made once: the receive size of every call. */
+  #scratchSize: bigint;
+  /**
+   * True while the descriptor is in blocking mode (`mq_flags` 0). An untimed
+   * sync call switches it there and leaves it (the next untimed sync call is
+   * then one system call, as in C); every non-blocking try switches it back
+   * first. Only this thread's JS calls `mq_send`/`mq_receive` on it (the pool
+   * only polls, which the flag does not change), so the mode is never wrong.
+   */
+  #blocking = false;
 
   private constructor(name: string, fd: number, created: boolean) {
     this.#name = name;
@@ -160,6 +171,7 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
     this.#maxMessages = a.maxMessages;
     this.#maxMessageSize = a.maxMessageSize;
     this.#scratch = new Uint8Array(a.maxMessageSize);
+    this.#scratchSize = BigInt(a.maxMessageSize);
     this.#waiters = new Waiters(fd);
     this.#pollIn = pollfd(fd, MQ.POLLIN);
     this.#pollOut = pollfd(fd, MQ.POLLOUT);
@@ -367,8 +379,9 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
   }
 
   /**
-   * Sends `data`, blocking this thread while the queue is full (`poll` then
-   * `mq_send`; the deadline is measured on the monotonic clock).
+   * Sends `data`, blocking this thread while the queue is full. Without a
+   * timeout this is one blocking `mq_send`, as in C; with one, `poll` then a
+   * non-blocking `mq_send` (the deadline is measured on the monotonic clock).
    *
    * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
    */
@@ -376,6 +389,7 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
     checkOptions(options, "MessageQueue.sendSync()", ["priority", "timeout"]);
     const priority = this.#sendArgs(data, options.priority);
     checkTimeout(options.timeout);
+    if (options.timeout === undefined) return this.#sendBlocking(data, priority);
     this.#blockUntil(
       () => this.#trySend(data, priority) ? true : undefined,
       MQ.POLLOUT,
@@ -430,13 +444,18 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
 
   /**
    * Takes the highest-priority message, blocking this thread while the queue
-   * is empty.
+   * is empty. Without a timeout this is one blocking `mq_receive`, as in C;
+   * with one, `poll` then a non-blocking `mq_receive` (monotonic deadline).
    *
    * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
    */
   receiveSync(options: MessageQueueReceiveSyncOptions = {}): ReceivedMessage {
     checkOptions(options, "MessageQueue.receiveSync()", ["timeout"]);
     checkTimeout(options.timeout);
+    if (options.timeout === undefined) {
+      const got = this.#receiveBlocking(this.#scratch, this.#scratchSize);
+      return { data: this.#scratch.slice(0, got.length), priority: got.priority };
+    }
     return this.#blockUntil(() => this.#tryReceiveCopy(), MQ.POLLIN, options.timeout, "receive");
   }
 
@@ -495,6 +514,9 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
     this.#checkBuffer(buffer);
     checkOptions(options, "MessageQueue.receiveIntoSync()", ["timeout"]);
     checkTimeout(options.timeout);
+    if (options.timeout === undefined) {
+      return this.#receiveBlocking(buffer, BigInt(buffer.byteLength));
+    }
     return this.#blockUntil(
       () => this.#tryReceiveInto(buffer),
       MQ.POLLIN,
@@ -650,9 +672,54 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
     }
   }
 
+  /** The descriptor, in non-blocking mode (switched back if a sync call left it blocking). */
+  #nonblockingFd(): number {
+    const fd = this.#fdOrThrow();
+    if (this.#blocking) {
+      check(libc().mq_setattr(fd, NONBLOCK_ATTR, null), this.#site("mq_setattr"));
+      this.#blocking = false;
+    }
+    return fd;
+  }
+
+  /** The descriptor, in blocking mode (left there for the next untimed sync call). */
+  #blockingFd(): number {
+    const fd = this.#fdOrThrow();
+    if (!this.#blocking) {
+      check(libc().mq_setattr(fd, BLOCKING_ATTR, null), this.#site("mq_setattr"));
+      this.#blocking = true;
+    }
+    return fd;
+  }
+
+  /** One blocking `mq_send`: sleeps in the kernel while full, as C does. */
+  #sendBlocking(data: Uint8Array, priority: number): void {
+    const fd = this.#blockingFd();
+    const lib = libc();
+    const err = errnoView();
+    for (;;) {
+      if (lib.mq_send(fd, data, BigInt(data.byteLength), priority) === 0) return;
+      const e = err[0]!;
+      if (e !== Errno.EINTR) throw errnoError(e, this.#site("mq_send"));
+    }
+  }
+
+  /** One blocking `mq_receive` into `into`: sleeps in the kernel while empty, as C does. */
+  #receiveBlocking(into: Uint8Array, size: bigint): ReceivedInto {
+    const fd = this.#blockingFd();
+    const lib = libc();
+    const err = errnoView();
+    for (;;) {
+      const n = lib.mq_receive(fd, into, size, this.#prioBytes);
+      if (n >= 0) return { length: Number(n), priority: this.#prio[0]! };
+      const e = err[0]!;
+      if (e !== Errno.EINTR) throw errnoError(e, this.#site("mq_receive"));
+    }
+  }
+
   /** One non-blocking `mq_send`; false when full. */
   #trySend(data: Uint8Array, priority: number): boolean {
-    const fd = this.#fdOrThrow();
+    const fd = this.#nonblockingFd();
     const lib = libc();
     const err = errnoView();
     for (;;) {
@@ -664,13 +731,13 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
   }
 
   /** One non-blocking `mq_receive` into `into`; undefined when empty. */
-  #tryReceiveInto(into: Uint8Array): ReceivedInto | undefined {
-    const fd = this.#fdOrThrow();
+  #tryReceiveInto(into: Uint8Array, size = BigInt(into.byteLength)): ReceivedInto | undefined {
+    const fd = this.#nonblockingFd();
     const lib = libc();
     const err = errnoView();
     for (;;) {
-      const n = lib.mq_receive(fd, into, BigInt(into.byteLength), this.#prioBytes);
-      if (n >= 0n) return { length: Number(n), priority: this.#prio[0]! };
+      const n = lib.mq_receive(fd, into, size, this.#prioBytes);
+      if (n >= 0) return { length: Number(n), priority: this.#prio[0]! };
       const e = err[0]!;
       if (e === Errno.EAGAIN) return undefined;
       if (e !== Errno.EINTR) throw errnoError(e, this.#site("mq_receive"));
@@ -678,7 +745,7 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
   }
 
   #tryReceiveCopy(): ReceivedMessage | undefined {
-    const got = this.#tryReceiveInto(this.#scratch);
+    const got = this.#tryReceiveInto(this.#scratch, this.#scratchSize);
     if (got === undefined) return undefined;
     return { data: this.#scratch.slice(0, got.length), priority: got.priority };
   }
@@ -723,7 +790,7 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
     const what = kind === "read" ? "receive" : "send";
     const t0 = performance.now();
     if (!this.#waiters.busy(kind)) {
-      const v = this.#spin(attempt, timeout === 0 ? 0 : this.#spinUs);
+      const v = this.#spin(attempt, timeout === 0 || !spinPays() ? 0 : this.#spinUs);
       if (v !== undefined) return Promise.resolve(v);
     }
     if (timeout === 0) throw this.#timedOut(0, what);
@@ -767,6 +834,11 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
     return { action: "Message queue operation failed", object: this.#name, syscall };
   }
 }
+
+/** `struct mq_attr` for `mq_setattr`: only `mq_flags` (the first long) is read. */
+const NONBLOCK_ATTR = new Uint8Array(MQ_ATTR_SIZE);
+new DataView(NONBLOCK_ATTR.buffer).setBigInt64(0, BigInt(MQ.NONBLOCK), true);
+const BLOCKING_ATTR = new Uint8Array(MQ_ATTR_SIZE);
 
 /** One `struct pollfd` for a blocking wait on this thread. */
 function pollfd(fd: number, events: number): Uint8Array<ArrayBuffer> {

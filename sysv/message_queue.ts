@@ -115,8 +115,10 @@ function kernelLimit(name: string): string {
  *
  * There is no descriptor to wait on and no timed receive, so `send()` and
  * `receive()` try with `IPC_NOWAIT`, spin briefly, then retry with back-off:
- * at once for 2 ms, then every 1 ms, growing to 20 ms, timed by the bounded
- * poll that POSIX queue waits share (it counts for `settled()`). No kernel
+ * each retry after sleeping as long again as the wait has lasted (20 µs
+ * doubling to 1 ms; past 20 ms, a tenth of the time waited, up to 20 ms),
+ * timed by the bounded poll that POSIX queue waits share (it counts for
+ * `settled()`). No kernel
  * wait is ever left behind, so a wait that times out or is aborted has taken
  * (or sent) nothing, and the program can exit at once. Receives of different
  * types do not wait for each other. `sendSync()`/`receiveSync()` without a
@@ -144,6 +146,15 @@ export class MessageQueue implements Disposable {
   #key: number;
   #created: boolean;
   #sendBuf = new Uint8Array(MTYPE_SIZE + 64);
+  /** `long mtype` of #sendBuf as two little-endian words (no DataView or BigInt per send). */
+  #sendType = new Uint32Array(this.#sendBuf.buffer, 0, 2);
+  /** `long mtype` of #recvBuf likewise. */
+  #recvType: Uint32Array | undefined;
+  /** The last receive's `type` and `maxSize` as BigInts, made once per value, not per call. */
+  #typeKey = NaN;
+  #typeBig = 0n;
+  #sizeKey = NaN;
+  #sizeBig = 0n;
   #sendOwner: object | undefined;
   #recvBuf: Uint8Array<ArrayBuffer> | undefined;
   #qbytes: number;
@@ -670,8 +681,11 @@ export class MessageQueue implements Disposable {
     }
     if (this.#sendBuf.length < MTYPE_SIZE + len) {
       this.#sendBuf = new Uint8Array(Math.max(MTYPE_SIZE + len, this.#sendBuf.length * 2));
+      this.#sendType = new Uint32Array(this.#sendBuf.buffer, 0, 2);
     }
-    new DataView(this.#sendBuf.buffer).setBigInt64(0, BigInt(type), true);
+    // type is a positive safe integer: its low and high 32 bits, little-endian.
+    this.#sendType[0] = type >>> 0;
+    this.#sendType[1] = Math.floor(type / 2 ** 32);
     this.#sendBuf.set(data, MTYPE_SIZE);
     return len;
   }
@@ -707,10 +721,19 @@ export class MessageQueue implements Disposable {
     }
     if (this.#recvBuf === undefined || this.#recvBuf.length < MTYPE_SIZE + maxSize) {
       this.#recvBuf = new Uint8Array(MTYPE_SIZE + maxSize);
+      this.#recvType = new Uint32Array(this.#recvBuf.buffer, 0, 2);
+    }
+    if (type !== this.#typeKey) {
+      this.#typeBig = BigInt(type);
+      this.#typeKey = type;
+    }
+    if (maxSize !== this.#sizeKey) {
+      this.#sizeBig = BigInt(maxSize);
+      this.#sizeKey = maxSize;
     }
     return {
-      type: BigInt(type),
-      size: BigInt(maxSize),
+      type: this.#typeBig,
+      size: this.#sizeBig,
       flags: (except ? MSG.EXCEPT : 0) | (truncate ? MSG.NOERROR : 0),
     };
   }
@@ -727,7 +750,9 @@ export class MessageQueue implements Disposable {
     for (;;) {
       const n = lib.msgrcv(this.#id, buf, r.size, r.type, flags);
       if (n >= 0n) {
-        const type = Number(new DataView(buf.buffer).getBigInt64(0, true));
+        // A received mtype is positive: low word unsigned, high word below 2^31.
+        const words = this.#recvType!;
+        const type = words[1]! * 2 ** 32 + words[0]!;
         return { data: buf.slice(MTYPE_SIZE, MTYPE_SIZE + Number(n)), type };
       }
       const e = err[0]!;
@@ -760,8 +785,8 @@ export class MessageQueue implements Disposable {
 
   /**
    * Try, spin (adaptive, as posix/semaphore.ts), then queue for retries timed
-   * by the shared poll of posix/_mq_poll.ts (see `Waiters`): at once for 2 ms,
-   * then every 1 ms, backing off to 20 ms.
+   * by the shared poll of posix/_mq_poll.ts (see `Waiters.retryInUs`): 20 µs
+   * doubling to 1 ms, then a tenth of the time waited, up to 20 ms.
    */
   async #backoff<T>(
     kind: "read" | "write",

@@ -245,6 +245,140 @@ test("posix.MessageQueue: full and empty queues time out (sync and async); timeo
   }
 });
 
+test("posix.MessageQueue: untimed sync calls block in the kernel (mq_receive/mq_send without O_NONBLOCK); tries and async waits after them still never block", async () => {
+  const name = qname("blocking");
+  using q = MessageQueue.create(name, { maxMessages: 2, maxMessageSize: 16 });
+  try {
+    const child = await tempModule(`
+      import { MessageQueue } from "@lib/posix/message_queue.ts";
+      using q = MessageQueue.open(Deno.args[0]);
+      const nap = new Int32Array(new SharedArrayBuffer(4));
+      for (let i = 0; i < 4; i++) {
+        Atomics.wait(nap, 0, 0, 30);
+        q.sendSync(new TextEncoder().encode(String(i))); // blocks while full
+      }
+      Atomics.wait(nap, 0, 0, 30);
+      q.receiveSync(); // blocks while empty: takes the parent's "ack"
+    `);
+    const run = runDeno(child, [name]);
+    const buf = new Uint8Array(q.maxMessageSize);
+    // Timed first: proves the child runs, so the untimed waits below cannot hang the run.
+    assertEquals(text(q.receiveSync({ timeout: PEER_TIMEOUT_MS }).data), "0");
+    const into = q.receiveIntoSync(buf); // waits ~30 ms for the child, in the kernel
+    assertEquals(text(buf.subarray(0, into.length)), "1");
+    // The handle is now in blocking mode: a try must still return at once.
+    let t = performance.now();
+    assertEquals(q.tryReceive(), undefined);
+    assertEquals(q.tryReceiveInto(buf), undefined);
+    assert(performance.now() - t < 25, "tryReceive blocked");
+    assertEquals(text((await q.receive({ timeout: PEER_TIMEOUT_MS })).data), "2");
+    assertEquals(text(q.receiveSync().data), "3");
+    // And an async wait after a blocking call parks instead of blocking the event loop.
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    t = performance.now();
+    await assertRejects(() => q.receive({ timeout: 40 }), Deno.errors.TimedOut);
+    clearInterval(timer);
+    assert(ticks > 3, `the event loop was held (${ticks} ticks in ${performance.now() - t} ms)`);
+    q.sendSync(bytes("ack"));
+    assertOk(await run, "peer");
+    assertEquals(q.tryReceive(), undefined); // the child took the ack
+    // A full queue: trySend refuses at once after a blocking send.
+    q.sendSync(bytes("a"));
+    q.sendSync(bytes("b"));
+    assertEquals(q.trySend(bytes("c")), false);
+    assertThrows(() => q.sendSync(bytes("c"), { timeout: 0 }), Deno.errors.TimedOut);
+    assertThrows(() => q.sendSync(bytes("c"), { timeout: 10 }), Deno.errors.TimedOut);
+    assertEquals(q.messages, 2);
+  } finally {
+    q.unlink();
+    await settled();
+  }
+});
+
+test("posix.MessageQueue: the untimed sync calls still check their arguments first (TypeError/RangeError, nothing sent or taken), and a closed handle throws BadResource", () => {
+  const name = qname("blocking-args");
+  const q = MessageQueue.create(name, { maxMessages: 2, maxMessageSize: 4 });
+  try {
+    assertThrows(() => q.sendSync(new Uint8Array(5)), RangeError);
+    assertThrows(() => q.sendSync("x" as unknown as Uint8Array), TypeError);
+    assertThrows(() => q.sendSync(new Uint8Array(1), { priority: -1 }), RangeError);
+    assertThrows(() => q.sendSync(new Uint8Array(1), { priorty: 1 } as never), TypeError);
+    assertThrows(() => q.receiveSync({ timeout: -1 }), RangeError);
+    assertThrows(() => q.receiveSync({ timout: 1 } as never), TypeError);
+    assertThrows(() => q.receiveIntoSync(new Uint8Array(3)), RangeError);
+    assertEquals(q.messages, 0);
+    q.sendSync(new Uint8Array([9]));
+    assertEquals([...q.receiveSync().data], [9]);
+  } finally {
+    q.close();
+    MessageQueue.unlink(name);
+  }
+  assertThrows(() => q.sendSync(new Uint8Array(1)), Deno.errors.BadResource);
+  assertThrows(() => q.receiveSync(), Deno.errors.BadResource);
+  assertThrows(() => q.receiveIntoSync(new Uint8Array(4)), Deno.errors.BadResource);
+});
+
+test("posix.MessageQueue: async calls reject (never throw) on bad arguments and closed handles, before any try or spin", async () => {
+  const name = qname("async-args");
+  const q = MessageQueue.create(name, { maxMessages: 2, maxMessageSize: 4 });
+  try {
+    const calls: [() => Promise<unknown>, ErrorConstructor][] = [
+      [() => q.send(new Uint8Array(5)), RangeError],
+      [() => q.send("x" as unknown as Uint8Array), TypeError],
+      [() => q.send(new Uint8Array(1), { priority: 1.5 }), RangeError],
+      [() => q.send(new Uint8Array(1), { timeout: -1 }), RangeError],
+      [() => q.send(new Uint8Array(1), { signal: {} as AbortSignal }), TypeError],
+      [() => q.receive({ timeout: NaN }), RangeError],
+      [() => q.receive({ timout: 1 } as never), TypeError],
+      [() => q.receiveInto(new Uint8Array(3)), RangeError],
+      [
+        () => q.receiveInto(new Uint8Array(4), { signal: AbortSignal.abort(new Error("x")) }),
+        Error,
+      ],
+    ];
+    for (const [call, E] of calls) {
+      let p: Promise<unknown> | undefined;
+      try {
+        p = call();
+      } catch (e) {
+        throw new Error(`threw instead of rejecting: ${e}`);
+      }
+      await assertRejects(() => p!, E);
+    }
+    assertEquals(q.messages, 0); // nothing was sent
+  } finally {
+    q.close();
+    MessageQueue.unlink(name);
+  }
+  const closed: (() => Promise<unknown>)[] = [
+    () => q.send(new Uint8Array(1)),
+    () => q.receive(),
+    () => q.receiveInto(new Uint8Array(4)),
+  ];
+  for (const call of closed) await assertRejects(call, Deno.errors.BadResource);
+  await settled();
+});
+
+test("sysv.MessageQueue: an async receive backing off (20 µs sleeps, doubling to 1 ms) still gets a message sent 30 ms later, and nothing else", async () => {
+  const q = SysvQueue.private();
+  try {
+    const t0 = performance.now();
+    const pending = q.receive({ type: 3, timeout: PEER_TIMEOUT_MS });
+    const other = q.receive({ type: 4, timeout: 60 });
+    setTimeout(() => q.trySend(bytes("late"), { type: 3 }), 30);
+    const got = await pending;
+    const waited = performance.now() - t0;
+    assertEquals([text(got.data), got.type], ["late", 3]);
+    assert(waited >= 29 && waited < 5000, `${waited} ms`);
+    await assertRejects(() => other, Deno.errors.TimedOut);
+    assertEquals(q.tryReceive(), undefined);
+  } finally {
+    q.remove();
+    await settled();
+  }
+});
+
 test("posix.MessageQueue: abandoned async receives (timeouts and aborts) take nothing: a sync receive then gets every message, in order", async () => {
   const name = qname("lost");
   using q = MessageQueue.create(name, { maxMessages: 10, maxMessageSize: 16 });
@@ -550,6 +684,24 @@ test("sysv.MessageQueue: receive by type — 0 any in order, > 0 that type, < 0 
     assertThrows(() => q.tryReceive({ type: 1.5 }), RangeError);
     assertThrows(() => q.trySend(bytes("x"), { type: 0 }), RangeError);
     assertThrows(() => q.trySend(bytes("x"), { type: -1 }), RangeError);
+  } finally {
+    q.remove();
+  }
+});
+
+test("sysv.MessageQueue: types past 32 bits round-trip (mtype written and read as two words), and receive reuses its BigInts only for equal values", () => {
+  const q = SysvQueue.private();
+  try {
+    for (const type of [1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 5, 2 ** 40 + 3, 2 ** 53 - 1]) {
+      q.sendSync(bytes(`t${type}`), { type });
+      const got = q.receiveSync({ type, timeout: 0 });
+      assertEquals([got.type, text(got.data)], [type, `t${type}`]);
+    }
+    q.sendSync(bytes("a"), { type: 2 ** 33 });
+    q.sendSync(bytes("b"), { type: 7 });
+    assertEquals(q.receiveSync({ type: -10, timeout: 0 }).type, 7); // lowest type ≤ 10
+    assertEquals(q.tryReceive({ type: 7 }), undefined);
+    assertEquals(q.receiveSync({ timeout: 0 }).type, 2 ** 33);
   } finally {
     q.remove();
   }
