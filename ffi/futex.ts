@@ -43,7 +43,7 @@ export const futexSymbols = {
   },
   /**
    * The same call on Deno's blocking-call pool, for an async park bounded by
-   * its absolute `timeout` (see posix/_park.ts). Its errno is lost (other thread).
+   * its absolute `timeout` (see memory/_park.ts). Its errno is lost (other thread).
    */
   futex_nb: {
     name: "syscall",

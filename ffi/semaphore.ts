@@ -36,7 +36,7 @@ export const semaphoreSymbols = {
   sem_clockwait: { parameters: [ptr, int, buf], result: int },
   /**
    * The same call on Deno's blocking-call thread pool: it parks a waiter
-   * without blocking the event loop. Always bounded by `abstime` (see posix/_park.ts).
+   * without blocking the event loop. Always bounded by `abstime` (see memory/_park.ts).
    */
   sem_clockwait_nb: {
     name: "sem_clockwait",

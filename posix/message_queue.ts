@@ -13,7 +13,8 @@ import { O } from "../ffi/constants.ts";
 import { MQ, MQ_ATTR_SIZE } from "../ffi/mqueue.ts";
 import { decodeStat, STAT_LAYOUT } from "../ffi/stat.ts";
 import { checkMode, checkName, checkOptions, checkTimeout } from "../memory/_validate.ts";
-import { closeQueueFd, spinPays, Waiters } from "./_mq_poll.ts";
+import { closeQueueFd, Waiters } from "../memory/_poll.ts";
+import { spin, Spinner } from "../memory/_wait.ts";
 import { explainOpenError, mqueueLimit } from "./_mq_errors.ts";
 
 /**
@@ -93,10 +94,6 @@ export interface MessageQueueAttributes {
 }
 
 const MAX_NAME_BYTES = 255;
-const DEFAULT_SPIN_US = 20;
-// A miss costs a pool round trip (~20 µs in one process, 30–100 µs between two
-// loaded ones here), but a spin holds the event loop: never more than 50 µs at once.
-const ADAPT_MAX_US = 50;
 const POLL_MAX_MS = 2 ** 31 - 1;
 
 const handles = new FinalizationRegistry<number>((fd) => {
@@ -148,7 +145,7 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
   #prioBytes = new Uint8Array(this.#prio.buffer);
   #attr = new Uint8Array(MQ_ATTR_SIZE);
   #token = {};
-  #spinUs = DEFAULT_SPIN_US;
+  #spinner = new Spinner();
   #pollIn: Uint8Array<ArrayBuffer>;
   #pollOut: Uint8Array<ArrayBuffer>;
   /** `BigInt(maxMessageSize)`, made once: the receive size of every call. */
@@ -788,40 +785,31 @@ export class MessageQueue implements Disposable, AsyncIterable<ReceivedMessage> 
     }
     signal?.throwIfAborted();
     const what = kind === "read" ? "receive" : "send";
-    const t0 = performance.now();
-    if (!this.#waiters.busy(kind)) {
-      const v = this.#spin(attempt, timeout === 0 || !spinPays() ? 0 : this.#spinUs);
+    // Spin only when no earlier wait of the same kind is queued: FIFO. The
+    // library's one waiting strategy (memory/_wait.ts) plans the spin: none
+    // on an oversubscribed machine, at most MAX_HOLD_US of the event loop.
+    const first = !this.#waiters.busy(kind);
+    if (first) {
+      const v = attempt();
       if (v !== undefined) return Promise.resolve(v);
     }
     if (timeout === 0) throw this.#timedOut(0, what);
+    const t0 = performance.now();
+    const plan = first ? this.#spinner.plan(timeout, undefined, true) : undefined;
+    if (plan !== undefined && plan.spinUs > 0) {
+      let v: T | undefined;
+      if (spin(() => (v = attempt()) !== undefined, plan.spinUs, Infinity, 8)) {
+        this.#spinner.done(t0, false);
+        return Promise.resolve(v!);
+      }
+    }
+    const learn = plan?.learn === true;
     const deadline = timeout === undefined ? Infinity : t0 + timeout;
     return this.#waiters.wait(kind, attempt, deadline, () => this.#timedOut(timeout, what), signal)
       .then((v) => {
-        this.#adapt(t0);
+        if (learn) this.#spinner.done(t0, true);
         return v;
       });
-  }
-
-  #spin<T>(attempt: () => T | undefined, micros: number): T | undefined {
-    let v = attempt();
-    if (v !== undefined || micros <= 0) return v;
-    const end = performance.now() + micros / 1000;
-    for (;;) {
-      for (let i = 0; i < 8; i++) if ((v = attempt()) !== undefined) return v;
-      if (performance.now() >= end) return undefined;
-    }
-  }
-
-  /**
-   * Adaptive spinning (as in posix/semaphore.ts): a wait answered within
-   * ADAPT_MAX_US says the peer answers quickly, so spin long enough next time
-   * to catch it without a park (a parked wake-up costs ~80 µs here).
-   */
-  #adapt(t0: number): void {
-    const us = (performance.now() - t0) * 1000;
-    this.#spinUs = us <= ADAPT_MAX_US
-      ? Math.min(ADAPT_MAX_US, Math.max(this.#spinUs, us * 1.5))
-      : Math.max(DEFAULT_SPIN_US, this.#spinUs / 2);
   }
 
   #timedOut(timeout: number | undefined, what: string): Deno.errors.TimedOut {

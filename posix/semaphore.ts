@@ -22,7 +22,7 @@ import {
   checkTimeout,
   refuseNegativeZero,
 } from "../memory/_validate.ts";
-import { type ParkTarget, WaitQueue } from "./_park.ts";
+import { type ParkTarget, WaitQueue } from "../memory/_park.ts";
 import { spin, Spinner } from "../memory/_wait.ts";
 
 /**

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { parksSettled } from "./_park.ts";
+import { parksSettled } from "../memory/_park.ts";
 
 /**
  * Resolves once this thread (the process, or the Worker that calls it) has no

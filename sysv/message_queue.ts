@@ -13,7 +13,8 @@ import { MSG, MSQID_DS, MTYPE_SIZE } from "../ffi/sysv_msg.ts";
 import { decodeIpcPerm, encodeIpcPermSet, type IpcPerm, timeField } from "../ffi/sysv_layouts.ts";
 import { checkMode, checkOptions, checkTimeout } from "../memory/_validate.ts";
 import { checkId, checkKey, checkOwner, hexKey } from "./_args.ts";
-import { Waiters } from "../posix/_mq_poll.ts";
+import { Waiters } from "../memory/_poll.ts";
+import { spin, Spinner } from "../memory/_wait.ts";
 
 /** Options for creating a queue. */
 export interface CreateMessageQueueOptions {
@@ -93,9 +94,6 @@ export interface MessageQueueStat extends IpcPerm {
 }
 
 const E2BIG = 7;
-const SPIN_US = 20;
-// Higher than for POSIX queues: a miss here costs a 1 ms timer, not a ~80 µs park.
-const ADAPT_MAX_US = 1000;
 
 let msgmaxCache: number | undefined;
 /** The system's largest message (`/proc/sys/kernel/msgmax`), read once. */
@@ -158,7 +156,7 @@ export class MessageQueue implements Disposable {
   #sendOwner: object | undefined;
   #recvBuf: Uint8Array<ArrayBuffer> | undefined;
   #qbytes: number;
-  #spinUs = SPIN_US;
+  #spinner = new Spinner();
   #waiters = new Waiters(-1, false);
   #closed = false;
 
@@ -784,7 +782,9 @@ export class MessageQueue implements Disposable {
   }
 
   /**
-   * Try, spin (adaptive, as posix/semaphore.ts), then queue for retries timed
+   * Try, spin (as the library's one waiting strategy, memory/_wait.ts,
+   * plans: adaptive, at most MAX_HOLD_US, none on an oversubscribed machine),
+   * then queue for retries timed
    * by the shared poll of posix/_mq_poll.ts (see `Waiters.retryInUs`): 20 µs
    * doubling to 1 ms, then a tenth of the time waited, up to 20 ms.
    */
@@ -798,19 +798,17 @@ export class MessageQueue implements Disposable {
     signal?.throwIfAborted();
     const t0 = performance.now();
     // Sends from one handle keep their order; receives by type need not.
+    let learn = false;
     if (kind === "read" || !this.#waiters.busy("write")) {
       let v = attempt();
       if (v !== undefined) return v;
       if (timeout === 0) throw this.#timedOut(0, what);
-      const spinEnd = t0 + this.#spinUs / 1000;
-      while (performance.now() < spinEnd) {
-        for (let i = 0; i < 8; i++) {
-          if ((v = attempt()) !== undefined) {
-            this.#adapt(t0);
-            return v;
-          }
-        }
+      const plan = this.#spinner.plan(timeout, undefined, true);
+      if (spin(() => (v = attempt()) !== undefined, plan.spinUs, Infinity, 8)) {
+        if (plan.learn) this.#spinner.done(t0, false);
+        return v!;
       }
+      learn = plan.learn;
     } else if (timeout === 0) {
       throw this.#timedOut(0, what);
     }
@@ -822,7 +820,7 @@ export class MessageQueue implements Disposable {
       () => this.#timedOut(timeout, what),
       signal,
     );
-    this.#adapt(t0);
+    if (learn) this.#spinner.done(t0, true);
     return v;
   }
 
@@ -838,13 +836,6 @@ export class MessageQueue implements Disposable {
         `Cannot ${what} ${this.#describe()}: this handle is closed`,
       );
     }
-  }
-
-  #adapt(t0: number): void {
-    const us = (performance.now() - t0) * 1000;
-    this.#spinUs = us <= ADAPT_MAX_US
-      ? Math.min(ADAPT_MAX_US, Math.max(this.#spinUs, us * 1.5))
-      : Math.max(SPIN_US, this.#spinUs / 2);
   }
 
   #ctl(cmd: number, buf: Uint8Array, name: string): void {

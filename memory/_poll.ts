@@ -9,7 +9,7 @@
  * message is sent or taken afterwards on the JS thread with the queue opened
  * `O_NONBLOCK`. A waiter that times out or aborts has taken nothing.
  *
- * The poll is a park of `posix/_park.ts`: it counts against the same cap of
+ * The poll is a park of `memory/_park.ts`: it counts against the same cap of
  * parked calls per thread as semaphores and locks (when the cap is reached it
  * degrades to a 1 ms try loop), lasts at most one 50 ms slice, and
  * `settled()` knows about it. One park serves every queue of the thread, so
@@ -22,7 +22,6 @@
 import { libc } from "../ffi/libc.ts";
 import { MQ, POLLFD_SIZE } from "../ffi/mqueue.ts";
 import { type ParkTarget, WaitQueue } from "./_park.ts";
-import { readText } from "../ffi/files.ts";
 
 /** One pending send or receive: `run` tries it once on the JS thread. */
 interface Entry {
@@ -130,31 +129,8 @@ function stopIfIdle(): void {
 /** Holds buffers a nonblocking call used until it has returned. */
 function keepAlive(..._buffers: unknown[]): void {}
 
-const CPUS = navigator.hardwareConcurrency || 1;
 /** The shortest sleep between System V retries. */
 const RETRY_MIN_US = 20;
-/** How often the run queue is looked at (a read of /proc/loadavg costs ~10 µs). */
-const LOAD_SAMPLE_MS = 50;
-let loadSampledAt = -Infinity;
-let cpusFree = true;
-
-/**
- * True when spinning can pay: fewer tasks besides this one are runnable than
- * there are CPUs (the running count of `/proc/loadavg`, sampled at most every
- * 50 ms), so a peer about to answer has a CPU of its own. Under load a spinner
- * only takes the time slice its peer needs (FACTS.md "Under CPU load": measured
- * here, a 50 µs spin made a loaded async round trip 3× slower than none).
- */
-export function spinPays(): boolean {
-  const now = performance.now();
-  if (now - loadSampledAt >= LOAD_SAMPLE_MS) {
-    loadSampledAt = now;
-    const running = readText("/proc/loadavg")?.match(/ (\d+)\/\d+ /)?.[1];
-    cpusFree = running === undefined || Number(running) - 1 < CPUS;
-  }
-  return cpusFree;
-}
-
 /**
  * Closes `fd` now, or as soon as the poll that watches it returns (the pool
  * thread must never poll a descriptor number that was closed and reused).
