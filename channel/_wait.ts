@@ -103,7 +103,26 @@ function waitSyncLoop<T>(host: WaitHost, attempt: Attempt<T>, side: WaitSide, o:
  * polls in stretches of at most {@linkcode ASYNC_SPIN_STRETCH_US}, then
  * sleeps on the semaphore through a nonblocking call.
  */
-export async function waitAsync<T>(
+export function waitAsync<T>(
+  host: WaitHost,
+  attempt: Attempt<T>,
+  side: WaitSide,
+  o: Wait,
+): Promise<T> {
+  // The first batch of polls runs here, before any async machinery: a peer
+  // that answers within it (a ping-pong) costs one settled promise.
+  if (spinOf(host, o) > 0) {
+    try {
+      const got = pollBatch(attempt);
+      if (got !== undefined) return Promise.resolve(got);
+    } catch (e) {
+      return Promise.reject(closedWhileWaiting(host, side, e));
+    }
+  }
+  return waitAsyncSlow(host, attempt, side, o);
+}
+
+async function waitAsyncSlow<T>(
   host: WaitHost,
   attempt: Attempt<T>,
   side: WaitSide,
@@ -127,12 +146,14 @@ async function waitAsyncLoop<T>(
   const deadline = deadlineOf(timeout);
   const spinMs = spinOf(host, o);
   const stretchMs = ASYNC_SPIN_STRETCH_US / 1000;
-  for (;;) {
+  for (let first = true;; first = false) {
     if (spinMs > 0) {
-      // One batch before the first clock read, as in spin(): a peer that answers at once
-      // should not pay for it.
-      const got = pollBatch(attempt);
-      if (got !== undefined) return got;
+      // After one batch without a clock read (waitAsync's, at first), as in spin(): a peer
+      // that answers at once should not pay for it.
+      if (!first) {
+        const got = pollBatch(attempt);
+        if (got !== undefined) return got;
+      }
       const t0 = performance.now();
       const spinEnd = Math.min(t0 + spinMs, deadline);
       let stretchEnd = Math.min(t0 + stretchMs, spinEnd);
@@ -195,12 +216,12 @@ function spin<T>(attempt: Attempt<T>, spinMs: number, deadline: number): T | und
   return undefined;
 }
 
-/** Polls until `end`, reading the clock every ASYNC_POLLS_PER_CLOCK_READ polls. */
+/** Polls until `end` (one batch at least), reading the clock every ASYNC_POLLS_PER_CLOCK_READ polls. */
 function spinStretch<T>(attempt: Attempt<T>, end: number): T | undefined {
-  while (performance.now() < end) {
+  do {
     const got = pollBatch(attempt);
     if (got !== undefined) return got;
-  }
+  } while (performance.now() < end);
   return undefined;
 }
 

@@ -67,7 +67,8 @@ export interface OpenChannelOptions {
    * microseconds away without a wake-up that costs tens of µs; `0` sleeps at
    * once and burns no CPU. At most 10,000 (`MAX_SPIN_MICROS`: a longer spin
    * only starves the peer it waits for); a wait never spins past its
-   * `timeout`. Each wait may override it.
+   * `timeout`. Each wait may override it. An awaited wait spends it in
+   * stretches of at most 50 µs, with a turn of the event loop between them.
    */
   spinMicros?: number;
   /** The topology the channel must have been created with. */
@@ -132,8 +133,11 @@ const SENT: Promise<void> = Promise.resolve();
  * sender handle and one receiver handle at a time: a second live one is
  * refused with `Deno.errors.Busy`. Senders block (or time out) while the ring
  * is full; receivers while it is empty — polling briefly first (`spinMicros`,
- * default 200 µs), then sleeping on a semaphore in the mapping that the other
- * side posts only when someone sleeps.
+ * default 200 µs; an awaited send or receive polls in stretches of at most
+ * 50 µs and lets the event loop run between them), then sleeping on a
+ * semaphore in the mapping that the other side posts only when someone
+ * sleeps. An awaited call that can complete at once does, and returns an
+ * already-settled promise.
  *
  * **End of stream.** A handle becomes a sender on its first send (or
  * `end()`); a handle that never sent ends nobody's stream. `end()` and
