@@ -221,6 +221,10 @@ export function tryReceiveView(c: ChannelCore): SlotView | undefined {
   return v;
 }
 
+function toResult(value: Uint8Array): IteratorYieldResult<Uint8Array> {
+  return { done: false, value };
+}
+
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
 /**
@@ -237,10 +241,12 @@ export class ChannelIterator implements AsyncIterableIterator<Uint8Array> {
   #core: ChannelCore;
   #done = false;
   #attempt: () => Uint8Array | undefined;
+  #onError: (e: unknown) => IteratorReturnResult<undefined>;
 
   constructor(core: ChannelCore) {
     this.#core = core;
     this.#attempt = () => tryReceive(core);
+    this.#onError = (e) => this.#ended(e);
   }
 
   next(): Promise<IteratorResult<Uint8Array, undefined>> {
@@ -254,10 +260,7 @@ export class ChannelIterator implements AsyncIterableIterator<Uint8Array> {
       return e instanceof Deno.errors.UnexpectedEof ? Promise.resolve(DONE) : Promise.reject(e);
     }
     if (got !== undefined) return Promise.resolve({ done: false, value: got });
-    return waitAsync(c, this.#attempt, c.receivers, NO_WAIT_OPTIONS).then(
-      (value): IteratorResult<Uint8Array, undefined> => ({ done: false, value }),
-      (e) => this.#ended(e),
-    );
+    return waitAsync(c, this.#attempt, c.receivers, NO_WAIT_OPTIONS).then(toResult, this.#onError);
   }
 
   return(): Promise<IteratorResult<Uint8Array, undefined>> {

@@ -191,9 +191,12 @@ const SENT: Promise<void> = Promise.resolve();
  */
 export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   #c: ChannelCore;
+  /** receive()'s attempt, made once: a wait then allocates no closure of its own. */
+  #receiveAttempt: Attempt<Uint8Array>;
 
   private constructor(shm: SharedMemory, spinMicros: number) {
     const c = this.#c = new ChannelCore(shm, spinMicros);
+    this.#receiveAttempt = () => tryReceive(c);
     c.senders = {
       waiting: H.SENDERS_WAITING,
       counted: 0,
@@ -782,7 +785,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       return Promise.reject(e);
     }
     // The copy is made inside the attempt: nothing can close the handle between taking and copying.
-    return this.#waitAsync(() => this.tryReceive(), o);
+    return this.#waitAsync(this.#receiveAttempt, o);
   }
 
   /**
