@@ -1,7 +1,8 @@
 // Channel throughput and latency between two Deno processes, beside (same run)
 // a C SPSC ring over shared memory (the limit), Deno over a Unix domain socket,
 // and Deno over a pipe; then the two topologies side by side at 64 B:
-//   deno run -A bench/channel.ts [--quick] [--runs N] [--json bench/results/channel.json]
+//   deno run -A bench/channel.ts [--quick] [--runs N] [--async-only] [--json bench/results/channel.json]
+// --async-only prints only the async-beside-sync table (64 B one-way and ping-pong).
 // --json also saves the figures for bench/charts.ts (docs/charts/*.svg).
 // Every figure is the best of N runs (default 3) of the same measurement, for
 // every contender alike: these 2-vCPU VMs swing by 2× from run to run. Each run
@@ -10,7 +11,7 @@ import { parseArgs } from "@std/cli/parse-args";
 import { Channel } from "../channel/mod.ts";
 
 const values = parseArgs(Deno.args, {
-  boolean: ["quick"],
+  boolean: ["quick", "async-only"],
   string: ["_", "runs", "json"],
   default: { runs: "3" },
 });
@@ -54,6 +55,8 @@ if (role === "chan-tx") {
       }
       sent += k;
     }
+  } else if (batched === "async") {
+    for (let i = 0; i < n; i++) await ch.send(msg);
   } else {
     for (let i = 0; i < n; i++) ch.sendSync(msg);
   }
@@ -63,7 +66,11 @@ if (role === "chan-tx") {
 if (role === "chan-echo") {
   using a = Channel.open(rest[0]!);
   using b = Channel.open(rest[1]!);
-  for (let i = 0, n = Number(rest[2]); i < n; i++) b.sendSync(a.receiveSync());
+  if (rest[3] === "async") {
+    for (let i = 0, n = Number(rest[2]); i < n; i++) await b.send(await a.receive());
+  } else {
+    for (let i = 0, n = Number(rest[2]); i < n; i++) b.sendSync(a.receiveSync());
+  }
   Deno.exit(0);
 }
 if (role === "sock-tx" || role === "pipe-tx") {
@@ -135,10 +142,11 @@ async function bestOfInterleaved(
  * `sendSync` → `receiveIntoSync` (each message copied into the receiver's
  * buffer, as the C ring does). `"batch"`: `trySendMany` of 64 →
  * `receiveEachSync`, zero-copy (the receiver reads each message in place).
+ * `"async"`: `await send()` → `for await` (a copy per message, as `receive()`).
  */
 async function channelThroughput(
   size: number,
-  how: "copy" | "batch",
+  how: "copy" | "batch" | "async",
   topology: Topology,
 ): Promise<number> {
   const name = `/bench-chan-${Deno.pid}-${size}`;
@@ -161,7 +169,17 @@ async function channelThroughput(
       check += bytes[0]! + bytes[bytes.length - 1]!;
       n++;
     };
-    for (;;) {
+    if (how === "async") {
+      for await (const m of ch) {
+        check += m[0]! + m[m.length - 1]!;
+        n++;
+        if (t0 === 0 && n >= count / 4) {
+          t0 = performance.now();
+          first = n;
+        }
+      }
+    }
+    for (; how !== "async";) {
       try {
         if (how === "copy") {
           ch.receiveIntoSync(into);
@@ -235,15 +253,32 @@ async function pipeThroughput(size: number): Promise<number> {
   return (total - first) / size / s;
 }
 
-/** Mean µs per 64-byte round trip over a whole timed loop (no clock read per round). */
-async function channelPingPong(topology: Topology): Promise<number> {
+/**
+ * Mean µs per 64-byte round trip over a whole timed loop (no clock read per round).
+ * `async`: both sides `await send()` and `await receive()` instead.
+ */
+async function channelPingPong(topology: Topology, async = false): Promise<number> {
   const a = `/bench-ping-${Deno.pid}`;
   const b = `/bench-pong-${Deno.pid}`;
   using ping = Channel.create(a, { capacity: 16, maxMessageSize: 64, topology });
   using pong = Channel.create(b, { capacity: 16, maxMessageSize: 64, topology });
   try {
-    const echo = child(["chan-echo", a, b, `${ROUNDS + WARM_ROUNDS}`]);
+    const echo = child(["chan-echo", a, b, `${ROUNDS + WARM_ROUNDS}`, async ? "async" : "sync"]);
     const msg = new Uint8Array(64);
+    if (async) {
+      for (let i = 0; i < WARM_ROUNDS; i++) {
+        await ping.send(msg);
+        await pong.receive();
+      }
+      const t0 = performance.now();
+      for (let i = 0; i < ROUNDS; i++) {
+        await ping.send(msg);
+        await pong.receive();
+      }
+      const us = ((performance.now() - t0) * 1000) / ROUNDS;
+      await echo.status;
+      return us;
+    }
     for (let i = 0; i < WARM_ROUNDS; i++) {
       ping.sendSync(msg);
       pong.receiveSync();
@@ -308,10 +343,11 @@ type Topology = "spsc" | "mpmc";
 
 const MEASURES = {
   channelThroughput: (size: string, how: string, topology: string) =>
-    channelThroughput(Number(size), how as "copy" | "batch", topology as Topology),
+    channelThroughput(Number(size), how as "copy" | "batch" | "async", topology as Topology),
   socketThroughput: (size: string) => socketThroughput(Number(size)),
   pipeThroughput: (size: string) => pipeThroughput(Number(size)),
-  channelPingPong: (topology: string) => channelPingPong(topology as Topology),
+  channelPingPong: (topology: string, how?: string) =>
+    channelPingPong(topology as Topology, how === "async"),
   socketPingPong: () => socketPingPong(),
 };
 type Measure = keyof typeof MEASURES;
@@ -336,6 +372,42 @@ const rate = (msgs: number, size: number) =>
 const label = (
   size: number,
 ) => (size >= 1 << 20 ? "1 MiB" : size >= 1024 ? `${size / 1024} KiB` : `${size} B`);
+
+/**
+ * Async beside sync, same run, both topologies: 64 B one-way (`await send()` →
+ * `for await` against `sendSync` → `receiveIntoSync`) and ping-pong.
+ */
+async function asyncBesideSync(): Promise<void> {
+  console.log(
+    `\n| 64 B, async beside sync (best of ${RUNS} runs) | topology | sync | async | async ÷ sync |`,
+  );
+  console.log("|---|---|---|---|---|");
+  for (const topology of ["spsc", "mpmc"] as const) {
+    const [syncRate, asyncRate] = await bestOfInterleaved([
+      () => fresh("channelThroughput", 64, "copy", topology),
+      () => fresh("channelThroughput", 64, "async", topology),
+    ]) as number[];
+    console.log(
+      `| one-way: sendSync → receiveIntoSync vs await send → for await | ${topology} | ${
+        rate(syncRate!, 64)
+      } | ${rate(asyncRate!, 64)} | ${((asyncRate! / syncRate!) * 100).toFixed(0)}% |`,
+    );
+    const [syncPing, asyncPing] = await bestOfInterleaved([
+      () => fresh("channelPingPong", topology, "sync"),
+      () => fresh("channelPingPong", topology, "async"),
+    ], false) as number[];
+    console.log(
+      `| ping-pong round trip (µs): sync vs await send + await receive | ${topology} | ${
+        syncPing!.toFixed(2)
+      } | ${asyncPing!.toFixed(2)} | ${(asyncPing! / syncPing!).toFixed(2)}× |`,
+    );
+  }
+}
+
+if (values["async-only"]) {
+  await asyncBesideSync();
+  Deno.exit(0);
+}
 
 console.log(
   `\nOne-way throughput between two processes (${navigator.hardwareConcurrency} CPUs, best of ${RUNS} runs each)\n`,
@@ -436,6 +508,8 @@ console.log(
     ratio(mpmcPing!, spscPing!)
   } |`,
 );
+
+await asyncBesideSync();
 
 if (values.json !== undefined) {
   await Deno.writeTextFile(
