@@ -470,7 +470,7 @@ console.log(
   } |`,
 );
 console.log(
-  `| @ipc/shm Channel "spsc": sendSync + receiveSync (polls ≤ 200 µs, then sleeps) | ${
+  `| @ipc/shm Channel "spsc": sendSync + receiveSync (adaptive poll, then sleeps) | ${
     chanPing.toFixed(2)
   } | ${(sockPing / chanPing).toFixed(1)}× faster |`,
 );

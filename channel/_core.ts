@@ -45,7 +45,7 @@ export class ChannelCore {
   closed = false;
   /** An error met by a batch receive after it had taken messages: the next receive throws it. */
   deferred: unknown = undefined;
-  spinMs: number;
+  spinUs: number | undefined;
   readonly token = crypto.getRandomValues(new Int32Array(1))[0]! | 1;
   senderEntry = -1;
   // spsc positions. A receiver learns that position p is ready from its slot's
@@ -66,10 +66,10 @@ export class ChannelCore {
   endedReported = false;
   streamEnded = false;
 
-  constructor(shm: SharedMemory, spinMicros: number) {
+  constructor(shm: SharedMemory, spinMicros: number | undefined) {
     this.shm = shm;
     this.name = shm.name;
-    this.spinMs = spinMicros / 1000;
+    this.spinUs = spinMicros;
     const i = this.i32 = shm.view(Int32Array);
     this.u8 = shm.bytes;
     this.mpmc = i[H.TOPOLOGY] === 1;

@@ -1,9 +1,11 @@
 /**
- * The one waiting loop behind every blocking or awaited send and receive:
- * poll the ring for a while (a wake-up through the semaphore costs tens to
- * hundreds of µs on these VMs), then announce this wait as a sleeper (so the
- * other side posts), re-check, and sleep on the side's semaphore for a slice;
- * a slice that ends empty-handed runs the side's dead-peer checks.
+ * The one waiting loop behind every blocking or awaited send and receive. It
+ * asks the side's {@linkcode Spinner} (the library's one waiting strategy,
+ * `memory/_wait.ts`) how to wait: poll the ring for a while when polling
+ * pays, or nap (an awaited wait on an oversubscribed machine), then announce
+ * this wait as a sleeper (so the other side posts), re-check, and sleep on
+ * the side's semaphore for a slice; a slice that ends empty-handed runs the
+ * side's dead-peer checks.
  *
  * The interface is {@linkcode waitSync} and {@linkcode waitAsync}: each takes
  * the handle ({@linkcode WaitHost}), an `attempt` that tries the operation
@@ -14,27 +16,16 @@
  * @module
  */
 
-import { setImmediate } from "node:timers";
-import type { Semaphore } from "../posix/semaphore.ts";
+import { type Semaphore, semaphoreNap } from "../posix/semaphore.ts";
+import { monotonicMs } from "../ffi/timespec.ts";
+import { spin, type Spinner } from "../memory/_wait.ts";
 import { deadlineOf } from "../sync/_options.ts";
 import type { Wait } from "./_options.ts";
 
 /** Longest sleep on the semaphore before the dead-peer checks run. */
 export const SLICE_MS = 50;
-/** Microseconds a wait polls before it sleeps, unless the handle or the wait says otherwise. */
-export const DEFAULT_SPIN_US = 200;
-/**
- * The longest an awaited send or receive polls the ring in one go, holding
- * the event loop: it polls in stretches of about this many microseconds
- * (give or take one batch of {@linkcode ASYNC_POLLS_PER_CLOCK_READ} polls),
- * yields to the event loop between them (timers and I/O run), and sleeps once
- * its `spinMicros` are spent.
- */
-export const ASYNC_SPIN_STRETCH_US = 50;
-/** Polls between two clock reads in an async stretch (a clock read costs more than a poll). */
-export const ASYNC_POLLS_PER_CLOCK_READ = 64;
-/** Polls between two clock reads in a blocking spin, and before the first. */
-const SYNC_POLLS_PER_CLOCK_READ = 256;
+/** Polls between two clock reads in a spin (a clock read costs more than a poll). */
+const POLLS_PER_CLOCK_READ = 64;
 
 /** One side of the ring, as the waiting loop sees it. */
 export interface WaitSide {
@@ -44,6 +35,8 @@ export interface WaitSide {
   counted: number;
   /** The semaphore this side sleeps on (the other side posts it). */
   readonly sem: Semaphore;
+  /** How this side's waits spin: adaptive, per handle and side. */
+  readonly spinner: Spinner;
   /** For messages: "send" or "receive". */
   readonly verb: string;
   /** Runs after a sleep slice ends with nothing done: dead-peer checks. */
@@ -57,8 +50,8 @@ export interface WaitHost {
   /** True once the handle is closed: its counts were taken back, its mapping is gone. */
   readonly closed: boolean;
   readonly name: string;
-  /** The handle's default poll budget, in milliseconds. */
-  readonly spinMs: number;
+  /** The handle's `spinMicros`, if it was opened with one (else adaptive). */
+  readonly spinUs: number | undefined;
 }
 
 /** Tries the operation once: its result, or `undefined` when it must wait. */
@@ -76,14 +69,22 @@ export function waitSync<T>(host: WaitHost, attempt: Attempt<T>, side: WaitSide,
 function waitSyncLoop<T>(host: WaitHost, attempt: Attempt<T>, side: WaitSide, o: Wait): T {
   const { timeout } = o;
   const deadline = deadlineOf(timeout);
-  const spinMs = spinOf(host, o);
+  const plan = side.spinner.plan(timeout, o.spinMicros ?? host.spinUs, false);
+  const learn = plan.learn;
+  const t0 = learn ? performance.now() : 0;
+  let got: T | undefined;
+  if (spin(() => (got = attempt()) !== undefined, plan.spinUs, deadline, POLLS_PER_CLOCK_READ)) {
+    if (learn) side.spinner.done(t0, false);
+    return got!;
+  }
   for (;;) {
-    const got = spin(attempt, spinMs, deadline);
-    if (got !== undefined) return got;
     sleeping(host, side);
     try {
       const again = attempt();
-      if (again !== undefined) return again;
+      if (again !== undefined) {
+        if (learn) side.spinner.done(t0, true);
+        return again;
+      }
       const left = deadline - performance.now();
       if (left <= 0) throw timedOut(side.verb, timeout);
       try {
@@ -100,8 +101,8 @@ function waitSyncLoop<T>(host: WaitHost, attempt: Attempt<T>, side: WaitSide, o:
 
 /**
  * {@linkcode waitSync} without blocking the event loop, with `signal`: it
- * polls in stretches of at most {@linkcode ASYNC_SPIN_STRETCH_US}, then
- * sleeps on the semaphore through a nonblocking call.
+ * polls for at most `MAX_HOLD_US` (memory/_wait.ts) or naps, then sleeps on
+ * the semaphore through a parked call.
  */
 export function waitAsync<T>(
   host: WaitHost,
@@ -109,27 +110,69 @@ export function waitAsync<T>(
   side: WaitSide,
   o: Wait,
 ): Promise<T> {
-  // The first batch of polls runs here, before any async machinery: a peer
-  // that answers within it (a ping-pong) costs one settled promise.
-  if (spinOf(host, o) > 0) {
-    try {
-      const got = pollBatch(attempt);
+  // The spin or nap runs here, before any async machinery: a peer that
+  // answers within it (a ping-pong) costs one settled promise.
+  let learn = false;
+  let t0 = 0;
+  try {
+    o.signal?.throwIfAborted();
+    const plan = side.spinner.plan(o.timeout, o.spinMicros ?? host.spinUs, true);
+    learn = plan.learn;
+    if (plan.napMs > 0) {
+      const got = nap(host, attempt, side, plan.napMs);
       if (got !== undefined) return Promise.resolve(got);
-    } catch (e) {
-      return Promise.reject(closedWhileWaiting(host, side, e));
+    } else if (plan.spinUs > 0) {
+      t0 = performance.now();
+      let got: T | undefined;
+      const deadline = o.timeout === undefined ? Infinity : t0 + o.timeout;
+      if (
+        spin(() => (got = attempt()) !== undefined, plan.spinUs, deadline, POLLS_PER_CLOCK_READ)
+      ) {
+        if (learn) side.spinner.done(t0, false);
+        return Promise.resolve(got!);
+      }
+    } else if (learn) {
+      t0 = performance.now();
     }
+  } catch (e) {
+    return Promise.reject(closedWhileWaiting(host, side, e));
   }
-  return waitAsyncSlow(host, attempt, side, o);
+  return waitAsyncSlow(host, attempt, side, o, learn, t0);
 }
+
+/** An async wait's nap: counted as a sleeper, so the other side posts; timed one in four. */
+function nap<T>(host: WaitHost, attempt: Attempt<T>, side: WaitSide, ms: number): T | undefined {
+  const timed = (naps++ & 3) === 0;
+  const n0 = timed ? monotonicMs() : 0;
+  sleeping(host, side);
+  let got: T | undefined;
+  try {
+    got = attempt();
+    // A unit taken is a wake-up meant for whoever sleeps on this side: the
+    // attempt decides whether it brought anything (a post may be stale).
+    if (got === undefined && semaphoreNap(side.sem, ms)) got = attempt();
+  } finally {
+    awake(host, side);
+  }
+  if (timed || got === undefined) {
+    side.spinner.napped(timed ? (monotonicMs() - n0) * 1000 : Infinity, got !== undefined);
+  }
+  return got;
+}
+let naps = 0;
 
 async function waitAsyncSlow<T>(
   host: WaitHost,
   attempt: Attempt<T>,
   side: WaitSide,
   o: Wait,
+  learn: boolean,
+  t0: number,
 ): Promise<T> {
   try {
-    return await waitAsyncLoop(host, attempt, side, o);
+    const got = await waitAsyncLoop(host, attempt, side, o);
+    if (learn) side.spinner.done(t0, true);
+    return got;
   } catch (e) {
     throw closedWhileWaiting(host, side, e);
   }
@@ -142,31 +185,8 @@ async function waitAsyncLoop<T>(
   o: Wait,
 ): Promise<T> {
   const { signal, timeout } = o;
-  signal?.throwIfAborted();
   const deadline = deadlineOf(timeout);
-  const spinMs = spinOf(host, o);
-  const stretchMs = ASYNC_SPIN_STRETCH_US / 1000;
-  for (let first = true;; first = false) {
-    if (spinMs > 0) {
-      // After one batch without a clock read (waitAsync's, at first), as in spin(): a peer
-      // that answers at once should not pay for it.
-      if (!first) {
-        const got = pollBatch(attempt);
-        if (got !== undefined) return got;
-      }
-      const t0 = performance.now();
-      const spinEnd = Math.min(t0 + spinMs, deadline);
-      let stretchEnd = Math.min(t0 + stretchMs, spinEnd);
-      for (;;) {
-        const got = spinStretch(attempt, stretchEnd);
-        if (got !== undefined) return got;
-        const now = performance.now();
-        if (now >= spinEnd) break;
-        await yieldToEventLoop();
-        signal?.throwIfAborted();
-        stretchEnd = Math.min(performance.now() + stretchMs, spinEnd);
-      }
-    }
+  for (;;) {
     sleeping(host, side);
     try {
       const again = attempt();
@@ -187,57 +207,6 @@ async function waitAsyncLoop<T>(
       awake(host, side);
     }
   }
-}
-
-/** A macrotask turn: timers, I/O and other tasks run before the wait polls again (~1.5 µs). */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/**
- * Polls for up to `spinMs`, never past `deadline`: a spin is a cheaper sleep,
- * not a longer wait. The clock is read only every 256 polls, and not before
- * the first 256: it costs more than a poll here (0.1–3 µs), and a peer that
- * answers at once should not pay it.
- */
-function spin<T>(attempt: Attempt<T>, spinMs: number, deadline: number): T | undefined {
-  if (spinMs <= 0) return undefined;
-  for (let k = 0; k < SYNC_POLLS_PER_CLOCK_READ; k++) {
-    const got = attempt();
-    if (got !== undefined) return got;
-  }
-  const end = Math.min(performance.now() + spinMs, deadline);
-  do {
-    for (let k = 0; k < SYNC_POLLS_PER_CLOCK_READ; k++) {
-      const got = attempt();
-      if (got !== undefined) return got;
-    }
-  } while (performance.now() < end);
-  return undefined;
-}
-
-/** Polls until `end` (one batch at least), reading the clock every ASYNC_POLLS_PER_CLOCK_READ polls. */
-function spinStretch<T>(attempt: Attempt<T>, end: number): T | undefined {
-  do {
-    const got = pollBatch(attempt);
-    if (got !== undefined) return got;
-  } while (performance.now() < end);
-  return undefined;
-}
-
-/** ASYNC_POLLS_PER_CLOCK_READ polls, without reading the clock. */
-function pollBatch<T>(attempt: Attempt<T>): T | undefined {
-  for (let k = 0; k < ASYNC_POLLS_PER_CLOCK_READ; k++) {
-    const got = attempt();
-    if (got !== undefined) return got;
-  }
-  return undefined;
-}
-
-/** The wait's poll budget in ms: its own `spinMicros`, else none for a try-once, else the handle's. */
-function spinOf(host: WaitHost, o: Wait): number {
-  if (o.spinMicros === undefined) return o.timeout === 0 ? 0 : host.spinMs;
-  return o.spinMicros / 1000;
 }
 
 /** Counts this wait as a sleeper, so the other side posts. */

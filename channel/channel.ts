@@ -53,7 +53,8 @@ import {
   releaseReceiver,
   throwIfEnded,
 } from "./_ending.ts";
-import { type Attempt, DEFAULT_SPIN_US, waitAsync, waitSync } from "./_wait.ts";
+import { type Attempt, waitAsync, waitSync } from "./_wait.ts";
+import { Spinner } from "../memory/_wait.ts";
 
 /**
  * Options for {@linkcode Channel.open}. `topology`, `capacity` and
@@ -63,12 +64,15 @@ import { type Attempt, DEFAULT_SPIN_US, waitAsync, waitSync } from "./_wait.ts";
 export interface OpenChannelOptions {
   /**
    * Microseconds a blocked send or receive polls the ring before it sleeps on
-   * the channel's semaphore (default 200). Polling answers a peer that is
-   * microseconds away without a wake-up that costs tens of µs; `0` sleeps at
-   * once and burns no CPU. At most 10,000 (`MAX_SPIN_MICROS`: a longer spin
-   * only starves the peer it waits for); a wait never spins past its
-   * `timeout`. Each wait may override it. An awaited wait spends it in
-   * stretches of at most 50 µs, with a turn of the event loop between them.
+   * the channel's semaphore. Default: adaptive, the library's one waiting
+   * strategy (README "How waits work"): up to 100 µs while the peer answers
+   * that fast (50 µs for an awaited wait, so the event loop is never held
+   * longer), less after waits that polling did not catch, and none on an
+   * oversubscribed machine, where a poller takes the CPU its peer needs.
+   * Polling answers a peer that is microseconds away without a wake-up that
+   * costs tens of µs; `0` sleeps at once and burns no CPU. At most 10,000
+   * (`MAX_SPIN_MICROS`); a wait never spins past its `timeout`. Each wait may
+   * override it.
    */
   spinMicros?: number;
   /** The topology the channel must have been created with. */
@@ -132,9 +136,9 @@ const SENT: Promise<void> = Promise.resolve();
  * (topology `"mpmc"`, the default). Topology `"spsc"` is the fast path for one
  * sender handle and one receiver handle at a time: a second live one is
  * refused with `Deno.errors.Busy`. Senders block (or time out) while the ring
- * is full; receivers while it is empty — polling briefly first (`spinMicros`,
- * default 200 µs; an awaited send or receive polls in stretches of at most
- * 50 µs and lets the event loop run between them), then sleeping on a
+ * is full; receivers while it is empty — polling briefly first when polling
+ * pays (`spinMicros`, adaptive by default; an awaited send or receive holds
+ * the event loop for at most 50 µs), then sleeping on a
  * semaphore in the mapping that the other side posts only when someone
  * sleeps. An awaited call that can complete at once does, and returns an
  * already-settled promise.
@@ -194,13 +198,14 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   /** receive()'s attempt, made once: a wait then allocates no closure of its own. */
   #receiveAttempt: Attempt<Uint8Array>;
 
-  private constructor(shm: SharedMemory, spinMicros: number) {
+  private constructor(shm: SharedMemory, spinMicros: number | undefined) {
     const c = this.#c = new ChannelCore(shm, spinMicros);
     this.#receiveAttempt = () => tryReceive(c);
     c.senders = {
       waiting: H.SENDERS_WAITING,
       counted: 0,
       sem: c.space,
+      spinner: new Spinner(),
       verb: "send",
       afterSlice: () => {
         checkPositions(c);
@@ -211,6 +216,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       waiting: H.RECEIVERS_WAITING,
       counted: 0,
       sem: c.data,
+      spinner: new Spinner(),
       verb: "receive",
       afterSlice: () => {
         checkPositions(c);
@@ -253,9 +259,9 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       maxMessageSize,
       topology = "mpmc",
       mode = 0o600,
-      spinMicros = DEFAULT_SPIN_US,
+      spinMicros,
     } = options;
-    checkSpin(spinMicros);
+    if (spinMicros !== undefined) checkSpin(spinMicros);
     checkInt(capacity, "capacity", 2, 1 << 20);
     checkInt(maxMessageSize, "maxMessageSize", 1, 64 << 20);
     checkTopology(topology);
@@ -313,8 +319,8 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   static open(name: string, options: OpenChannelOptions = {}): Channel {
     checkName(name, "Channel");
     checkChannelOptions(options, "Channel.open()", OPEN_KEYS);
-    const { spinMicros = DEFAULT_SPIN_US, topology, capacity, maxMessageSize } = options;
-    checkSpin(spinMicros);
+    const { spinMicros, topology, capacity, maxMessageSize } = options;
+    if (spinMicros !== undefined) checkSpin(spinMicros);
     if (topology !== undefined) checkTopology(topology);
     if (capacity !== undefined) checkInt(capacity, "capacity", 2, 1 << 20);
     if (maxMessageSize !== undefined) checkInt(maxMessageSize, "maxMessageSize", 1, 64 << 20);
@@ -759,9 +765,9 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
   /**
    * Receives, awaiting a message without blocking the event loop. When a
    * message is there it is taken at once and the promise is already settled;
-   * otherwise the wait polls in stretches of at most 50 µs
-   * (`spinMicros` in all), letting the event loop run between them, then
-   * sleeps. Bad arguments and a closed handle reject; nothing throws.
+   * otherwise the wait polls for at most 50 µs (or naps, on an oversubscribed
+   * machine: see the README's "How waits work"), then sleeps without holding
+   * the event loop. Bad arguments and a closed handle reject; nothing throws.
    *
    * Each message is copied out: small ones into a shared arena, large ones
    * into a fresh buffer each, whose allocation costs more than the copy (at

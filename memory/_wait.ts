@@ -173,7 +173,8 @@ export class Spinner {
 
   /**
    * The plan for one wait. `explicitUs` (the caller's `spinMicros`) wins over
-   * the adaptive budget; a spin never outlasts `timeout` ms. The returned
+   * the adaptive budget, but an async spin never lasts past `MAX_HOLD_US`,
+   * and no spin outlasts `timeout` ms. The returned
    * object is reused by the next call.
    */
   plan(timeout: number | undefined, explicitUs: number | undefined, async: boolean): WaitPlan {
@@ -186,7 +187,8 @@ export class Spinner {
     }
     const limit = timeout === undefined ? Infinity : timeout * 1000;
     if (explicitUs !== undefined) {
-      p.spinUs = Math.min(explicitUs, limit);
+      // Even a spin the caller asked for holds an event loop MAX_HOLD_US at most.
+      p.spinUs = Math.min(explicitUs, async ? MAX_HOLD_US : Infinity, limit);
       return p;
     }
     if (oversubscribed()) {

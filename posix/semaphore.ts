@@ -81,10 +81,12 @@ export interface SemaphoreWaitOptions {
   /** Aborting rejects the wait with `signal.reason`. */
   signal?: AbortSignal;
   /**
-   * Microseconds to spin on a non-blocking take before parking, at most
-   * `MAX_SPIN_MICROS` (10 000) and never longer than `timeout`. Default: adaptive,
-   * from 20 µs up to 400 µs while recent waits were answered that fast.
-   * Spinning catches a peer that answers quickly without a thread hand-off.
+   * Microseconds to spin on a non-blocking take before parking: never longer
+   * than `timeout`, and at most 50 µs whatever is asked (the event loop is
+   * held while it spins). Default: adaptive, 0–50 µs while recent waits were
+   * answered that fast, and none on an oversubscribed machine, where `wait()`
+   * naps on its thread instead (README "How waits work"). Spinning catches a
+   * peer that answers quickly without a thread hand-off.
    */
   spinMicros?: number;
 }
@@ -95,8 +97,8 @@ export interface SemaphoreWaitSyncOptions {
   timeout?: number;
   /**
    * Microseconds to spin before blocking, at most 10 000 and never longer than
-   * `timeout`. Default: adaptive, 0–100 µs, and none on an oversubscribed
-   * machine (see `memory/_wait.ts`).
+   * `timeout`. Default: adaptive, 0–100 µs while recent waits were answered
+   * that fast, and none on an oversubscribed machine (README "How waits work").
    */
   spinMicros?: number;
 }
@@ -104,6 +106,17 @@ export interface SemaphoreWaitSyncOptions {
 const MAX_NAME_BYTES = 251; // NAME_MAX minus glibc's "sem." prefix in /dev/shm
 
 let rawAt: (region: MappedRegion, byteOffset: number, value: number | undefined) => Semaphore;
+let napOn: (sem: Semaphore, ms: number) => boolean;
+
+/**
+ * One nap of an async wait on `sem` (see memory/_wait.ts): a futex sleep of
+ * at most `ms` on this thread, counted as a sleeper so that posts wake it;
+ * true when it took a unit. For waits built on a semaphore (the Channel's),
+ * which decide their own spin. Internal: not exported from `mod.ts`.
+ */
+export function semaphoreNap(sem: Semaphore, ms: number): boolean {
+  return napOn(sem, ms);
+}
 
 /**
  * A bare in-memory `sem_t` at `byteOffset` (`SEM_T_SIZE` bytes, no placement
@@ -192,6 +205,7 @@ export class Semaphore implements Disposable {
       if (value !== undefined) sem.#semInit(value);
       return sem;
     };
+    napOn = (sem, ms) => sem.#tryTake() || sem.#nap(ms);
   }
 
   private constructor(
