@@ -14,7 +14,9 @@
 //   best ratio over the runs: the target is ≤ 2× C in every run.
 // --rounds N: timed round trips per row (default 500, 200 with --quick), after
 //   a warm-up of 300 (100). --json FILE saves every figure.
-// Rows: C sem_post + blocking sem_wait (the baseline); posix.Semaphore post +
+// Rows: C sem_post + blocking sem_wait (the baseline, measured before every Deno
+//   row and after the last; each row is compared with the median of the run's C
+//   figures, since the round trip has modes here); posix.Semaphore post +
 //   await wait() / waitSync(); Channel (64 B, one channel each way) await send +
 //   await receive / sendSync + receiveSync; sync.Mutex hand-off (three mutexes
 //   passed round, so each lock waits for one release of the peer) await lock() /
@@ -59,6 +61,7 @@ const self = new URL(import.meta.url).pathname;
 
 /** The Deno rows: how each side of a round trip waits. */
 const ROWS = {
+  "sem-raw": "Deno, bare FFI sem_post + sem_wait (the floor: no library)",
   "sem-wait": "posix.Semaphore: post + await wait()",
   "sem-waitSync": "posix.Semaphore: post + waitSync()",
   "chan-async": "Channel 64 B: await send + await receive",
@@ -70,6 +73,16 @@ type Row = keyof typeof ROWS;
 const kindOf = (row: Row) => row.slice(0, row.indexOf("-")) as "sem" | "chan" | "mutex";
 const C_LABEL = "C: sem_post + blocking sem_wait";
 const MESSAGE_SIZE = 64;
+
+/** Bare libc, for the floor row: what Deno itself costs, without the library. */
+let raw: ReturnType<typeof openRaw> | undefined;
+function openRaw() {
+  return Deno.dlopen("libc.so.6", {
+    sem_post: { parameters: ["pointer"], result: "i32" },
+    sem_wait: { parameters: ["pointer"], result: "i32" },
+  }).symbols;
+}
+const rawLibc = () => raw ??= openRaw();
 
 // ---------------------------------------------------------------- children
 // `child echo <row> <name> <count>`: answers <count> round trips.
@@ -111,6 +124,13 @@ if (positionals[0] === "child") {
         await take(mine);
         guards[theirs]!.release();
       }
+    } else if (row === "sem-raw") {
+      const [out, into] = timing ? [ping!, pong!] : [pong!, ping!];
+      const base = shm!.unsafePointer!;
+      const at = (s: Semaphore) => s === ping ? base : Deno.UnsafePointer.offset(base, SEM_SIZE);
+      if (timing) rawLibc().sem_post(at(out));
+      while (rawLibc().sem_wait(at(into)) !== 0) { /* EINTR */ }
+      if (!timing) rawLibc().sem_post(at(out));
     } else if (kind === "sem") {
       const [out, into] = timing ? [ping!, pong!] : [pong!, ping!];
       if (timing) out.post();
@@ -280,8 +300,21 @@ async function measureDeno(row: Row, perCpu: number): Promise<Stats> {
 
 interface RunResult {
   c: Stats | undefined;
+  /** Every C median of the run, in order (the C row shows their median). */
+  cAll?: number[];
   rows: Partial<Record<Row, Stats>>;
   errors: Partial<Record<Row | "c", string>>;
+}
+
+/** The run's C baseline: the median of its C medians, and of their p90s and means. */
+function medianStats(all: Stats[]): Stats | undefined {
+  if (all.length === 0) return undefined;
+  const mid = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1]!;
+  return {
+    median: mid(all.map((s) => s.median)),
+    p90: mid(all.map((s) => s.p90)),
+    mean: mid(all.map((s) => s.mean)),
+  };
 }
 
 const rowKeys = (values.rows?.split(",") ?? Object.keys(ROWS)) as Row[];
@@ -306,21 +339,45 @@ for (const perCpu of LEVELS) {
   for (let run = 0; run < RUNS; run++) {
     const result: RunResult = { c: undefined, rows: {}, errors: {} };
     // Rotate the order run by run, so that no row always meets the same drift.
-    const order: (Row | "c")[] = ["c", ...rowKeys];
+    const order: Row[] = [...rowKeys];
     for (let k = 0; k < run % order.length; k++) order.push(order.shift()!);
-    for (const key of order) {
+    // C runs before every Deno row and once after the last: the round trip
+    // has modes here (both peers on one CPU, or a cross-CPU wake-up: 7.5 or
+    // 23 µs for C), so one C figure a run would make the ratios a coin toss.
+    // Each row is compared with the median of the run's C figures.
+    const cs: Stats[] = [];
+    const baseline = async () => {
       try {
-        if (key === "c") result.c = await measureC(perCpu);
-        else result.rows[key] = await measureDeno(key, perCpu);
+        const s = await measureC(perCpu);
+        if (s !== undefined) cs.push(s);
+      } catch (e) {
+        result.errors.c = e instanceof Error ? e.message : String(e);
+      }
+    };
+    for (const key of order) {
+      await baseline();
+      try {
+        result.rows[key] = await measureDeno(key, perCpu);
       } catch (e) {
         result.errors[key] = e instanceof Error ? e.message : String(e);
       }
     }
+    await baseline();
+    result.c = medianStats(cs);
+    result.cAll = cs.map((s) => s.median);
     runs.push(result);
     console.log(`\n${levelName}, run ${run + 1} of ${RUNS}\n`);
     const c = result.c;
     printTable(["round trip", "median µs", "p90 µs", "median ÷ C", "p90 ÷ C p90"], [
-      [C_LABEL, num(c?.median), num(c?.p90), c ? "1.00×" : "n/a", c ? "1.00×" : "n/a"],
+      [
+        `${C_LABEL} (median of ${result.cAll?.length ?? 0}: ${
+          result.cAll?.map((v) => v.toFixed(1)).join(", ") ?? ""
+        } µs)`,
+        num(c?.median),
+        num(c?.p90),
+        c ? "1.00×" : "n/a",
+        c ? "1.00×" : "n/a",
+      ],
       ...rowKeys.map((row) => {
         const s = result.rows[row];
         const error = result.errors[row];

@@ -85,14 +85,16 @@ function waitSyncLoop<T>(host: WaitHost, attempt: Attempt<T>, side: WaitSide, o:
         if (learn) side.spinner.done(t0, true);
         return again;
       }
-      const left = deadline - performance.now();
-      if (left <= 0) throw timedOut(side.verb, timeout);
-      try {
-        side.sem.waitSync({ timeout: Math.min(SLICE_MS, left), spinMicros: 0 });
-      } catch (e) {
-        if (!(e instanceof Deno.errors.TimedOut)) throw e;
-        side.afterSlice();
+      // Without a timeout no clock is read: a slice is a relative futex
+      // timeout (memory/_wait.ts: clock reads and short timers cost µs here).
+      let sliceMs = SLICE_MS;
+      if (deadline !== Infinity) {
+        const left = deadline - performance.now();
+        if (left <= 0) throw timedOut(side.verb, timeout);
+        sliceMs = Math.min(SLICE_MS, left);
       }
+      // false: the slice ended (or a spurious wake-up): look for dead peers.
+      if (!semaphoreNap(side.sem, sliceMs)) side.afterSlice();
     } finally {
       awake(host, side);
     }

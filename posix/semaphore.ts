@@ -551,15 +551,17 @@ export class Semaphore implements Disposable {
       if (plan.learn) this.#spinner.done(t0, false);
       return;
     }
-    this.#sleepSync(end, timeout);
+    this.#sleepSync(end, timeout, t0);
     if (plan.learn) this.#spinner.done(t0, true);
   }
 
   /**
    * Sleeps on the sem_t's futex until a unit is taken or `end` (a
-   * performance.now() time) passes, then throws TimedOut for `timeout`.
+   * performance.now() time) passes, then throws TimedOut for `timeout`. The
+   * first sleep's timeout is relative to `t0` (when the wait began), so that
+   * a wait woken in time reads the clock only once, at its start.
    */
-  #sleepSync(end: number, timeout: number | undefined): void {
+  #sleepSync(end: number, timeout: number | undefined, t0: number): void {
     const w = this.#sem_t();
     const p = this.#pointer();
     const lib = libc();
@@ -567,25 +569,34 @@ export class Semaphore implements Disposable {
     // One absolute deadline for every sleep (no timeout: none), re-armed only
     // past MAX_SLEEP_MS, so a wake-up costs no clock read here.
     let ts: Uint8Array<ArrayBuffer> | null = null;
+    let tsAbs: Uint8Array<ArrayBuffer> | undefined;
     let tsEnd = Infinity;
     // Counted as a sleeper the way glibc's sem_wait counts one, so that C
     // peers' sem_post (and ours) issue the futex wake.
     Atomics.add(w, NWAITERS, 1);
     try {
-      for (;;) {
+      for (let first = true;; first = false) {
         if (this.#tryTake()) return;
+        let op: number = FUTEX.WAIT_BITSET;
         if (end !== Infinity) {
-          const now = performance.now();
-          if (now >= end) throw timedOut(this, timeout);
-          if (ts === null || now >= tsEnd) {
-            const ms = Math.min(end - now, MAX_SLEEP_MS);
-            ts = deadlineIn(ms, ts ?? new Uint8Array(16));
-            tsEnd = now + ms;
+          if (first && end - t0 <= MAX_SLEEP_MS) {
+            // Relative (FUTEX_WAIT): no clock read, no BigInt. It may end a
+            // spin's length late, which a timeout allows; later sleeps are absolute.
+            op = FUTEX.WAIT;
+            ts = this.#relative(end - t0);
+          } else {
+            const now = performance.now();
+            if (now >= end) throw timedOut(this, timeout);
+            if (first || ts === this.#napBytes || now >= tsEnd) {
+              const ms = Math.min(end - now, MAX_SLEEP_MS);
+              ts = deadlineIn(ms, tsAbs ??= new Uint8Array(16));
+              tsEnd = now + ms;
+            }
           }
         }
         this.#checkShared(w);
         // Sleeps only while the value word is still 0 (else EAGAIN at once).
-        const r = lib.futex(SYS_FUTEX, p, FUTEX.WAIT_BITSET, 0, ts, null, FUTEX.BITSET_MATCH_ANY);
+        const r = lib.futex(SYS_FUTEX, p, op, 0, ts, null, FUTEX.BITSET_MATCH_ANY);
         const e = r === -1 ? err[0] : 0; // inline, before any call can disturb errno
         if (r === -1 && e !== Errno.EAGAIN && e !== Errno.EINTR && e !== Errno.ETIMEDOUT) {
           throw errnoError(e!, this.#site("futex(FUTEX_WAIT_BITSET)"));
@@ -604,13 +615,11 @@ export class Semaphore implements Disposable {
   #nap(ms: number): boolean {
     const w = this.#sem_t();
     this.#checkShared(w);
-    const ts = this.#napTs;
-    ts[0] = BigInt(Math.floor(ms / 1000));
-    ts[1] = BigInt(Math.min(999_999_999, Math.round((ms % 1000) * 1e6)));
+    const ts = this.#relative(ms);
     Atomics.add(w, NWAITERS, 1);
     try {
       const err = errnoView();
-      const r = libc().futex(SYS_FUTEX, this.#pointer(), FUTEX.WAIT, 0, this.#napBytes, null, 0);
+      const r = libc().futex(SYS_FUTEX, this.#pointer(), FUTEX.WAIT, 0, ts, null, 0);
       const e = r === -1 ? err[0] : 0;
       if (r === -1 && e !== Errno.EAGAIN && e !== Errno.EINTR && e !== Errno.ETIMEDOUT) {
         throw errnoError(e!, this.#site("futex(FUTEX_WAIT)"));
@@ -759,6 +768,14 @@ export class Semaphore implements Disposable {
 
   #target(): ParkTarget {
     return this.#parkTarget;
+  }
+
+  /** `ms` as a relative timespec, in a buffer reused by every sleep of this handle. */
+  #relative(ms: number): Uint8Array<ArrayBuffer> {
+    const t = this.#napTs;
+    t[0] = BigInt(Math.floor(ms / 1000));
+    t[1] = BigInt(Math.min(999_999_999, Math.round((ms % 1000) * 1e6)));
+    return this.#napBytes;
   }
 
   /** {@linkcode Semaphore.#tryTake} as a value, made once: spins call it without a closure per wait. */

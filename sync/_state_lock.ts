@@ -375,7 +375,7 @@ export class StateLock {
       try {
         const body = () => this.#attempt(taker, scrub, me);
         if (this.critical(body, deadline)) return made();
-        remaining = deadline - performance.now();
+        remaining = deadline === Infinity ? Infinity : deadline - performance.now();
         if (remaining <= 0) throw timedOut(verb, options.timeout);
         this.parker.waitSync({ timeout: Math.min(SLICE_MS, remaining) });
       } catch (e) {

@@ -465,7 +465,8 @@ export class Mutex implements Disposable {
     for (;;) {
       const got = this.#acquireContended();
       if (got !== undefined) return got;
-      const remaining = deadline - performance.now();
+      // No clock read without a deadline (they cost 0.3–0.9 µs here).
+      const remaining = deadline === Infinity ? Infinity : deadline - performance.now();
       if (remaining <= 0) throw timedOut("lock the mutex", options.timeout);
       try {
         // The parker spins, naps or sleeps as memory/_wait.ts plans: the
