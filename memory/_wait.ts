@@ -74,6 +74,7 @@ let asked = 0;
  * every `SAMPLE_EVERY`th question (and the first).
  */
 export function oversubscribed(now?: number): boolean {
+  if (forced !== undefined) return forced;
   if (now === undefined) {
     if (asked++ % SAMPLE_EVERY !== 0) return busy;
   } else {
@@ -85,6 +86,16 @@ export function oversubscribed(now?: number): boolean {
   history = ((history << 1) | (running > cpus() ? 1 : 0)) & 7;
   busy = history === 3 || history >= 5;
   return busy;
+}
+
+let forced: boolean | undefined;
+
+/**
+ * Makes {@linkcode oversubscribed} answer `value` until called with
+ * `undefined`: for tests of the plans, which must not depend on the load.
+ */
+export function forceOversubscribed(value: boolean | undefined): void {
+  forced = value;
 }
 
 let cpuCount = 0;

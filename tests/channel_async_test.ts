@@ -7,7 +7,7 @@ import { setImmediate } from "node:timers";
 import { Channel } from "../channel/mod.ts";
 import { MAX_HOLD_US } from "../memory/_wait.ts";
 import { Semaphore as PosixSemaphore } from "../posix/semaphore.ts";
-import { PEER_TIMEOUT_MS, test, uniqueName } from "./_helpers.ts";
+import { emulated, PEER_TIMEOUT_MS, test, uniqueName } from "./_helpers.ts";
 
 const decoder = new TextDecoder();
 const channelModule = JSON.stringify(new URL("../channel/mod.ts", import.meta.url).href);
@@ -235,6 +235,7 @@ test("Channel for await waits for a sender on an empty ring, and ends when it en
 });
 
 test(`Channel: an awaited receive on an empty ring holds the event loop at most one spin (MAX_HOLD_US = ${MAX_HOLD_US} µs), even with spinMicros 10,000`, async () => {
+  // The plan itself is checked without a clock in wait_test.ts; here the Channel uses it.
   assert(MAX_HOLD_US <= 50);
   const name = uniqueName("chstretch");
   using rx = Channel.create(name, { capacity: 4, maxMessageSize: 4 });
@@ -243,16 +244,13 @@ test(`Channel: an awaited receive on an empty ring holds the event loop at most 
     const t0 = performance.now();
     const pending = rx.receive({ spinMicros: 10_000, timeout: PEER_TIMEOUT_MS });
     const held = performance.now() - t0;
+    pending.catch(() => {}); // a failed assertion below must not leave it unhandled
     // Before: the whole 10 ms spin ran before receive() returned. A loaded machine may pause
-    // this process for a few ms anywhere, so the bound is loose but below the old 10 ms.
-    assert(held < 8, `receive() held the event loop ${held.toFixed(2)} ms`);
-    // The event loop turns while the receive waits.
-    let turns = 0;
-    while (performance.now() - t0 < 5) {
-      await new Promise((r) => setImmediate(r));
-      turns++;
-    }
-    assert(turns > 0);
+    // this process for a few ms anywhere, so the bound is loose but below the old 10 ms; under
+    // emulation every step takes tens of times longer, so there only the behaviour is checked.
+    if (!emulated) assert(held < 8, `receive() held the event loop ${held.toFixed(2)} ms`);
+    // The event loop turns while the receive waits, and a message sent then is received.
+    await new Promise((r) => setImmediate(r));
     assert(tx.trySend(new Uint8Array([1])));
     assertEquals(await pending, new Uint8Array([1]));
   } finally {

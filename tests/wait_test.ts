@@ -1,0 +1,114 @@
+// The library's one waiting strategy (memory/_wait.ts), checked without a
+// clock where its decisions do not need one: what a plan allows, how the
+// budget learns, and how naps back off. Its effect on speed is measured by
+// bench/load.ts and bench/cpu.ts, not here.
+import { assert, assertEquals } from "@std/assert";
+import {
+  forceOversubscribed,
+  MAX_HOLD_US,
+  MAX_SPIN_US,
+  NAP_MAX_MS,
+  NAP_QUICK_US,
+  oversubscribed,
+  spin,
+  Spinner,
+} from "../memory/_wait.ts";
+
+Deno.test("Spinner.plan: an explicit spin is honoured, but an async one never holds the event loop past MAX_HOLD_US", () => {
+  const s = new Spinner();
+  assertEquals(s.plan(undefined, 10_000, false).spinUs, 10_000);
+  assertEquals(s.plan(undefined, 10_000, true).spinUs, MAX_HOLD_US);
+  assertEquals(s.plan(undefined, 0, true).spinUs, 0);
+  assertEquals(s.plan(undefined, 10_000, true).learn, false);
+});
+
+Deno.test("Spinner.plan: no spin outlasts its timeout, and timeout 0 never spins or naps", () => {
+  const s = new Spinner();
+  assertEquals(s.plan(1, 10_000, false).spinUs, 1000);
+  assertEquals(s.plan(0.01, 10_000, false).spinUs, 10);
+  const zero = s.plan(0, 10_000, true);
+  assertEquals([zero.spinUs, zero.napMs], [0, 0]);
+});
+
+Deno.test("Spinner.plan: on a quiet machine the default spin is capped at a wake-up's cost (sync) and MAX_HOLD_US (async), and there is no nap", () => {
+  forceOversubscribed(false);
+  try {
+    const s = new Spinner();
+    s.done(performance.now(), true); // answered at once after sleeping: grow the budget
+    const sync = s.plan(undefined, undefined, false);
+    const async = s.plan(undefined, undefined, true);
+    assert(sync.spinUs > 0 && sync.spinUs <= MAX_SPIN_US);
+    assert(async.spinUs > 0 && async.spinUs <= MAX_HOLD_US);
+    assertEquals([sync.napMs, async.napMs, async.learn], [0, 0, true]);
+  } finally {
+    forceOversubscribed(undefined);
+  }
+});
+
+Deno.test("Spinner.plan: on an oversubscribed machine nothing spins; a sync wait sleeps at once, an async one naps up to NAP_MAX_MS", () => {
+  forceOversubscribed(true);
+  try {
+    const s = new Spinner();
+    const sync = s.plan(undefined, undefined, false);
+    assertEquals([sync.spinUs, sync.napMs, sync.learn], [0, 0, false]);
+    const async = s.plan(undefined, undefined, true);
+    assertEquals([async.spinUs, async.napMs], [0, NAP_MAX_MS]);
+    assertEquals(s.plan(1, undefined, true).napMs, 1, "a nap never outlasts the timeout");
+  } finally {
+    forceOversubscribed(undefined);
+  }
+});
+
+Deno.test("Spinner.done: waits answered long after their spin shrink the budget to none; one answered soon after sleeping grows it", () => {
+  const s = new Spinner();
+  const start = s.budgetUs;
+  assert(start > 0);
+  const longAgo = performance.now() - 1000; // a wait that took a second
+  for (let i = 0; i < 20; i++) s.done(longAgo, true);
+  assertEquals(s.budgetUs, 0);
+  s.done(performance.now(), true); // answered at once after sleeping: a spin would have caught it
+  assert(s.budgetUs > 0 && s.budgetUs <= MAX_SPIN_US);
+  const before = s.budgetUs;
+  s.done(longAgo, false); // the spin caught it: keep the budget
+  assertEquals(s.budgetUs, before);
+});
+
+Deno.test("Spinner.napped: slow naps turn napping off for 1, 2, 4 … waits; a quick one turns it back on", () => {
+  forceOversubscribed(true);
+  try {
+    const s = new Spinner();
+    const naps = () => s.plan(undefined, undefined, true).napMs > 0;
+    assert(naps());
+    s.napped(NAP_QUICK_US * 10, true); // answered, but slowly: skip the next wait
+    assertEquals([naps(), naps()], [false, true]);
+    s.napped(Infinity, false); // not answered: skip the next two
+    assertEquals([naps(), naps(), naps()], [false, false, true]);
+    s.napped(Infinity, false); // and four
+    assertEquals([naps(), naps(), naps(), naps(), naps()], [false, false, false, false, true]);
+    s.napped(1, true); // quick: the back-off starts over
+    s.napped(Infinity, false);
+    assertEquals([naps(), naps()], [false, true]);
+  } finally {
+    forceOversubscribed(undefined);
+  }
+});
+
+Deno.test("spin(): stops at the first success, and never runs past a deadline already gone", () => {
+  let calls = 0;
+  assertEquals(spin(() => ++calls === 3, 1_000_000), true);
+  assertEquals(calls, 3);
+  calls = 0;
+  // A deadline in the past: one round of tries, then it gives up (a spin is a cheaper sleep,
+  // not a longer wait).
+  assertEquals(spin(() => (calls++, false), 1_000_000, performance.now() - 1, 16), false);
+  assertEquals(calls, 16);
+  assertEquals(spin(() => true, 0), false, "a zero budget tries nothing");
+});
+
+Deno.test("oversubscribed(): answers from /proc/loadavg without throwing, sampled at most every few ms", () => {
+  const now = performance.now();
+  const a = oversubscribed(now);
+  assertEquals(typeof a, "boolean");
+  // Within the sampling interval the answer is the cached one.
+  assertEquals(oversubscribed(now + 0.5), a);
+});
