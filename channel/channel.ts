@@ -54,7 +54,7 @@ import {
   throwIfEnded,
 } from "./_ending.ts";
 import { type Attempt, waitAsync, waitSync } from "./_wait.ts";
-import { Spinner } from "../memory/_wait.ts";
+import { Spinner, WORKING_PEER_SPIN_US } from "../memory/_wait.ts";
 
 /**
  * Options for {@linkcode Channel.open}. `topology`, `capacity` and
@@ -205,7 +205,8 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
       waiting: H.SENDERS_WAITING,
       counted: 0,
       sem: c.space,
-      spinner: new Spinner(),
+      // A full ring: receivers have messages to take, so they are at work.
+      spinner: new Spinner(WORKING_PEER_SPIN_US),
       verb: "send",
       afterSlice: () => {
         checkPositions(c);
@@ -759,7 +760,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
    */
   receiveSync(options?: ChannelWaitSyncOptions): Uint8Array {
     const o = checkWait(options, "receiveSync", SYNC_WAIT_KEYS);
-    return this.tryReceive() ?? waitSync(this.#c, () => this.tryReceive(), this.#c.receivers, o);
+    return tryReceive(this.#c) ?? waitSync(this.#c, this.#receiveAttempt, this.#c.receivers, o);
   }
 
   /**

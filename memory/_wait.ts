@@ -16,7 +16,10 @@
  *   budget halves, down to none. A wait answered soon after it went to sleep
  *   says a longer spin would have paid: the budget grows to cover it. So a
  *   receiver fed 1,000 messages a second stops spinning, and a ping-pong
- *   partner spins just long enough.
+ *   partner spins just long enough. With no budget left only one wait in
+ *   `LEARN_EVERY` reads the clock: a woken waiter's clock reads cost more
+ *   than the rest of its wait (cold caches), and a peer that turns quick is
+ *   still noticed within a few waits.
  * - An async wait must not hold the event loop: its spin lasts at most
  *   `MAX_HOLD_US` before it parks on Deno's pool (a park costs two wake-ups:
  *   the pool thread's, then the event loop's).
@@ -39,6 +42,8 @@ import { O } from "../ffi/constants.ts";
 
 /** Longest default spin, in µs: about what one sleep and wake-up costs here. */
 export const MAX_SPIN_US = 100;
+/** The least spin of a wait whose peer is at work (a sender facing a full ring), in µs. */
+export const WORKING_PEER_SPIN_US = 10;
 /** The first spin of a new handle, in µs, before it has learnt anything. */
 export const DEFAULT_SPIN_US = 20;
 /** Longest stretch, in µs, that an async wait holds the event loop (a spin or a nap). */
@@ -47,6 +52,8 @@ export const MAX_HOLD_US = 50;
 export const NAP_MAX_MS = 4;
 /** A nap answered within this many µs paid; a slower one backs naps off. */
 export const NAP_QUICK_US = 200;
+/** With no spin budget, how many waits go by per timed one (see Spinner.plan). */
+export const LEARN_EVERY = 8;
 /** Most waits that skip napping after slow naps. */
 const NAP_BACKOFF_MAX = 1024;
 
@@ -145,7 +152,9 @@ export function spin(
   const end = Math.min(start + micros / 1000, deadline);
   const yielding = oversubscribed(start);
   for (;;) {
-    for (let i = 0; i < tries; i++) if (attempt()) return true;
+    for (let i = 0; i < tries; i++) {
+      if (attempt()) return true;
+    }
     if (performance.now() >= end) return false;
     if (yielding) libc().sched_yield();
   }
@@ -176,6 +185,23 @@ export class Spinner {
   /** Waits left that skip napping, and the skip after the next slow nap. */
   #napSkip = 0;
   #napBackoff = 1;
+  /** Waits planned with no budget, of which one in LEARN_EVERY is timed. */
+  #untimed = 0;
+
+  /** The least spin on a quiet machine, whatever was learnt (see the constructor). */
+  readonly #floorUs: number;
+
+  /**
+   * @param floorUs the least spin on a quiet machine, for a wait whose peer
+   *   is known to be at work: a sender facing a full ring waits on receivers
+   *   that have messages to take, and will free a slot within a message's
+   *   time unless descheduled. A wait that stalls behind a descheduled peer
+   *   must not teach such a wait to sleep at once: each sleep costs a
+   *   wake-up, and the drained ring then stalls the peer in turn.
+   */
+  constructor(floorUs = 0) {
+    this.#floorUs = floorUs;
+  }
 
   /** The current adaptive budget in µs (for tests and the CLI). */
   get budgetUs(): number {
@@ -213,8 +239,16 @@ export class Spinner {
       }
       return p;
     }
-    p.spinUs = Math.min(this.#expectUs, async ? MAX_HOLD_US : MAX_SPIN_US, limit);
-    p.learn = true;
+    p.spinUs = Math.min(
+      Math.max(this.#expectUs, this.#floorUs),
+      async ? MAX_HOLD_US : MAX_SPIN_US,
+      limit,
+    );
+    // With no budget left, one wait in LEARN_EVERY is timed: the two clock
+    // reads cost a woken waiter several µs (cold caches), more than the rest
+    // of its wait, and one timed wait in a few is enough to notice a peer
+    // that has begun to answer quickly.
+    p.learn = p.spinUs > 0 || this.#untimed++ % LEARN_EVERY === 0;
     return p;
   }
 

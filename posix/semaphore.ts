@@ -192,6 +192,8 @@ export class Semaphore implements Disposable {
   /** A nap's relative timeout, reused. */
   #napTs = new BigInt64Array(2);
   #napBytes = new Uint8Array(this.#napTs.buffer);
+  /** The length #napTs holds, in ms (NaN: none yet). */
+  #napMs = NaN;
   #naps = 0;
   #created: boolean;
   /** The placement word of an in-memory semaphore; undefined for named and raw ones. */
@@ -535,11 +537,18 @@ export class Semaphore implements Disposable {
    *
    * @throws {Deno.errors.TimedOut} when `timeout` ms pass first
    */
-  waitSync(options: SemaphoreWaitSyncOptions = {}): void {
-    checkOptions(options, "Semaphore.waitSync()", ["timeout", "spinMicros"]);
-    const { timeout, spinMicros } = options;
-    checkTimeout(timeout);
-    if (spinMicros !== undefined) checkSpin(spinMicros);
+  waitSync(options?: SemaphoreWaitSyncOptions): void {
+    // Without options nothing is checked or allocated: a waiter woken after a
+    // sleep runs with cold caches, and every line it runs costs (README, "How
+    // waits work").
+    let timeout: number | undefined;
+    let spinMicros: number | undefined;
+    if (options !== undefined) {
+      checkOptions(options, "Semaphore.waitSync()", ["timeout", "spinMicros"]);
+      ({ timeout, spinMicros } = options);
+      checkTimeout(timeout);
+      if (spinMicros !== undefined) checkSpin(spinMicros);
+    }
     if (this.#tryTake()) return;
     if (timeout === 0) throw timedOut(this, 0);
     const plan = this.#spinner.plan(timeout, spinMicros, false);
@@ -576,8 +585,10 @@ export class Semaphore implements Disposable {
     Atomics.add(w, NWAITERS, 1);
     try {
       for (let first = true;; first = false) {
-        if (this.#tryTake()) return;
-        let op: number = FUTEX.WAIT_BITSET;
+        // `w` stays valid while this thread sleeps: only this thread can close
+        // or remap the handle, so the take after a wake-up re-derives nothing.
+        if (this.#takeFrom(w)) return;
+        let op: number = end === Infinity ? FUTEX.WAIT : FUTEX.WAIT_BITSET;
         if (end !== Infinity) {
           if (first && end - t0 <= MAX_SLEEP_MS) {
             // Relative (FUTEX_WAIT): no clock read, no BigInt. It may end a
@@ -772,9 +783,14 @@ export class Semaphore implements Disposable {
 
   /** `ms` as a relative timespec, in a buffer reused by every sleep of this handle. */
   #relative(ms: number): Uint8Array<ArrayBuffer> {
-    const t = this.#napTs;
-    t[0] = BigInt(Math.floor(ms / 1000));
-    t[1] = BigInt(Math.min(999_999_999, Math.round((ms % 1000) * 1e6)));
+    // Most sleeps repeat the last length (a Channel's 50 ms slice, a 4 ms
+    // nap): then the buffer already holds it, and no BigInt is made.
+    if (ms !== this.#napMs) {
+      const t = this.#napTs;
+      t[0] = BigInt(Math.floor(ms / 1000));
+      t[1] = BigInt(Math.min(999_999_999, Math.round((ms % 1000) * 1e6)));
+      this.#napMs = ms;
+    }
     return this.#napBytes;
   }
 
@@ -783,7 +799,11 @@ export class Semaphore implements Disposable {
 
   /** sem_trywait's fast path (glibc's `__new_sem_wait_fast`): one CAS on the value word. */
   #tryTake(): boolean {
-    const w = this.#sem_t();
+    return this.#takeFrom(this.#sem_t());
+  }
+
+  /** {@linkcode Semaphore.#tryTake} on the sem_t words `w` already in hand. */
+  #takeFrom(w: Int32Array): boolean {
     for (let i = 0; i < CAS_TRIES; i++) {
       const v = Atomics.load(w, VALUE);
       if (v <= 0) {

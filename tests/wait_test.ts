@@ -5,6 +5,7 @@
 import { assert, assertEquals } from "@std/assert";
 import {
   forceOversubscribed,
+  LEARN_EVERY,
   MAX_HOLD_US,
   MAX_SPIN_US,
   NAP_MAX_MS,
@@ -12,6 +13,7 @@ import {
   oversubscribed,
   spin,
   Spinner,
+  WORKING_PEER_SPIN_US,
 } from "../memory/_wait.ts";
 
 Deno.test("Spinner.plan: an explicit spin is honoured, but an async one never holds the event loop past MAX_HOLD_US", () => {
@@ -111,4 +113,53 @@ Deno.test("oversubscribed(): answers from /proc/loadavg without throwing, sample
   assertEquals(typeof a, "boolean");
   // Within the sampling interval the answer is the cached one.
   assertEquals(oversubscribed(now + 0.5), a);
+});
+
+Deno.test("Spinner.plan: with no budget left only one wait in LEARN_EVERY is timed, so a quick peer is still noticed within a few waits", () => {
+  forceOversubscribed(false);
+  try {
+    const s = new Spinner();
+    const longAgo = performance.now() - 1000;
+    for (let i = 0; i < 20; i++) s.done(longAgo, true);
+    assertEquals(s.budgetUs, 0);
+    const learns = Array.from(
+      { length: 2 * LEARN_EVERY },
+      () => s.plan(undefined, undefined, false).learn,
+    );
+    const timed = learns.flatMap((learn, i) => learn ? [i] : []);
+    assertEquals(timed.length, 2);
+    assertEquals(timed[1]! - timed[0]!, LEARN_EVERY);
+    // A timed wait answered at once after sleeping brings the spin back, and then every wait learns.
+    s.done(performance.now(), true);
+    assert(s.budgetUs > 0);
+    assertEquals(s.plan(undefined, undefined, false).learn, true);
+  } finally {
+    forceOversubscribed(undefined);
+  }
+});
+
+Deno.test("Spinner: a wait whose peer is at work keeps its least spin after stalls, but not on an oversubscribed machine", () => {
+  const longAgo = performance.now() - 1000;
+  forceOversubscribed(false);
+  try {
+    const working = new Spinner(WORKING_PEER_SPIN_US);
+    const plain = new Spinner();
+    for (let i = 0; i < 20; i++) {
+      working.done(longAgo, true); // stalls behind a descheduled peer
+      plain.done(longAgo, true);
+    }
+    assertEquals([working.budgetUs, plain.budgetUs], [0, 0]);
+    const w = working.plan(undefined, undefined, true);
+    assertEquals([w.spinUs, w.learn], [WORKING_PEER_SPIN_US, true]);
+    assertEquals(plain.plan(undefined, undefined, true).spinUs, 0);
+    assertEquals(working.plan(0.005, undefined, false).spinUs, 5, "never past the timeout");
+  } finally {
+    forceOversubscribed(undefined);
+  }
+  forceOversubscribed(true);
+  try {
+    assertEquals(new Spinner(WORKING_PEER_SPIN_US).plan(undefined, undefined, false).spinUs, 0);
+  } finally {
+    forceOversubscribed(undefined);
+  }
 });
