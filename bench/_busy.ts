@@ -219,3 +219,22 @@ export function deadline(ms: number, what: string): { promise: Promise<never>; c
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/**
+ * Bare libc for the benches' own rows (the floors: what Deno costs without
+ * the library, and the Deno senders' pacing), opened once per process.
+ */
+export function benchLibc(): ReturnType<typeof openBenchLibc> {
+  return benchLib ??= openBenchLibc();
+}
+let benchLib: ReturnType<typeof openBenchLibc> | undefined;
+function openBenchLibc() {
+  return Deno.dlopen("libc.so.6", {
+    clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
+    clock_nanosleep: { parameters: ["i32", "i32", "buffer", "pointer"], result: "i32" },
+    sysconf: { parameters: ["i32"], result: "i64" },
+    sem_post: { parameters: ["pointer"], result: "i32" },
+    sem_wait: { parameters: ["pointer"], result: "i32" },
+    sem_wait_nb: { name: "sem_wait", parameters: ["pointer"], result: "i32", nonblocking: true },
+  }).symbols;
+}

@@ -1,8 +1,12 @@
 // CPU time a receiver process spends to take messages that arrive at a low,
 // steady rate (#15), beside a C receiver blocking in sem_wait in the same run:
 //   deno run -A bench/cpu.ts [--rate 1000] [--seconds 5] [--runs 1] [--rows a,b] [--quick] [--json FILE]
-// --rows: only these receivers (sem-raw, sem-rawAsync, sem-wait, sem-waitSync,
-//   chan-receive, chan-for-await, chan-receiveSync); the C one always runs.
+// --rows: only these receivers (sem-raw, sem-rawAsync, sem-worker, sock-read, sem-wait,
+//   sem-waitSync, chan-receive, chan-for-await, chan-receiveSync); the C one always runs.
+// sem-worker and sock-read are floors, not the library: a Worker thread blocking
+// in sem_wait that wakes the main thread through Atomics.waitAsync (a sketch of
+// an async wait without Deno's blocking-call pool), and Deno's own async I/O (a
+// Unix socket read, fed one byte a message by a Deno sender).
 // A sender posts or sends --rate messages a second (default 1,000: one every
 // 1 ms) for --seconds (default 5; 2 with --quick), paced by clock_nanosleep on
 // absolute CLOCK_MONOTONIC deadlines (it sleeps between messages, so it does
@@ -27,6 +31,7 @@ import { Semaphore } from "../posix/semaphore.ts";
 import { Channel } from "../channel/mod.ts";
 import {
   atExit,
+  benchLibc,
   cleanUpOnInterrupt,
   compileC,
   deadline,
@@ -61,22 +66,12 @@ const ROWS = {
   "chan-receive": "Channel: await receive()",
   "chan-for-await": "Channel: for await (…of channel)",
   "chan-receiveSync": "Channel: receiveSync()",
+  "sem-worker":
+    "Deno, a Worker blocking in FFI sem_wait + Atomics.waitAsync (a sketch, not the library)",
+  "sock-read": "Deno, await conn.read() on a Unix socket (Deno's own async I/O)",
 } as const;
 type Row = keyof typeof ROWS;
 
-let lib: ReturnType<typeof openLibc> | undefined;
-function openLibc() {
-  return Deno.dlopen("libc.so.6", {
-    clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
-    clock_nanosleep: { parameters: ["i32", "i32", "buffer", "pointer"], result: "i32" },
-    sysconf: { parameters: ["i32"], result: "i64" },
-    sem_wait: { parameters: ["pointer"], result: "i32" },
-    sem_wait_nb: { name: "sem_wait", parameters: ["pointer"], result: "i32", nonblocking: true },
-  }).symbols;
-}
-function libc() {
-  return lib ??= openLibc();
-}
 const CLOCK_MONOTONIC = 1;
 const TIMER_ABSTIME = 1;
 const SC_CLK_TCK = 2;
@@ -93,13 +88,32 @@ if (positionals[0] === "child") {
     const stop = shm.view(Int32Array, STOP_OFFSET, 1);
     const raw = shm.unsafePointer!;
     let taken = 0;
+    // "worker": a thread blocks in sem_wait and counts each unit in `cell`;
+    // this thread awaits the count with Atomics.waitAsync.
+    const cell = new Int32Array(new SharedArrayBuffer(4));
+    let seen = 0;
+    const workerTake = async () => {
+      while (Atomics.load(cell, 0) === seen) {
+        const r = Atomics.waitAsync(cell, 0, seen);
+        if (r.async) await r.value;
+      }
+      seen++;
+    };
+    if (a === "worker") {
+      new Worker(new URL("./_sem_worker.ts", import.meta.url), { type: "module" })
+        .postMessage({ cell, address: String(Deno.UnsafePointer.value(raw)) });
+    }
     console.log("ready");
     // The stop word, once set, is every unit posted: the messages and the
     // stop post (a receiver that lags must still take them all).
     for (;;) {
       if (a === "waitSync") sem.waitSync();
-      else if (a === "raw") { while (libc().sem_wait(raw) !== 0) { /* EINTR */ } }
-      else if (a === "rawAsync") { while ((await libc().sem_wait_nb(raw)) !== 0) { /* EINTR */ } }
+      else if (a === "raw") { while (benchLibc().sem_wait(raw) !== 0) { /* EINTR */ } }
+      else if (a === "rawAsync") {
+        while ((await benchLibc().sem_wait_nb(raw)) !== 0) {
+          /* EINTR */
+        }
+      } else if (a === "worker") await workerTake();
       else await sem.wait();
       taken++;
       const total = Atomics.load(stop, 0);
@@ -125,32 +139,56 @@ if (positionals[0] === "child") {
       }
     }
     console.log(n);
+  } else if (role === "sock-recv") {
+    using listener = Deno.listen({ transport: "unix", path: a });
+    console.log("ready");
+    using conn = await listener.accept();
+    const buf = new Uint8Array(MESSAGE_SIZE);
+    let n = 0;
+    for (let got; (got = await conn.read(buf)) !== null;) n += got;
+    console.log(n);
   } else if (role === "chan-send") {
     using ch = Channel.open(a);
     const msg = new Uint8Array(MESSAGE_SIZE).fill(1);
-    const count = Math.floor(Number(b) * Number(c));
-    const period = Math.round(1e9 / Number(b));
-    const { clock_gettime, clock_nanosleep } = libc();
-    const ts = new BigInt64Array(2);
-    const tsBytes = new Uint8Array(ts.buffer);
     console.log("ready");
-    if ((await readStdinLine()) !== "go") Deno.exit(1);
-    clock_gettime(CLOCK_MONOTONIC, tsBytes);
-    const start = Number(ts[0]) * 1e9 + Number(ts[1]);
-    for (let i = 1; i <= count; i++) {
-      const next = start + i * period;
-      ts[0] = BigInt(Math.floor(next / 1e9));
-      ts[1] = BigInt(next % 1e9);
-      while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, tsBytes, null) !== 0) { /* EINTR */ }
-      ch.sendSync(msg);
-    }
-    clock_gettime(CLOCK_MONOTONIC, tsBytes);
-    const elapsed = (Number(ts[0]) * 1e9 + Number(ts[1]) - start) / 1e9;
-    console.log(`fed ${count} ${elapsed.toFixed(3)}`);
-    await readStdinLine();
+    await paced(Number(b), Number(c), () => ch.sendSync(msg));
     ch.end();
+  } else if (role === "sock-send") {
+    // One byte a message: the receiver counts bytes, and at 1 ms apart no two coalesce.
+    const conn = await Deno.connect({ transport: "unix", path: a });
+    const byte = new Uint8Array([1]);
+    console.log("ready");
+    await paced(Number(b), Number(c), () => conn.write(byte));
+    conn.close();
   }
   Deno.exit(0);
+}
+
+/**
+ * A Deno sender's feed, paced as feed.c's: waits for "go", sends `rate`
+ * messages a second for `seconds` on absolute CLOCK_MONOTONIC deadlines,
+ * prints "fed N ELAPSED_S", then waits for the line that stops it.
+ */
+async function paced(rate: number, seconds: number, send: () => unknown): Promise<void> {
+  const count = Math.floor(rate * seconds);
+  const period = Math.round(1e9 / rate);
+  const { clock_gettime, clock_nanosleep } = benchLibc();
+  const ts = new BigInt64Array(2);
+  const tsBytes = new Uint8Array(ts.buffer);
+  if ((await readStdinLine()) !== "go") Deno.exit(1);
+  clock_gettime(CLOCK_MONOTONIC, tsBytes);
+  const start = Number(ts[0]) * 1e9 + Number(ts[1]);
+  for (let i = 1; i <= count; i++) {
+    const next = start + i * period;
+    ts[0] = BigInt(Math.floor(next / 1e9));
+    ts[1] = BigInt(next % 1e9);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, tsBytes, null) !== 0) { /* EINTR */ }
+    await send();
+  }
+  clock_gettime(CLOCK_MONOTONIC, tsBytes);
+  const elapsed = (Number(ts[0]) * 1e9 + Number(ts[1]) - start) / 1e9;
+  console.log(`fed ${count} ${elapsed.toFixed(3)}`);
+  await readStdinLine();
 }
 
 // ---------------------------------------------------------------- CPU counters
@@ -206,7 +244,7 @@ const SETTLE_MS = 300;
 cleanUpOnInterrupt();
 const feedExe = await compileC("feed");
 if (feedExe === undefined) throw new Error("bench/cpu.ts needs cc for bench/c/feed.c");
-const TICK_MS = 1000 / Number(libc().sysconf(SC_CLK_TCK));
+const TICK_MS = 1000 / Number(benchLibc().sysconf(SC_CLK_TCK));
 let seq = 0;
 
 function spawn(cmd: string, args: string[], stdin: "piped" | "null"): Deno.ChildProcess {
@@ -218,10 +256,20 @@ const spawnSelf = (args: string[], stdin: "piped" | "null") =>
   spawn(Deno.execPath(), ["run", "-A", self, "child", ...args], stdin);
 
 async function measure(row: Row): Promise<CpuResult> {
-  const name = `/bench-cpu-${Deno.pid}-${seq++}`;
   const isChannel = row.startsWith("chan-");
-  const unlink = () => isChannel ? Channel.unlink(name) : SharedMemory.unlink(name);
-  if (isChannel) {
+  const isSocket = row.startsWith("sock-");
+  const name = isSocket
+    ? `${Deno.makeTempDirSync({ prefix: "ipc-bench-" })}/cpu.sock`
+    : `/bench-cpu-${Deno.pid}-${seq++}`;
+  const unlink = () =>
+    isChannel
+      ? Channel.unlink(name)
+      : isSocket
+      ? Deno.removeSync(name.slice(0, name.lastIndexOf("/")), { recursive: true })
+      : SharedMemory.unlink(name);
+  if (isSocket) {
+    atExit(name, unlink);
+  } else if (isChannel) {
     atExit(name, unlink);
     Channel.create(name, { capacity: 64, maxMessageSize: MESSAGE_SIZE }).close();
   } else {
@@ -237,12 +285,14 @@ async function measure(row: Row): Promise<CpuResult> {
       ? spawn(feedExe!, ["recv", name], "null")
       : isChannel
       ? spawnSelf(["chan-recv", row.slice("chan-".length), name], "null")
+      : isSocket
+      ? spawnSelf(["sock-recv", name], "null")
       : spawnSelf(["sem-recv", row.slice("sem-".length), name], "null");
     children.push(receiver);
     const receiverOut = new Lines(receiver.stdout);
     await race(receiverOut.next("ready"));
-    const sender = isChannel
-      ? spawnSelf(["chan-send", name, `${RATE}`, `${SECONDS}`], "piped")
+    const sender = isChannel || isSocket
+      ? spawnSelf([isSocket ? "sock-send" : "chan-send", name, `${RATE}`, `${SECONDS}`], "piped")
       : spawn(feedExe!, ["send", name, `${RATE}`, `${SECONDS}`], "piped");
     children.push(sender);
     const senderOut = new Lines(sender.stdout);

@@ -37,6 +37,7 @@ import { Channel } from "../channel/mod.ts";
 import { Mutex, MUTEX_SIZE, type MutexGuard } from "../sync/mutex.ts";
 import {
   atExit,
+  benchLibc,
   Busy,
   cleanUpOnInterrupt,
   compileC,
@@ -73,16 +74,6 @@ type Row = keyof typeof ROWS;
 const kindOf = (row: Row) => row.slice(0, row.indexOf("-")) as "sem" | "chan" | "mutex";
 const C_LABEL = "C: sem_post + blocking sem_wait";
 const MESSAGE_SIZE = 64;
-
-/** Bare libc, for the floor row: what Deno itself costs, without the library. */
-let raw: ReturnType<typeof openRaw> | undefined;
-function openRaw() {
-  return Deno.dlopen("libc.so.6", {
-    sem_post: { parameters: ["pointer"], result: "i32" },
-    sem_wait: { parameters: ["pointer"], result: "i32" },
-  }).symbols;
-}
-const rawLibc = () => raw ??= openRaw();
 
 // ---------------------------------------------------------------- children
 // `child echo <row> <name> <count>`: answers <count> round trips.
@@ -128,9 +119,9 @@ if (positionals[0] === "child") {
       const [out, into] = timing ? [ping!, pong!] : [pong!, ping!];
       const base = shm!.unsafePointer!;
       const at = (s: Semaphore) => s === ping ? base : Deno.UnsafePointer.offset(base, SEM_SIZE);
-      if (timing) rawLibc().sem_post(at(out));
-      while (rawLibc().sem_wait(at(into)) !== 0) { /* EINTR */ }
-      if (!timing) rawLibc().sem_post(at(out));
+      if (timing) benchLibc().sem_post(at(out));
+      while (benchLibc().sem_wait(at(into)) !== 0) { /* EINTR */ }
+      if (!timing) benchLibc().sem_post(at(out));
     } else if (kind === "sem") {
       const [out, into] = timing ? [ping!, pong!] : [pong!, ping!];
       if (timing) out.post();

@@ -17,7 +17,6 @@
  */
 
 import { type Semaphore, semaphoreNap } from "../posix/semaphore.ts";
-import { monotonicMs } from "../ffi/timespec.ts";
 import { spin, type Spinner } from "../memory/_wait.ts";
 import { deadlineOf } from "../sync/_options.ts";
 import type { Wait } from "./_options.ts";
@@ -142,26 +141,23 @@ export function waitAsync<T>(
   return waitAsyncSlow(host, attempt, side, o, learn, t0);
 }
 
-/** An async wait's nap: counted as a sleeper, so the other side posts; timed one in four. */
+/** An async wait's nap (the spinner times and learns from it), counted as a sleeper so the other side posts. */
 function nap<T>(host: WaitHost, attempt: Attempt<T>, side: WaitSide, ms: number): T | undefined {
-  const timed = (naps++ & 3) === 0;
-  const n0 = timed ? monotonicMs() : 0;
-  sleeping(host, side);
   let got: T | undefined;
-  try {
-    got = attempt();
-    // A unit taken is a wake-up meant for whoever sleeps on this side: the
-    // attempt decides whether it brought anything (a post may be stale).
-    if (got === undefined && semaphoreNap(side.sem, ms)) got = attempt();
-  } finally {
-    awake(host, side);
-  }
-  if (timed || got === undefined) {
-    side.spinner.napped(timed ? (monotonicMs() - n0) * 1000 : Infinity, got !== undefined);
-  }
+  side.spinner.nap(() => {
+    sleeping(host, side);
+    try {
+      got = attempt();
+      // A unit taken is a wake-up meant for whoever sleeps on this side: the
+      // attempt decides whether it brought anything (a post may be stale).
+      if (got === undefined && semaphoreNap(side.sem, ms)) got = attempt();
+    } finally {
+      awake(host, side);
+    }
+    return got !== undefined;
+  });
   return got;
 }
-let naps = 0;
 
 async function waitAsyncSlow<T>(
   host: WaitHost,

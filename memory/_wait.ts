@@ -39,6 +39,7 @@
 import { libc } from "../ffi/libc.ts";
 import { cString } from "../ffi/cstring.ts";
 import { O } from "../ffi/constants.ts";
+import { monotonicMs } from "../ffi/timespec.ts";
 
 /** Longest default spin, in µs: about what one sleep and wake-up costs here. */
 export const MAX_SPIN_US = 100;
@@ -54,6 +55,8 @@ export const NAP_MAX_MS = 4;
 export const NAP_QUICK_US = 200;
 /** With no spin budget, how many waits go by per timed one (see Spinner.plan). */
 export const LEARN_EVERY = 8;
+/** One nap in this many is timed. */
+const NAP_TIMED = 4;
 /** Most waits that skip napping after slow naps. */
 const NAP_BACKOFF_MAX = 1024;
 
@@ -185,6 +188,8 @@ export class Spinner {
   /** Waits left that skip napping, and the skip after the next slow nap. */
   #napSkip = 0;
   #napBackoff = 1;
+  /** Naps run, of which one in NAP_TIMED is timed. */
+  #naps = 0;
   /** Waits planned with no budget, of which one in LEARN_EVERY is timed. */
   #untimed = 0;
 
@@ -250,6 +255,19 @@ export class Spinner {
     // that has begun to answer quickly.
     p.learn = p.spinUs > 0 || this.#untimed++ % LEARN_EVERY === 0;
     return p;
+  }
+
+  /**
+   * Runs one nap: `sleep` sleeps at most the plan's `napMs` and says whether
+   * it was answered. One nap in `NAP_TIMED` is timed (the clock costs more
+   * than the rest of a nap), and {@linkcode Spinner.napped} learns from it.
+   */
+  nap(sleep: () => boolean): boolean {
+    const timed = this.#naps++ % NAP_TIMED === 0;
+    const n0 = timed ? monotonicMs() : 0;
+    const caught = sleep();
+    if (timed || !caught) this.napped(timed ? (monotonicMs() - n0) * 1000 : Infinity, caught);
+    return caught;
   }
 
   /** Learns from a nap that lasted `us` µs and was answered (`caught`) or not. */

@@ -9,7 +9,7 @@ import { libc } from "../ffi/libc.ts";
 import { check, createOrOpen, Errno, errno, errnoError, errnoView } from "../ffi/errno.ts";
 import { cString } from "../ffi/cstring.ts";
 import { MAP, O, PROT, S } from "../ffi/constants.ts";
-import { deadlineIn, monotonicMs } from "../ffi/timespec.ts";
+import { deadlineIn } from "../ffi/timespec.ts";
 import { FUTEX, SYS_FUTEX } from "../ffi/futex.ts";
 import { fstat } from "../ffi/stat.ts";
 import { checkPlacement, type MappedRegion, pinRegion } from "../memory/region.ts";
@@ -60,7 +60,6 @@ const SHARED = FUTEX.PRIVATE_FLAG;
 /** Longest one futex sleep of a sync wait; longer waits re-arm (Infinity, 1e22 ms). */
 const MAX_SLEEP_MS = 86_400_000;
 /** One nap in this many is timed (see wait()). */
-const NAP_TIMED = 4;
 /** CAS retries before a try reports "not now": contention, never a shared counter, bounds them. */
 const CAS_TRIES = 64;
 /** The largest value a POSIX semaphore can hold (`SEM_VALUE_MAX`). */
@@ -194,7 +193,6 @@ export class Semaphore implements Disposable {
   #napBytes = new Uint8Array(this.#napTs.buffer);
   /** The length #napTs holds, in ms (NaN: none yet). */
   #napMs = NaN;
-  #naps = 0;
   #created: boolean;
   /** The placement word of an in-memory semaphore; undefined for named and raw ones. */
   #marker: Int32Array | undefined;
@@ -676,14 +674,8 @@ export class Semaphore implements Disposable {
       // Spin or nap only when no earlier wait of this handle is queued: FIFO.
       const plan = this.#queue.waiting ? undefined : this.#spinner.plan(timeout, spinMicros, true);
       if (plan !== undefined && plan.napMs > 0) {
-        // Timed one nap in NAP_TIMED: the clock costs more than the rest of a nap.
-        const timed = this.#naps++ % NAP_TIMED === 0;
-        const n0 = timed ? monotonicMs() : 0;
-        const caught = this.#nap(plan.napMs);
-        if (timed || !caught) {
-          this.#spinner.napped(timed ? (monotonicMs() - n0) * 1000 : Infinity, caught);
-        }
-        if (caught) return Promise.resolve();
+        const ms = plan.napMs;
+        if (this.#spinner.nap(() => this.#nap(ms))) return Promise.resolve();
       }
       const t0 = performance.now();
       const deadline = timeout === undefined ? Infinity : t0 + timeout;

@@ -163,3 +163,19 @@ Deno.test("Spinner: a wait whose peer is at work keeps its least spin after stal
     forceOversubscribed(undefined);
   }
 });
+
+Deno.test("Spinner.nap: runs the nap and learns from it; an unanswered nap backs napping off", () => {
+  forceOversubscribed(true);
+  try {
+    const s = new Spinner();
+    const naps = () => s.plan(undefined, undefined, true).napMs > 0;
+    let slept = 0;
+    assertEquals(s.nap(() => (slept++, false)), false);
+    assertEquals(slept, 1);
+    assertEquals([naps(), naps()], [false, true], "one wait skips napping after an unanswered nap");
+    assertEquals(s.nap(() => true), true);
+    assertEquals(naps(), true);
+  } finally {
+    forceOversubscribed(undefined);
+  }
+});
