@@ -72,7 +72,10 @@ function waitSyncLoop<T>(host: WaitHost, attempt: Attempt<T>, side: WaitSide, o:
   const learn = plan.learn;
   const t0 = learn ? performance.now() : 0;
   let got: T | undefined;
-  if (spin(() => (got = attempt()) !== undefined, plan.spinUs, deadline, POLLS_PER_CLOCK_READ)) {
+  const start = learn ? t0 : undefined;
+  if (
+    spin(() => (got = attempt()) !== undefined, plan.spinUs, deadline, POLLS_PER_CLOCK_READ, start)
+  ) {
     if (learn) side.spinner.done(t0, false);
     return got!;
   }
@@ -127,7 +130,7 @@ export function waitAsync<T>(
       let got: T | undefined;
       const deadline = o.timeout === undefined ? Infinity : t0 + o.timeout;
       if (
-        spin(() => (got = attempt()) !== undefined, plan.spinUs, deadline, POLLS_PER_CLOCK_READ)
+        spin(() => (got = attempt()) !== undefined, plan.spinUs, deadline, POLLS_PER_CLOCK_READ, t0)
       ) {
         if (learn) side.spinner.done(t0, false);
         return Promise.resolve(got!);

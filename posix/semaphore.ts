@@ -554,7 +554,7 @@ export class Semaphore implements Disposable {
     // with no timeout (an oversubscribed machine) reads none.
     const t0 = plan.spinUs > 0 || timeout !== undefined || plan.learn ? performance.now() : 0;
     const end = timeout === undefined ? Infinity : t0 + timeout;
-    if (spin(this.#takeOnce, plan.spinUs, end)) {
+    if (spin(this.#takeOnce, plan.spinUs, end, undefined, t0)) {
       if (plan.learn) this.#spinner.done(t0, false);
       return;
     }
@@ -679,7 +679,7 @@ export class Semaphore implements Disposable {
       }
       const t0 = performance.now();
       const deadline = timeout === undefined ? Infinity : t0 + timeout;
-      if (plan !== undefined && spin(this.#takeOnce, plan.spinUs, deadline)) {
+      if (plan !== undefined && spin(this.#takeOnce, plan.spinUs, deadline, undefined, t0)) {
         if (plan.learn) this.#spinner.done(t0, false);
         return Promise.resolve();
       }

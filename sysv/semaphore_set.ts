@@ -475,7 +475,7 @@ export class SemaphoreSet implements Disposable {
     if (this.#tryOp(ops)) return;
     const t0 = performance.now();
     const plan = this.#spinner.plan(timeout, undefined, true);
-    if (spin(() => this.#tryOp(ops), plan.spinUs, deadline)) {
+    if (spin(() => this.#tryOp(ops), plan.spinUs, deadline, undefined, t0)) {
       if (plan.learn) this.#spinner.done(t0, false);
       return;
     }

@@ -61,7 +61,7 @@ Deno.test("Spinner.plan: on an oversubscribed machine nothing spins; a sync wait
   }
 });
 
-Deno.test("Spinner.done: waits answered long after their spin shrink the budget to none; one answered soon after sleeping grows it", () => {
+Deno.test("Spinner.done: waits answered long after their spin shrink the budget to none; one answered soon after sleeping grows it; caught spins grow it back slowly", () => {
   const s = new Spinner();
   const start = s.budgetUs;
   assert(start > 0);
@@ -71,8 +71,10 @@ Deno.test("Spinner.done: waits answered long after their spin shrink the budget 
   s.done(performance.now(), true); // answered at once after sleeping: a spin would have caught it
   assert(s.budgetUs > 0 && s.budgetUs <= MAX_SPIN_US);
   const before = s.budgetUs;
-  s.done(longAgo, false); // the spin caught it: keep the budget
-  assertEquals(s.budgetUs, before);
+  s.done(longAgo, false); // the spin caught it: a microsecond more
+  assertEquals(s.budgetUs, Math.min(MAX_SPIN_US, before + 1));
+  for (let i = 0; i < 2 * MAX_SPIN_US; i++) s.done(longAgo, false);
+  assertEquals(s.budgetUs, MAX_SPIN_US, "never past a wake-up's cost");
 });
 
 Deno.test("Spinner.napped: slow naps turn napping off for 1, 2, 4 … waits; a quick one turns it back on", () => {
