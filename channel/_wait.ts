@@ -71,17 +71,20 @@ function waitSyncLoop<T>(host: WaitHost, attempt: Attempt<T>, side: WaitSide, o:
   const plan = side.spinner.plan(timeout, o.spinMicros ?? host.spinUs, false);
   const learn = plan.learn;
   const t0 = learn ? performance.now() : 0;
-  let got: T | undefined;
-  const start = learn ? t0 : undefined;
-  if (
-    spin(() => (got = attempt()) !== undefined, plan.spinUs, deadline, POLLS_PER_CLOCK_READ, start)
-  ) {
-    if (learn) side.spinner.done(t0, false);
-    return got!;
+  if (plan.spinUs > 0) {
+    let got: T | undefined;
+    const start = learn ? t0 : undefined;
+    const caught = () => (got = attempt()) !== undefined;
+    if (spin(caught, plan.spinUs, deadline, POLLS_PER_CLOCK_READ, start)) {
+      if (learn) side.spinner.done(t0, false);
+      return got!;
+    }
   }
-  for (;;) {
-    sleeping(host, side);
-    try {
+  // Counted as a sleeper from before the first re-check until the wait ends,
+  // so that a send between the check and the sleep posts.
+  sleeping(host, side);
+  try {
+    for (;;) {
       const again = attempt();
       if (again !== undefined) {
         if (learn) side.spinner.done(t0, true);
@@ -97,9 +100,9 @@ function waitSyncLoop<T>(host: WaitHost, attempt: Attempt<T>, side: WaitSide, o:
       }
       // false: the slice ended (or a spurious wake-up): look for dead peers.
       if (!semaphoreNap(side.sem, sliceMs)) side.afterSlice();
-    } finally {
-      awake(host, side);
     }
+  } finally {
+    awake(host, side);
   }
 }
 

@@ -18,9 +18,9 @@
  *   each spin that catches its answer grows it back by a microsecond. So a
  *   receiver fed 1,000 messages a second stops spinning, and a ping-pong
  *   partner spins just long enough. With no budget left only one wait in
- *   `LEARN_EVERY` reads the clock: a woken waiter's clock reads cost more
- *   than the rest of its wait (cold caches), and a peer that turns quick is
- *   still noticed within a few waits.
+ *   `LEARN_EVERY` reads the clock: a waiter woken with cold caches pays for
+ *   every call it makes, and a peer that turns quick is still noticed
+ *   within a few waits.
  * - An async wait must not hold the event loop: its spin lasts at most
  *   `MAX_HOLD_US` before it parks on Deno's pool (a park costs two wake-ups:
  *   the pool thread's, then the event loop's).
@@ -159,9 +159,7 @@ export function spin(
   const end = Math.min(start + micros / 1000, deadline);
   const yielding = oversubscribed(start);
   for (;;) {
-    for (let i = 0; i < tries; i++) {
-      if (attempt()) return true;
-    }
+    for (let i = 0; i < tries; i++) if (attempt()) return true;
     if (performance.now() >= end) return false;
     if (yielding) libc().sched_yield();
   }
@@ -253,10 +251,10 @@ export class Spinner {
       async ? MAX_HOLD_US : MAX_SPIN_US,
       limit,
     );
-    // With no budget left, one wait in LEARN_EVERY is timed: the two clock
-    // reads cost a woken waiter several µs (cold caches), more than the rest
-    // of its wait, and one timed wait in a few is enough to notice a peer
-    // that has begun to answer quickly.
+    // With no budget left, one wait in LEARN_EVERY is timed: a waiter woken
+    // with cold caches pays for every call it makes (about a µs each here,
+    // clock reads included), and one timed wait in a few is enough to notice
+    // a peer that has begun to answer quickly.
     p.learn = p.spinUs > 0 || this.#untimed++ % LEARN_EVERY === 0;
     return p;
   }

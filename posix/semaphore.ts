@@ -636,7 +636,8 @@ export class Semaphore implements Disposable {
     } finally {
       if (w.length > 0) Atomics.sub(w, NWAITERS, 1);
     }
-    return this.#tryTake();
+    // As in #sleepSync: nothing can have closed the handle while this thread slept.
+    return w.length > 0 ? this.#takeFrom(w) : this.#tryTake();
   }
 
   /**
