@@ -96,7 +96,7 @@ async function c(spinUs: number): Promise<number | undefined> {
 const cBlocking = await c(0);
 const cSpin = await c(20);
 const rows: [string, number][] = [
-  ["Deno waitSync() (adaptive spin, then sem_clockwait)", await deno("waitSync")],
+  ["Deno waitSync() (adaptive spin, then futex)", await deno("waitSync")],
   ["Deno waitSync({ spinMicros: 0 })", await deno("waitSync-nospin")],
   ["Deno await wait() (adaptive spin, then park)", await deno("wait")],
   ["Deno await wait({ spinMicros: 0 })", await deno("wait-nospin")],
