@@ -59,7 +59,6 @@ const PRIVATE = 2;
 const SHARED = FUTEX.PRIVATE_FLAG;
 /** Longest one futex sleep of a sync wait; longer waits re-arm (Infinity, 1e22 ms). */
 const MAX_SLEEP_MS = 86_400_000;
-/** One nap in this many is timed (see wait()). */
 /** CAS retries before a try reports "not now": contention, never a shared counter, bounds them. */
 const CAS_TRIES = 64;
 /** The largest value a POSIX semaphore can hold (`SEM_VALUE_MAX`). */
