@@ -73,9 +73,8 @@ function waitSyncLoop<T>(host: WaitHost, attempt: Attempt<T>, side: WaitSide, o:
   const t0 = learn ? performance.now() : 0;
   if (plan.spinUs > 0) {
     let got: T | undefined;
-    const start = learn ? t0 : undefined;
     const caught = () => (got = attempt()) !== undefined;
-    if (spin(caught, plan.spinUs, deadline, POLLS_PER_CLOCK_READ, start)) {
+    if (spin(caught, plan.spinUs, deadline, POLLS_PER_CLOCK_READ, learn ? t0 : undefined)) {
       if (learn) side.spinner.done(t0, false);
       return got!;
     }

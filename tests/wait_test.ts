@@ -16,6 +16,25 @@ import {
   WORKING_PEER_SPIN_US,
 } from "../memory/_wait.ts";
 
+/** Runs `fn` with the machine taken as oversubscribed (`busy`) or quiet, whatever the load. */
+function onMachine(busy: boolean, fn: () => void): void {
+  forceOversubscribed(busy);
+  try {
+    fn();
+  } finally {
+    forceOversubscribed(undefined);
+  }
+}
+
+/** A wait that took a second: long past any spin. */
+const longAgo = () => performance.now() - 1000;
+
+/** Feeds `spinners` stalls (waits answered long after their spin) until their budgets are gone. */
+function exhaust(...spinners: Spinner[]): void {
+  const t0 = longAgo();
+  for (let i = 0; i < 20; i++) for (const s of spinners) s.done(t0, true);
+}
+
 Deno.test("Spinner.plan: an explicit spin is honoured, but an async one never holds the event loop past MAX_HOLD_US", () => {
   const s = new Spinner();
   assertEquals(s.plan(undefined, 10_000, false).spinUs, 10_000);
@@ -33,8 +52,7 @@ Deno.test("Spinner.plan: no spin outlasts its timeout, and timeout 0 never spins
 });
 
 Deno.test("Spinner.plan: on a quiet machine the default spin is capped at a wake-up's cost (sync) and MAX_HOLD_US (async), and there is no nap", () => {
-  forceOversubscribed(false);
-  try {
+  onMachine(false, () => {
     const s = new Spinner();
     s.done(performance.now(), true); // answered at once after sleeping: grow the budget
     const sync = s.plan(undefined, undefined, false);
@@ -42,44 +60,37 @@ Deno.test("Spinner.plan: on a quiet machine the default spin is capped at a wake
     assert(sync.spinUs > 0 && sync.spinUs <= MAX_SPIN_US);
     assert(async.spinUs > 0 && async.spinUs <= MAX_HOLD_US);
     assertEquals([sync.napMs, async.napMs, async.learn], [0, 0, true]);
-  } finally {
-    forceOversubscribed(undefined);
-  }
+  });
 });
 
 Deno.test("Spinner.plan: on an oversubscribed machine nothing spins; a sync wait sleeps at once, an async one naps up to NAP_MAX_MS", () => {
-  forceOversubscribed(true);
-  try {
+  onMachine(true, () => {
     const s = new Spinner();
     const sync = s.plan(undefined, undefined, false);
     assertEquals([sync.spinUs, sync.napMs, sync.learn], [0, 0, false]);
     const async = s.plan(undefined, undefined, true);
     assertEquals([async.spinUs, async.napMs], [0, NAP_MAX_MS]);
     assertEquals(s.plan(1, undefined, true).napMs, 1, "a nap never outlasts the timeout");
-  } finally {
-    forceOversubscribed(undefined);
-  }
+  });
 });
 
 Deno.test("Spinner.done: waits answered long after their spin shrink the budget to none; one answered soon after sleeping grows it; caught spins grow it back slowly", () => {
   const s = new Spinner();
   const start = s.budgetUs;
   assert(start > 0);
-  const longAgo = performance.now() - 1000; // a wait that took a second
-  for (let i = 0; i < 20; i++) s.done(longAgo, true);
+  exhaust(s);
   assertEquals(s.budgetUs, 0);
   s.done(performance.now(), true); // answered at once after sleeping: a spin would have caught it
   assert(s.budgetUs > 0 && s.budgetUs <= MAX_SPIN_US);
   const before = s.budgetUs;
-  s.done(longAgo, false); // the spin caught it: a microsecond more
+  s.done(longAgo(), false); // the spin caught it: a microsecond more
   assertEquals(s.budgetUs, Math.min(MAX_SPIN_US, before + 1));
-  for (let i = 0; i < 2 * MAX_SPIN_US; i++) s.done(longAgo, false);
+  for (let i = 0; i < 2 * MAX_SPIN_US; i++) s.done(longAgo(), false);
   assertEquals(s.budgetUs, MAX_SPIN_US, "never past a wake-up's cost");
 });
 
 Deno.test("Spinner.napped: slow naps turn napping off for 1, 2, 4 … waits; a quick one turns it back on", () => {
-  forceOversubscribed(true);
-  try {
+  onMachine(true, () => {
     const s = new Spinner();
     const naps = () => s.plan(undefined, undefined, true).napMs > 0;
     assert(naps());
@@ -92,9 +103,7 @@ Deno.test("Spinner.napped: slow naps turn napping off for 1, 2, 4 … waits; a q
     s.napped(1, true); // quick: the back-off starts over
     s.napped(Infinity, false);
     assertEquals([naps(), naps()], [false, true]);
-  } finally {
-    forceOversubscribed(undefined);
-  }
+  });
 });
 
 Deno.test("spin(): stops at the first success, and never runs past a deadline already gone", () => {
@@ -118,11 +127,9 @@ Deno.test("oversubscribed(): answers from /proc/loadavg without throwing, sample
 });
 
 Deno.test("Spinner.plan: with no budget left only one wait in LEARN_EVERY is timed, so a quick peer is still noticed within a few waits", () => {
-  forceOversubscribed(false);
-  try {
+  onMachine(false, () => {
     const s = new Spinner();
-    const longAgo = performance.now() - 1000;
-    for (let i = 0; i < 20; i++) s.done(longAgo, true);
+    exhaust(s);
     assertEquals(s.budgetUs, 0);
     const learns = Array.from(
       { length: 2 * LEARN_EVERY },
@@ -135,40 +142,27 @@ Deno.test("Spinner.plan: with no budget left only one wait in LEARN_EVERY is tim
     s.done(performance.now(), true);
     assert(s.budgetUs > 0);
     assertEquals(s.plan(undefined, undefined, false).learn, true);
-  } finally {
-    forceOversubscribed(undefined);
-  }
+  });
 });
 
 Deno.test("Spinner: a wait whose peer is at work keeps its least spin after stalls, but not on an oversubscribed machine", () => {
-  const longAgo = performance.now() - 1000;
-  forceOversubscribed(false);
-  try {
+  onMachine(false, () => {
     const working = new Spinner(WORKING_PEER_SPIN_US);
     const plain = new Spinner();
-    for (let i = 0; i < 20; i++) {
-      working.done(longAgo, true); // stalls behind a descheduled peer
-      plain.done(longAgo, true);
-    }
+    exhaust(working, plain); // stalls behind a descheduled peer
     assertEquals([working.budgetUs, plain.budgetUs], [0, 0]);
     const w = working.plan(undefined, undefined, true);
     assertEquals([w.spinUs, w.learn], [WORKING_PEER_SPIN_US, true]);
     assertEquals(plain.plan(undefined, undefined, true).spinUs, 0);
     assertEquals(working.plan(0.005, undefined, false).spinUs, 5, "never past the timeout");
-  } finally {
-    forceOversubscribed(undefined);
-  }
-  forceOversubscribed(true);
-  try {
+  });
+  onMachine(true, () => {
     assertEquals(new Spinner(WORKING_PEER_SPIN_US).plan(undefined, undefined, false).spinUs, 0);
-  } finally {
-    forceOversubscribed(undefined);
-  }
+  });
 });
 
 Deno.test("Spinner.nap: runs the nap and learns from it; an unanswered nap backs napping off", () => {
-  forceOversubscribed(true);
-  try {
+  onMachine(true, () => {
     const s = new Spinner();
     const naps = () => s.plan(undefined, undefined, true).napMs > 0;
     let slept = 0;
@@ -177,7 +171,5 @@ Deno.test("Spinner.nap: runs the nap and learns from it; an unanswered nap backs
     assertEquals([naps(), naps()], [false, true], "one wait skips napping after an unanswered nap");
     assertEquals(s.nap(() => true), true);
     assertEquals(naps(), true);
-  } finally {
-    forceOversubscribed(undefined);
-  }
+  });
 });
