@@ -18,9 +18,11 @@
  *   each spin that catches its answer grows it back by a microsecond. So a
  *   receiver fed 1,000 messages a second stops spinning, and a ping-pong
  *   partner spins just long enough. With no budget left only one wait in
- *   `LEARN_EVERY` reads the clock: a waiter woken with cold caches pays for
- *   every call it makes, and a peer that turns quick is still noticed
- *   within a few waits.
+ *   `LEARN_EVERY` reads the clock, and one in up to `LEARN_EVERY_MAX` while
+ *   those keep finding the peer slow: a waiter woken with cold caches pays
+ *   for every call it makes, and a peer that turns quick raises the rate, so
+ *   it is still noticed within milliseconds. Nor does a sync wait with no
+ *   budget ask whether the machine is oversubscribed: it sleeps at once either way.
  * - An async wait must not hold the event loop: its spin lasts at most
  *   `MAX_HOLD_US` before it parks on Deno's pool (a park costs two wake-ups:
  *   the pool thread's, then the event loop's).
@@ -54,8 +56,10 @@ export const MAX_HOLD_US = 50;
 export const NAP_MAX_MS = 4;
 /** A nap answered within this many µs paid; a slower one backs naps off. */
 export const NAP_QUICK_US = 200;
-/** With no spin budget, how many waits go by per timed one (see Spinner.plan). */
+/** With no spin budget, how many waits go by per timed one at first (see Spinner.plan). */
 export const LEARN_EVERY = 8;
+/** The most waits per timed one, after timed waits kept finding the peer slow. */
+export const LEARN_EVERY_MAX = 128;
 /** µs a spin that caught its answer adds back to the budget. */
 const REGROW_US = 1;
 /** One nap in this many is timed. */
@@ -192,8 +196,9 @@ export class Spinner {
   #napBackoff = 1;
   /** Naps run, of which one in NAP_TIMED is timed. */
   #naps = 0;
-  /** Waits planned with no budget, of which one in LEARN_EVERY is timed. */
-  #untimed = 0;
+  /** Waits with no budget left before the next timed one, and the gap after it. */
+  #untilTimed = 0;
+  #learnEvery = LEARN_EVERY;
 
   /** The least spin on a quiet machine, whatever was learnt (see the constructor). */
   readonly #floorUs: number;
@@ -235,7 +240,10 @@ export class Spinner {
       p.spinUs = Math.min(explicitUs, async ? MAX_HOLD_US : Infinity, limit);
       return p;
     }
-    if (oversubscribed()) {
+    const budget = Math.max(this.#expectUs, this.#floorUs);
+    // A sync wait with no budget sleeps at once whatever the load, so it
+    // does not ask (a sample reads /proc/loadavg).
+    if ((async || budget > 0) && oversubscribed()) {
       // Sleep at once: a spinner would take the CPU the peer needs to answer,
       // and a woken sleeper is scheduled soon. An async wait naps on its own
       // thread first: one wake-up instead of the pool's two.
@@ -246,16 +254,18 @@ export class Spinner {
       }
       return p;
     }
-    p.spinUs = Math.min(
-      Math.max(this.#expectUs, this.#floorUs),
-      async ? MAX_HOLD_US : MAX_SPIN_US,
-      limit,
-    );
-    // With no budget left, one wait in LEARN_EVERY is timed: a waiter woken
-    // with cold caches pays for every call it makes (about a µs each here,
-    // clock reads included), and one timed wait in a few is enough to notice
-    // a peer that has begun to answer quickly.
-    p.learn = p.spinUs > 0 || this.#untimed++ % LEARN_EVERY === 0;
+    p.spinUs = Math.min(budget, async ? MAX_HOLD_US : MAX_SPIN_US, limit);
+    if (p.spinUs > 0) {
+      p.learn = true;
+    } else if (--this.#untilTimed <= 0) {
+      // With no budget left, one wait in #learnEvery is timed: a waiter woken
+      // with cold caches pays for every call it makes (about a µs each here,
+      // clock reads included). The gap doubles while timed waits find the
+      // peer slow (see done): a peer that turns quick raises the message
+      // rate, so even the widest gap passes within a few milliseconds.
+      p.learn = true;
+      this.#untilTimed = this.#learnEvery;
+    }
     return p;
   }
 
@@ -298,6 +308,10 @@ export class Spinner {
     if (us <= MAX_SPIN_US) {
       // Answered soon after sleeping: a spin this long would have caught it.
       this.#expectUs = Math.min(MAX_SPIN_US, Math.max(this.#expectUs, us * 1.5, 2));
+      this.#learnEvery = LEARN_EVERY;
+    } else if (this.#expectUs === 0) {
+      // Slow again with no budget: time fewer of the waits to come.
+      this.#learnEvery = Math.min(LEARN_EVERY_MAX, this.#learnEvery * 2);
     } else {
       const half = this.#expectUs / 2;
       this.#expectUs = half < 2 ? 0 : half;

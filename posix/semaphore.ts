@@ -569,7 +569,7 @@ export class Semaphore implements Disposable {
    */
   #sleepSync(end: number, timeout: number | undefined, t0: number): void {
     const w = this.#sem_t();
-    const p = this.#pointer();
+    const p = this.#sem!; // current: #sem_t() has just checked the words (see there)
     const lib = libc();
     const err = errnoView();
     // One absolute deadline for every sleep (no timeout: none), re-armed only
@@ -627,7 +627,7 @@ export class Semaphore implements Disposable {
     Atomics.add(w, NWAITERS, 1);
     try {
       const err = errnoView();
-      const r = libc().futex(SYS_FUTEX, this.#pointer(), FUTEX.WAIT, 0, ts, null, 0);
+      const r = libc().futex(SYS_FUTEX, this.#sem, FUTEX.WAIT, 0, ts, null, 0);
       const e = r === -1 ? err[0] : 0;
       if (r === -1 && e !== Errno.EAGAIN && e !== Errno.EINTR && e !== Errno.ETIMEDOUT) {
         throw errnoError(e!, this.#site("futex(FUTEX_WAIT)"));
@@ -751,6 +751,7 @@ export class Semaphore implements Disposable {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#words = new Int32Array(0); // first: #sem_t() takes live words as an open handle
     this.#queue.closeAll(
       new Deno.errors.BadResource(`${this.#describe()} was closed while waiting`),
     );
@@ -759,7 +760,6 @@ export class Semaphore implements Disposable {
       unmapNamed(this.#named);
       this.#named = null;
     }
-    this.#words = new Int32Array(0);
     // With a park in flight, the unmap runs when it returns (#park), so the
     // pool thread never waits on unmapped memory.
   }
@@ -836,7 +836,7 @@ export class Semaphore implements Disposable {
   #futexWake(w: Int32Array): void {
     this.#checkShared(w);
     const err = errnoView();
-    const r = libc().futex(SYS_FUTEX, this.#pointer(), FUTEX.WAKE, 1, null, null, 0);
+    const r = libc().futex(SYS_FUTEX, this.#sem, FUTEX.WAKE, 1, null, null, 0);
     if (r === -1) throw errnoError(err[0]!, this.#site("futex(FUTEX_WAKE)"));
   }
 
@@ -859,8 +859,20 @@ export class Semaphore implements Disposable {
     );
   }
 
-  /** The sem_t's words; throws once closed (like #pointer). */
+  /**
+   * The sem_t's words; throws once closed (like #pointer). Words that are
+   * still live mean a live mapping at the address `#sem` holds: closing the
+   * handle empties them, and closing, remapping or moving the region's
+   * buffer detaches them. So the common case checks one length and calls
+   * nothing, which a waiter woken with cold caches pays for.
+   */
   #sem_t(): Int32Array {
+    const w = this.#words;
+    return w.length !== 0 ? w : this.#rederive();
+  }
+
+  /** #sem_t's slow path: checks the handle and region, and remakes the words after a remap. */
+  #rederive(): Int32Array {
     this.#pointer();
     if (this.#words.length === 0 && this.#region !== undefined) {
       // Views of a region detach when it is remapped or closed; #pointer() has

@@ -6,6 +6,7 @@ import { assert, assertEquals } from "@std/assert";
 import {
   forceOversubscribed,
   LEARN_EVERY,
+  LEARN_EVERY_MAX,
   MAX_HOLD_US,
   MAX_SPIN_US,
   NAP_MAX_MS,
@@ -126,22 +127,36 @@ Deno.test("oversubscribed(): answers from /proc/loadavg without throwing, sample
   assertEquals(oversubscribed(now + 0.5), a);
 });
 
-Deno.test("Spinner.plan: with no budget left only one wait in LEARN_EVERY is timed, so a quick peer is still noticed within a few waits", () => {
+Deno.test("Spinner.plan: with no budget left one wait in LEARN_EVERY is timed, fewer (down to one in LEARN_EVERY_MAX) while those find the peer slow, and a quick answer brings the spin back", () => {
   onMachine(false, () => {
     const s = new Spinner();
-    exhaust(s);
-    assertEquals(s.budgetUs, 0);
-    const learns = Array.from(
-      { length: 2 * LEARN_EVERY },
-      () => s.plan(undefined, undefined, false).learn,
+    while (s.budgetUs > 0) s.done(longAgo(), true);
+    const plan = () => s.plan(undefined, undefined, false);
+    /** Gaps between the next `n + 1` timed waits, each told `done` by `report`. */
+    const gaps = (n: number, report: () => void) => {
+      const found: number[] = [];
+      for (let i = 0, last = -1; found.length < n; i++) {
+        const p = plan();
+        assertEquals(p.spinUs, 0);
+        if (!p.learn) continue;
+        if (last >= 0) found.push(i - last);
+        last = i;
+        report();
+      }
+      return found;
+    };
+    const slow = () => s.done(longAgo(), true);
+    assertEquals(
+      gaps(6, slow),
+      Array.from({ length: 6 }, (_, k) => Math.min(LEARN_EVERY_MAX, LEARN_EVERY * 2 ** k)),
     );
-    const timed = learns.flatMap((learn, i) => learn ? [i] : []);
-    assertEquals(timed.length, 2);
-    assertEquals(timed[1]! - timed[0]!, LEARN_EVERY);
     // A timed wait answered at once after sleeping brings the spin back, and then every wait learns.
     s.done(performance.now(), true);
     assert(s.budgetUs > 0);
-    assertEquals(s.plan(undefined, undefined, false).learn, true);
+    assertEquals(plan().learn, true);
+    // Stalls take the budget again; the gap starts over at LEARN_EVERY.
+    while (s.budgetUs > 0) s.done(longAgo(), true);
+    assertEquals(gaps(2, () => {}), [LEARN_EVERY, LEARN_EVERY]);
   });
 });
 
