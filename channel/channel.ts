@@ -204,6 +204,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     c.senders = {
       waiting: H.SENDERS_WAITING,
       counted: 0,
+      quiet: 0,
       sem: c.space,
       // A full ring: receivers have messages to take, so they are at work.
       spinner: new Spinner(WORKING_PEER_SPIN_US),
@@ -216,6 +217,7 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     c.receivers = {
       waiting: H.RECEIVERS_WAITING,
       counted: 0,
+      quiet: 0,
       sem: c.data,
       spinner: new Spinner(),
       verb: "receive",

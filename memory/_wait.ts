@@ -270,6 +270,21 @@ export class Spinner {
   }
 
   /**
+   * How many of the sync waits to come (with no timeout or spin of their
+   * own) may sleep at once without planning: with no budget left they would
+   * all plan no spin and nothing to learn, up to the next timed one. Taking
+   * them makes the next plan the timed one. Only {@linkcode Spinner.done}
+   * can change what they would plan, so take them after it, and drop what
+   * is left when another kind of wait plans on this spinner.
+   */
+  takeQuiet(): number {
+    if (this.#expectUs > 0 || this.#floorUs > 0 || this.#untilTimed <= 1) return 0;
+    const n = this.#untilTimed - 1;
+    this.#untilTimed = 1;
+    return n;
+  }
+
+  /**
    * Runs one nap: `sleep` sleeps at most the plan's `napMs` and says whether
    * it was answered. One nap in `NAP_TIMED` is timed (the clock costs more
    * than the rest of a nap), and {@linkcode Spinner.napped} learns from it.

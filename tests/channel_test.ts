@@ -520,6 +520,42 @@ test("Channel.receiveIntoSync and receiveInto time out on an empty ring, then wa
   }
 });
 
+test("Channel.receiveSync fed slowly by a sender process stops planning its waits and still takes every message in order; a timeout is still honoured", async () => {
+  const name = uniqueName("chslow");
+  const goName = uniqueName("chslow-go");
+  using ch = Channel.create(name, { capacity: 4, maxMessageSize: 8, topology: "spsc" });
+  using go = PosixSemaphore.create(goName);
+  try {
+    // 2 ms apart: every wait outlasts a spin, so the budget goes and the waits turn quiet.
+    // The last message waits for `go`, so the timed receive before it cannot race it.
+    const tx = channelChild(
+      name,
+      `import { Semaphore } from ${
+        JSON.stringify(new URL("../posix/semaphore.ts", import.meta.url).href)
+      };
+       using go = Semaphore.open(${JSON.stringify(goName)});
+       for (let i = 0; i < 60; i++) {
+         await new Promise((r) => setTimeout(r, 2));
+         ch.sendSync(new Uint8Array([i]));
+       }
+       go.waitSync({ timeout: ${PEER_TIMEOUT_MS} });
+       ch.sendSync(new Uint8Array([60]));`,
+    );
+    const got: number[] = [];
+    for (let i = 0; i < 60; i++) got.push(ch.receiveSync()[0]!);
+    assertEquals(got, Array.from({ length: 60 }, (_, i) => i));
+    assertThrows(() => ch.receiveSync({ timeout: 5 }), Deno.errors.TimedOut);
+    go.post();
+    assertEquals([...ch.receiveSync()], [60]);
+    const out = await tx.output();
+    assertEquals(out.code, 0, decoder.decode(out.stderr));
+    assertThrows(() => ch.receiveSync(), Deno.errors.UnexpectedEof);
+  } finally {
+    Channel.unlink(name);
+    PosixSemaphore.unlink(goName);
+  }
+});
+
 test("Channel spinMicros: bad values are RangeErrors; 0 sleeps at once and still wakes for a sender process", async () => {
   const name = uniqueName("chspin");
   assertThrows(

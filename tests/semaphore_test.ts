@@ -61,6 +61,34 @@ test("posix.Semaphore: a Deno child posts and the parent's wait() wakes, and bac
   }
 });
 
+test("posix.Semaphore: waitSync() fed slowly stops planning its waits and still takes every unit; a timeout is still honoured and a closed handle still refuses", async () => {
+  const name = uniqueName("slow-feed");
+  const sem = Semaphore.create(name);
+  try {
+    // 2 ms apart: every wait outlasts a spin, so the budget goes and the waits turn quiet.
+    const child = denoEval(`
+      import { Semaphore } from ${JSON.stringify(semUrl)};
+      using sem = Semaphore.open(${JSON.stringify(name)});
+      for (let i = 0; i < 60; i++) {
+        await new Promise((r) => setTimeout(r, 2));
+        sem.post();
+      }
+    `).spawn();
+    for (let i = 0; i < 60; i++) sem.waitSync();
+    const out = await child.output();
+    assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+    assertEquals(sem.value, 0);
+    assertThrows(() => sem.waitSync({ timeout: 5 }), Deno.errors.TimedOut);
+    sem.post();
+    sem.waitSync();
+    sem.close();
+    assertThrows(() => sem.waitSync(), Deno.errors.BadResource);
+  } finally {
+    sem.close();
+    Semaphore.unlink(name);
+  }
+});
+
 Deno.test({
   name: "posix.Semaphore interoperates with a C peer (sem_open, sem_post, sem_timedwait)",
   ignore: !hasCC,

@@ -160,6 +160,20 @@ Deno.test("Spinner.plan: with no budget left one wait in LEARN_EVERY is timed, f
   });
 });
 
+Deno.test("Spinner.takeQuiet: hands out the untimed waits up to the next timed one, and none while there is a budget to spin", () => {
+  onMachine(false, () => {
+    const s = new Spinner();
+    assertEquals(s.takeQuiet(), 0, "a budget to spin: every wait plans");
+    while (s.budgetUs > 0) s.done(longAgo(), true);
+    assertEquals(s.plan(undefined, undefined, false).learn, true); // the timed one
+    assertEquals(s.takeQuiet(), LEARN_EVERY - 1);
+    assertEquals(s.takeQuiet(), 0, "taken once");
+    // Taking them moved the timed wait up to the next plan.
+    assertEquals(s.plan(undefined, undefined, false).learn, true);
+    assertEquals(new Spinner(WORKING_PEER_SPIN_US).takeQuiet(), 0, "a working peer always spins");
+  });
+});
+
 Deno.test("Spinner: a wait whose peer is at work keeps its least spin after stalls, but not on an oversubscribed machine", () => {
   onMachine(false, () => {
     const working = new Spinner(WORKING_PEER_SPIN_US);
