@@ -35,8 +35,24 @@ export function monotonicMs(): number {
   return nowWords[0]! * 1000 + nowWords[2]! / 1e6;
 }
 
-/** A new timespec holding `CLOCK_MONOTONIC` now + `ms` milliseconds. */
+/**
+ * A timespec holding `CLOCK_MONOTONIC` now + `ms` milliseconds (in `into`,
+ * which must be 4-byte aligned, or a new one). Written as 32-bit words when the
+ * seconds fit 31 bits, as they do for 68 years of uptime: no BigInt, which
+ * an async park would otherwise make four of every time it sleeps.
+ */
 export function deadlineIn(ms: number, into: Timespec = new Uint8Array(16)): Timespec {
+  libc().clock_gettime(CLOCK_MONOTONIC, nowBytes);
+  const ns = nowWords[2]! + Math.max(0, Math.round(ms * 1e6));
+  const sec = nowWords[0]! + Math.floor(ns / 1e9);
+  if (nowWords[1] === 0 && Number.isSafeInteger(ns) && sec <= 0x7fffffff) {
+    const w = new Int32Array(into.buffer, into.byteOffset, 4);
+    w[0] = sec;
+    w[1] = 0;
+    w[2] = ns % 1e9;
+    w[3] = 0;
+    return into;
+  }
   const t = monotonicNs() + BigInt(Math.max(0, Math.round(ms * 1e6)));
   const v = new BigInt64Array(into.buffer, into.byteOffset, 2);
   v[0] = t / 1_000_000_000n;

@@ -192,6 +192,8 @@ export class Semaphore implements Disposable {
   /** A nap's relative timeout, reused. */
   #napTs = new BigInt64Array(2);
   #napBytes = new Uint8Array(this.#napTs.buffer);
+  /** The absolute deadline of this handle's one park in flight. */
+  #parkTs: Uint8Array<ArrayBuffer> | undefined;
   /** The length #napTs holds, in ms (NaN: none yet). */
   #napMs = NaN;
   #created: boolean;
@@ -829,7 +831,8 @@ export class Semaphore implements Disposable {
     this.#checkShared(w);
     const unpin = this.#region ? pinRegion(this.#region) : () => {};
     Atomics.add(w, NWAITERS, 1);
-    const ts = deadlineIn(sliceMs);
+    // One park in flight per handle (the queue's rule): its deadline buffer is reused.
+    const ts = deadlineIn(sliceMs, this.#parkTs ??= new Uint8Array(16));
     return libc().futex_nb(SYS_FUTEX, p, FUTEX.WAIT_BITSET, 0, ts, null, FUTEX.BITSET_MATCH_ANY)
       .then(() => {
         // Pinned memory is still mapped, or private zero pages if its region closed.
