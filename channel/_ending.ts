@@ -74,7 +74,10 @@ export function registerSender(c: ChannelCore): void {
       }
     }
   }
-  throw new Deno.errors.Busy(`The channel's table of ${MAX_SENDERS} senders is full`);
+  throw new Deno.errors.Busy(
+    `Cannot send on channel "${c.name}": its table of ${MAX_SENDERS} senders is full ` +
+      `(each sender handle that has sent holds a place until it is closed)`,
+  );
 }
 
 /** Marks this handle's sender entry ended; true if that ended an active sender. */
@@ -84,6 +87,26 @@ export function finishSender(c: ChannelCore): boolean {
   if (Atomics.exchange(i, c.senderEntry + 2, SENDER_ENDED) !== SENDER_ACTIVE) return false;
   Atomics.sub(i, H.ACTIVE, 1);
   return true;
+}
+
+/**
+ * Frees a closing handle's entry for later senders: a process that opens a
+ * sender handle per job would otherwise fill the table. Once claimed, an
+ * entry is written only by its handle (other processes free only the
+ * entries of dead ones), so the token goes first and the pid last: the
+ * store that frees it. Its state stays ENDED, as a dead sender's freed
+ * entry's does, until the next claimer marks it active.
+ */
+export function releaseSender(c: ChannelCore): void {
+  const e = c.senderEntry;
+  if (e === -1) return;
+  c.senderEntry = -1;
+  const i = c.i32;
+  // Not ours any more (another process overwrote it): leave it as it is.
+  if (Atomics.load(i, e) !== pid || Atomics.load(i, e + 1) !== c.token) return;
+  if (Atomics.load(i, e + 2) !== SENDER_ENDED) return;
+  Atomics.store(i, e + 1, 0);
+  Atomics.store(i, e, 0);
 }
 
 // ---- the spsc receiver ----
@@ -157,13 +180,11 @@ export function throwIfEnded(c: ChannelCore, checkLiveness = false): void {
   if (Atomics.load(i, H.REGISTERED) === 0) return; // no sender yet
   if (Atomics.load(i, H.ACTIVE) > 0 && !checkLiveness) return;
   const base = SENDERS_OFFSET >> 2;
-  let any = false;
   let died = 0;
   for (let s = 0; s < MAX_SENDERS; s++) {
     const e = base + s * (SENDER_ENTRY >> 2);
     const p = c.pidAt(e, `sender ${s}'s pid`);
     if (p === 0) continue;
-    any = true;
     const state = Atomics.load(i, e + 2);
     if (state === SENDER_ENDED) continue;
     // 0 is a sender between claiming its entry and marking it active.
@@ -171,8 +192,9 @@ export function throwIfEnded(c: ChannelCore, checkLiveness = false): void {
     if (p === pid || isAlive(p)) return; // a live sender may still send
     died = p;
   }
-  if (!any) return;
-  // Re-check emptiness: a message may have landed after our look.
+  // Every sender that registered has ended, died or closed (a closed handle
+  // frees its entry, so the table may even be empty). Re-check emptiness: a
+  // message may have landed after our look.
   if (peek(c)) return;
   c.streamEnded = true;
   if (died !== 0 && !c.endedReported) {

@@ -51,6 +51,7 @@ import {
   peek,
   registerSender,
   releaseReceiver,
+  releaseSender,
   throwIfEnded,
 } from "./_ending.ts";
 import { type Attempt, waitAsync, waitSync } from "./_wait.ts";
@@ -133,7 +134,9 @@ const SENT: Promise<void> = Promise.resolve();
  *
  * **Delivery.** Every message is delivered exactly once, whole, and in order
  * per sender, to any number of sender and receiver handles in any processes
- * (topology `"mpmc"`, the default). Topology `"spsc"` is the fast path for one
+ * (topology `"mpmc"`, the default; at most 64 senders at once that have sent
+ * and not closed: a closed one's place is free at once, a dead one's when the
+ * table fills, and beyond that a send is refused with `Deno.errors.Busy`). Topology `"spsc"` is the fast path for one
  * sender handle and one receiver handle at a time: a second live one is
  * refused with `Deno.errors.Busy`. Senders block (or time out) while the ring
  * is full; receivers while it is empty — polling briefly first when polling
@@ -844,7 +847,8 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
 
   /**
    * Releases this handle (not the channel: see {@linkcode Channel.unlink});
-   * idempotent. If it has sent, its stream ends as with `end()`. Its pending
+   * idempotent. If it has sent, its stream ends as with `end()` and its place
+   * in the senders table is free for another sender handle. Its pending
    * waits reject with `Deno.errors.BadResource`, and in `"spsc"` topology its
    * place as sender or receiver is free for another handle. In `"mpmc"`
    * topology, views it has not released count as received.
@@ -876,7 +880,9 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     }
     for (const view of c.heldViews) view.release();
     // A park of this handle still in flight may take one of the posts: post for it too.
-    if (finishSender(c)) c.wakeAll(ownReceivers, false);
+    const ended = finishSender(c);
+    releaseSender(c); // before the wake-up: woken receivers see the table as it stays
+    if (ended) c.wakeAll(ownReceivers, false);
     releaseReceiver(c);
     c.data.close();
     c.space.close();

@@ -556,6 +556,51 @@ test("Channel.receiveSync fed slowly by a sender process stops planning its wait
   }
 });
 
+test("Channel: sender handles opened and closed by the hundred are never refused (a closed handle frees its table entry), and the stream ends only when the last sender closes", async () => {
+  const name = uniqueName("chsenders");
+  using rx = Channel.create(name, { capacity: 256, maxMessageSize: 8 });
+  try {
+    using keeper = Channel.open(name);
+    keeper.sendSync(new Uint8Array([255]));
+    for (let k = 0; k < 200; k++) {
+      using tx = Channel.open(name);
+      tx.sendSync(new Uint8Array([k & 0xff]));
+    }
+    assertEquals(rx.tryReceiveMany().length, 201);
+    assertEquals(rx.tryReceive(), undefined, "one sender is still open: not the end");
+    // 64 at once is the table: the 65th open sender is refused, and closing one makes room.
+    const open = Array.from({ length: 63 }, () => Channel.open(name));
+    try {
+      for (const tx of open) tx.sendSync(new Uint8Array([1]));
+      using extra = Channel.open(name);
+      assertThrows(() => extra.sendSync(new Uint8Array([2])), Deno.errors.Busy, "senders is full");
+      open.pop()!.close();
+      extra.sendSync(new Uint8Array([2]));
+    } finally {
+      for (const tx of open) tx.close();
+    }
+    assertEquals(rx.tryReceiveMany().length, 64);
+    // Another process does the same, then exits; the keeper still holds the stream open.
+    const child = channelChild(
+      name,
+      `ch.close();
+       for (let k = 0; k < 100; k++) {
+         using tx = Channel.open(${JSON.stringify(name)});
+         tx.sendSync(new Uint8Array([k]));
+       }`,
+    );
+    const out = await child.output();
+    assertEquals(out.code, 0, decoder.decode(out.stderr));
+    const got = rx.tryReceiveMany().map((m) => m[0]!);
+    assertEquals(got, Array.from({ length: 100 }, (_, k) => k));
+    assertEquals(rx.tryReceive(), undefined);
+    keeper.close();
+    assertThrows(() => rx.receiveSync({ timeout: PEER_TIMEOUT_MS }), Deno.errors.UnexpectedEof);
+  } finally {
+    Channel.unlink(name);
+  }
+});
+
 test("Channel spinMicros: bad values are RangeErrors; 0 sleeps at once and still wakes for a sender process", async () => {
   const name = uniqueName("chspin");
   assertThrows(
