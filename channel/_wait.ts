@@ -25,7 +25,7 @@ import type { Wait } from "./_options.ts";
 export const SLICE_MS = 50;
 /** Polls between two clock reads in a spin (a clock read costs more than a poll). */
 const POLLS_PER_CLOCK_READ = 64;
-/** The plan of a quiet wait (Spinner.takeQuiet): no spin, nothing to learn. */
+/** The plan of a quiet wait (Spinner.quiet): no spin, nothing to learn. */
 const QUIET: WaitPlan = Object.freeze({ spinUs: 0, napMs: 0, learn: false });
 
 /** One side of the ring, as the waiting loop sees it. */
@@ -38,8 +38,6 @@ export interface WaitSide {
   readonly sem: Semaphore;
   /** How this side's waits spin: adaptive, per handle and side. */
   readonly spinner: Spinner;
-  /** Sync waits left that sleep at once without planning (Spinner.takeQuiet). */
-  quiet: number;
   /** For messages: "send" or "receive". */
   readonly verb: string;
   /** Runs after a sleep slice ends with nothing done: dead-peer checks. */
@@ -72,12 +70,11 @@ export function waitSync<T>(host: WaitHost, attempt: Attempt<T>, side: WaitSide,
 function waitSyncLoop<T>(host: WaitHost, attempt: Attempt<T>, side: WaitSide, o: Wait): T {
   const { timeout } = o;
   const explicitUs = o.spinMicros ?? host.spinUs;
-  // Planned already (Spinner.takeQuiet): sleep at once, touching nothing else.
-  const quiet = side.quiet > 0 && timeout === undefined && explicitUs === undefined;
-  if (quiet) side.quiet--;
-  else side.quiet = 0;
   const deadline = deadlineOf(timeout);
-  const plan = quiet ? QUIET : side.spinner.plan(timeout, explicitUs, false);
+  // A quiet wait (Spinner.quiet) sleeps at once with nothing to plan or learn.
+  const plan = timeout === undefined && explicitUs === undefined && side.spinner.quiet()
+    ? QUIET
+    : side.spinner.plan(timeout, explicitUs, false);
   const learn = plan.learn;
   const t0 = learn ? performance.now() : 0;
   if (plan.spinUs > 0) {
@@ -96,9 +93,6 @@ function waitSyncLoop<T>(host: WaitHost, attempt: Attempt<T>, side: WaitSide, o:
       const again = attempt();
       if (again !== undefined) {
         if (learn) side.spinner.done(t0, true);
-        if (!quiet && timeout === undefined && explicitUs === undefined) {
-          side.quiet = side.spinner.takeQuiet();
-        }
         return again;
       }
       // Without a timeout no clock is read: a slice is a relative futex
@@ -132,7 +126,6 @@ export function waitAsync<T>(
   // answers within it (a ping-pong) costs one settled promise.
   let learn = false;
   let t0 = 0;
-  side.quiet = 0; // this wait's plan and what it learns are the spinner's now
   try {
     o.signal?.throwIfAborted();
     const plan = side.spinner.plan(o.timeout, o.spinMicros ?? host.spinUs, true);

@@ -136,7 +136,8 @@ const SENT: Promise<void> = Promise.resolve();
  * per sender, to any number of sender and receiver handles in any processes
  * (topology `"mpmc"`, the default; at most 64 senders at once that have sent
  * and not closed: a closed one's place is free at once, a dead one's when the
- * table fills, and beyond that a send is refused with `Deno.errors.Busy`). Topology `"spsc"` is the fast path for one
+ * table fills, and beyond that a send is refused with `Deno.errors.Busy`).
+ * Topology `"spsc"` is the fast path for one
  * sender handle and one receiver handle at a time: a second live one is
  * refused with `Deno.errors.Busy`. Senders block (or time out) while the ring
  * is full; receivers while it is empty — polling briefly first when polling
@@ -207,7 +208,6 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     c.senders = {
       waiting: H.SENDERS_WAITING,
       counted: 0,
-      quiet: 0,
       sem: c.space,
       // A full ring: receivers have messages to take, so they are at work.
       spinner: new Spinner(WORKING_PEER_SPIN_US),
@@ -220,7 +220,6 @@ export class Channel implements Disposable, AsyncIterable<Uint8Array> {
     c.receivers = {
       waiting: H.RECEIVERS_WAITING,
       counted: 0,
-      quiet: 0,
       sem: c.data,
       spinner: new Spinner(),
       verb: "receive",

@@ -53,7 +53,7 @@ export function deadlineIn(ms: number, into: Timespec = new Uint8Array(16)): Tim
     w[3] = 0;
     return into;
   }
-  const t = monotonicNs() + BigInt(Math.max(0, Math.round(ms * 1e6)));
+  const t = now[0]! * 1_000_000_000n + now[1]! + BigInt(Math.max(0, Math.round(ms * 1e6)));
   const v = new BigInt64Array(into.buffer, into.byteOffset, 2);
   v[0] = t / 1_000_000_000n;
   v[1] = t % 1_000_000_000n;

@@ -270,18 +270,15 @@ export class Spinner {
   }
 
   /**
-   * How many of the sync waits to come (with no timeout or spin of their
-   * own) may sleep at once without planning: with no budget left they would
-   * all plan no spin and nothing to learn, up to the next timed one. Taking
-   * them makes the next plan the timed one. Only {@linkcode Spinner.done}
-   * can change what they would plan, so take them after it, and drop what
-   * is left when another kind of wait plans on this spinner.
+   * For a sync wait with no timeout or spin of its own: true when its plan
+   * would say no spin and nothing to learn (no budget left, and not the
+   * timed one), counted as {@linkcode Spinner.plan} counts it. Such a wait
+   * sleeps at once without planning; on false, plan it.
    */
-  takeQuiet(): number {
-    if (this.#expectUs > 0 || this.#floorUs > 0 || this.#untilTimed <= 1) return 0;
-    const n = this.#untilTimed - 1;
-    this.#untilTimed = 1;
-    return n;
+  quiet(): boolean {
+    if (this.#expectUs > 0 || this.#floorUs > 0 || this.#untilTimed <= 1) return false;
+    this.#untilTimed--;
+    return true;
   }
 
   /**

@@ -187,8 +187,6 @@ export class Semaphore implements Disposable {
   #parkTarget: ParkTarget;
   #token = {};
   #spinner = new Spinner();
-  /** Sync waits left that sleep at once without planning (Spinner.takeQuiet). */
-  #quiet = 0;
   /** A nap's relative timeout, reused. */
   #napTs = new BigInt64Array(2);
   #napBytes = new Uint8Array(this.#napTs.buffer);
@@ -551,14 +549,12 @@ export class Semaphore implements Disposable {
       if (spinMicros !== undefined) checkSpin(spinMicros);
     }
     if (this.#tryTake()) return;
-    if (options === undefined && this.#quiet > 0) {
-      // Planned already (Spinner.takeQuiet): sleep at once, touching nothing else.
-      this.#quiet--;
+    if (options === undefined && this.#spinner.quiet()) {
+      // No spin and nothing to learn (Spinner.quiet): sleep at once, touching nothing else.
       this.#sleepSync(Infinity, undefined, 0);
       return;
     }
     if (timeout === 0) throw timedOut(this, 0);
-    this.#quiet = 0;
     const plan = this.#spinner.plan(timeout, spinMicros, false);
     // The clock is read only when something needs it: a sleep-at-once wait
     // with no timeout (an oversubscribed machine) reads none.
@@ -570,7 +566,6 @@ export class Semaphore implements Disposable {
     }
     this.#sleepSync(end, timeout, t0);
     if (plan.learn) this.#spinner.done(t0, true);
-    if (options === undefined) this.#quiet = this.#spinner.takeQuiet();
   }
 
   /**
@@ -684,7 +679,6 @@ export class Semaphore implements Disposable {
       if (this.#tryTake()) return Promise.resolve();
       if (timeout === 0) throw timedOut(this, 0);
       // Spin or nap only when no earlier wait of this handle is queued: FIFO.
-      this.#quiet = 0; // this wait's plan and what it learns are the spinner's now
       const plan = this.#queue.waiting ? undefined : this.#spinner.plan(timeout, spinMicros, true);
       if (plan !== undefined && plan.napMs > 0) {
         const ms = plan.napMs;
